@@ -1,0 +1,94 @@
+//! The cloud side: Entra ID users as a plan needs them, whether read from an export file
+//! ([`read_cloud_export`]) or live from Graph (built from [`crate::wire::User`]).
+
+use crate::anchor::{self, SourceAnchor};
+use crate::error::InputError;
+use std::path::Path;
+
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct CloudUser {
+    /// Entra object id.
+    pub id: String,
+    pub upn: String,
+    /// `onPremisesImmutableId` exactly as stored (may be non-GUID: an e-mail address, an employeeID).
+    pub immutable_id: Option<String>,
+    /// `onPremisesSyncEnabled`: `Some(true)` = still synced, cannot be written.
+    pub sync_enabled: Option<bool>,
+    pub mail: Option<String>,
+    pub proxy_addresses: Vec<String>,
+    pub display_name: Option<String>,
+    /// Set for soft-deleted users (recycle bin).
+    pub deleted_date_time: Option<String>,
+    /// `onPremisesObjectIdentifier`: when set, hard match is blocked since 2026.
+    pub on_prem_object_identifier: Option<String>,
+    /// Privileged directory roles assigned or eligible (display names); non-empty blocks hard match.
+    /// `None` = not known (an export file without role data).
+    pub privileged_roles: Option<Vec<String>>,
+    /// `file:line` or `file:Sheet!A1` for file input, empty for live Graph.
+    pub location: String,
+}
+
+impl CloudUser {
+    /// The anchor if the stored ImmutableId is canonical base64 of 16 bytes.
+    pub fn anchor(&self) -> Option<SourceAnchor> {
+        self.immutable_id.as_deref().and_then(anchor::guid_based)
+    }
+
+    pub fn is_deleted(&self) -> bool {
+        self.deleted_date_time.is_some()
+    }
+}
+
+impl From<crate::wire::User> for CloudUser {
+    fn from(u: crate::wire::User) -> Self {
+        CloudUser {
+            id: u.id.unwrap_or_default(),
+            upn: u.user_principal_name.unwrap_or_default(),
+            immutable_id: u.on_premises_immutable_id.filter(|s| !s.is_empty()),
+            sync_enabled: u.on_premises_sync_enabled,
+            mail: u.mail.filter(|s| !s.is_empty()),
+            proxy_addresses: u.proxy_addresses.unwrap_or_default(),
+            display_name: u.display_name,
+            deleted_date_time: u.deleted_date_time,
+            on_prem_object_identifier: u.on_premises_object_identifier,
+            privileged_roles: None,
+            location: String::new(),
+        }
+    }
+}
+
+/// Tenant-wide sync switches that change what a hard match does.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct TenantFeatures {
+    pub block_cloud_object_takeover_through_hard_match: bool,
+    pub block_soft_match: bool,
+}
+
+/// Everything the planner knows about the tenant.
+#[derive(Clone, Debug, Default)]
+pub struct CloudState {
+    /// Active users.
+    pub users: Vec<CloudUser>,
+    /// Soft-deleted users (recycle bin); they still hold their ImmutableId.
+    pub deleted: Vec<CloudUser>,
+    pub features: Option<TenantFeatures>,
+    /// Where it came from, for the Summary sheet: file paths (with SHA-256) or the Graph URL.
+    pub sources: Vec<CloudSource>,
+    pub warnings: Vec<String>,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct CloudSource {
+    pub description: String,
+    pub sha256: Option<String>,
+    pub rows: usize,
+}
+
+/// Read a cloud export (CSV or XLSX; `Get-MgUser`, `Get-MsolUser` or Graph column names).
+/// Rows with `DeletedDateTime` set go to [`CloudState::deleted`]; an XLSX written by
+/// `hardmatch cloud export` has a second sheet of deleted users, read too.
+pub fn read_cloud_export(path: &Path) -> Result<CloudState, InputError> {
+    let _ = path;
+    todo!("cloud::read_cloud_export")
+}
+

@@ -1,0 +1,19 @@
+//! hardmatch: hard-match on-premises Active Directory users to their Entra ID users.
+//!
+//! The modules follow the data's path:
+//! read ([`sources`], [`cloud`]) → decide ([`plan`]) → review ([`workbook`])
+//! → execute ([`graph`], tested against [`sim`]) → record ([`workbook`] again).
+//! [`anchor`] holds the one piece of arithmetic everything depends on: objectGUID ⇄ ImmutableId.
+
+pub mod anchor;
+pub mod cloud;
+pub mod error;
+pub mod fsutil;
+pub mod graph;
+pub mod plan;
+pub mod sim;
+pub mod sources;
+pub mod wire;
+pub mod workbook;
+
+pub use error::InputError;

@@ -1,0 +1,129 @@
+//! The review workbook: the one document a change board reads, filters and approves, and the one
+//! `apply` reads back and records results into. Its columns are defined once ([`schema`]) and used
+//! by both the writer and the streaming reader.
+
+pub mod schema;
+
+use crate::cloud::CloudUser;
+use crate::error::InputError;
+use crate::plan::PlanRow;
+use std::path::Path;
+
+/// The reviewer's decision in the Approve column.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub enum Approval {
+    #[default]
+    Empty,
+    Yes,
+    No,
+    /// Anything else a reviewer typed; apply treats it as not approved and says so.
+    Other(String),
+}
+
+impl Approval {
+    pub fn parse(s: &str) -> Approval {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "" => Approval::Empty,
+            "yes" | "y" => Approval::Yes,
+            "no" | "n" => Approval::No,
+            _ => Approval::Other(s.to_string()),
+        }
+    }
+
+    pub fn as_str(&self) -> &str {
+        match self {
+            Approval::Empty => "",
+            Approval::Yes => "Yes",
+            Approval::No => "No",
+            Approval::Other(s) => s,
+        }
+    }
+}
+
+/// A Plan-sheet row: the planned decision plus what review and apply add to it.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ReviewRow {
+    pub plan: PlanRow,
+    pub approve: Approval,
+    /// Empty until apply touches the row: `Done`, `Failed`, `Skipped`…
+    pub status: String,
+    /// Graph's error code, message and request-id on failure; what was done on success.
+    pub result: String,
+    pub applied_at: String,
+    pub attempts: u32,
+    pub comment: String,
+    /// Hash of the planned values as written; apply compares it to detect edits to locked cells.
+    pub fingerprint: String,
+}
+
+/// One input file as reported on the Summary sheet.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct InputSummary {
+    pub role: String,
+    pub path: String,
+    pub sha256: String,
+    pub rows: usize,
+}
+
+/// Everything that goes into a review workbook besides the rows.
+#[derive(Clone, Debug, Default)]
+pub struct ReviewMeta {
+    pub inputs: Vec<InputSummary>,
+    /// RFC 3339.
+    pub generated_at: String,
+    pub tool_version: String,
+    /// File- and tenant-level warnings, shown on the Summary sheet.
+    pub warnings: Vec<String>,
+}
+
+#[derive(Clone, Debug)]
+pub struct WriteOptions {
+    /// Rows per Plan sheet before continuing on "Plan (2)". Excel's limit minus the header; lower in tests.
+    pub max_rows_per_sheet: u32,
+}
+
+impl Default for WriteOptions {
+    fn default() -> Self {
+        WriteOptions {
+            max_rows_per_sheet: 1_048_575,
+        }
+    }
+}
+
+/// What [`read_review`] gives back.
+#[derive(Clone, Debug, Default)]
+pub struct Review {
+    pub rows: Vec<ReviewRow>,
+    /// Non-fatal oddities found while reading (stray cells outside the table, unknown Approve values…).
+    pub warnings: Vec<String>,
+}
+
+/// The fingerprint of a row's planned values.
+pub fn fingerprint(row: &PlanRow) -> String {
+    let _ = row;
+    todo!("workbook::fingerprint")
+}
+
+/// Write the review workbook atomically (temp file, then rename).
+pub fn write_review(
+    path: &Path,
+    rows: &[ReviewRow],
+    unmatched: &[&CloudUser],
+    meta: &ReviewMeta,
+    opts: &WriteOptions,
+) -> Result<(), InputError> {
+    let _ = (path, rows, unmatched, meta, opts);
+    todo!("workbook::write_review")
+}
+
+/// Read the Plan sheet(s) back, keyed by Row id, with the streaming cell reader.
+pub fn read_review(path: &Path) -> Result<Review, InputError> {
+    let _ = path;
+    todo!("workbook::read_review")
+}
+
+/// Write the blank hand-fill input template.
+pub fn write_template(path: &Path) -> Result<(), InputError> {
+    let _ = path;
+    todo!("workbook::write_template")
+}

@@ -1,0 +1,1 @@
+//! The Plan sheet's columns, defined once for the writer and the reader.

@@ -120,9 +120,412 @@ pub enum AnchorError {
 }
 
 /// Read any notation. 32 plain hex digits give [`Parsed::Ambiguous`] unless `hex_as` decides.
+///
+/// Surrounding whitespace (also a BOM or zero-width space picked up by copy and paste) is trimmed,
+/// one leading `'` (written by Excel-sanitising exporters in front of `+`, `=`, `-`, `@`) is dropped,
+/// and an LDIF attribute prefix such as `objectGUID:: ` is accepted. Everything else must be exactly
+/// one of the [`Notation`]s and exactly 16 bytes; anything doubtful is rejected with the reason,
+/// never truncated or guessed. If 32 hex digits read the same both ways (the nil GUID), the answer
+/// is [`Parsed::One`] with [`Notation::OctetHex`].
 pub fn parse(input: &str, hex_as: Option<HexAs>) -> Result<Parsed, AnchorError> {
-    let _ = (input, hex_as);
-    todo!("anchor::parse")
+    let s = trim(input);
+    let s = s.strip_prefix('\'').map(trim).unwrap_or(s);
+    if s.is_empty() {
+        return Err(AnchorError::Empty);
+    }
+    if let Some(c) = s.chars().find(|c| !c.is_ascii()) {
+        return Err(invalid(non_ascii_reason(c)));
+    }
+    // Everything below works on ASCII, so byte indexing cannot split a character.
+    let one = |anchor, notation| Ok(Parsed::One { anchor, notation });
+
+    if let Some(value) = ldif_value(s) {
+        if value.is_empty() {
+            return Err(invalid("nothing after `::`; the base64 value is missing"));
+        }
+        return parse_base64(value).and_then(|a| one(a, Notation::ImmutableId));
+    }
+    if let Some(body) = csvde_body(s) {
+        return parse_csvde(body).and_then(|a| one(a, Notation::CsvdeHex));
+    }
+    if s.contains('\\') {
+        return parse_ldap_escape(s).and_then(|a| one(a, Notation::LdapEscape));
+    }
+    if let Some(bytes) = octet_list(s)? {
+        return one(SourceAnchor(bytes), Notation::SpacedHex);
+    }
+    if let Some(inner) = strip_guid_brackets(s) {
+        return parse_guid_text(inner, true).and_then(|a| one(a, Notation::GuidText));
+    }
+    if looks_like_guid_text(s) {
+        return parse_guid_text(s, false).and_then(|a| one(a, Notation::GuidText));
+    }
+    if s.len() != 22 && s.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return parse_plain_hex(s, hex_as);
+    }
+    parse_base64(s).and_then(|a| one(a, Notation::ImmutableId))
+}
+
+fn invalid(msg: impl Into<String>) -> AnchorError {
+    AnchorError::Invalid(msg.into())
+}
+
+fn trim(s: &str) -> &str {
+    s.trim_matches(|c: char| c.is_whitespace() || matches!(c, '\u{feff}' | '\u{200b}'))
+}
+
+fn non_ascii_reason(c: char) -> String {
+    if c == '\u{fffd}' {
+        "contains U+FFFD replacement characters: this looks like a binary objectGUID that was decoded as \
+         text and re-encoded, which destroys bytes; export objectGUID again (ldifde, csvde or Get-ADUser)"
+            .into()
+    } else {
+        format!(
+            "contains {c:?} (U+{:04X}), which no GUID, ImmutableId or octet notation uses",
+            u32::from(c)
+        )
+    }
+}
+
+/// `objectGUID:: BpazOkLGm0iEtljAONPvOQ==` as copied from an LDIF file: the value after `::`.
+fn ldif_value(s: &str) -> Option<&str> {
+    let (name, value) = s.split_once("::")?;
+    let mut chars = name.chars();
+    let name_ok = chars.next().is_some_and(|c| c.is_ascii_alphabetic())
+        && chars.all(|c| c.is_ascii_alphanumeric() || c == '-' || c == ';');
+    name_ok.then(|| trim(value))
+}
+
+fn csvde_body(s: &str) -> Option<&str> {
+    let rest = s.strip_prefix("X'").or_else(|| s.strip_prefix("x'"))?;
+    Some(rest.strip_suffix('\'').unwrap_or(rest))
+}
+
+fn hex_nibble(b: u8) -> Option<u8> {
+    match b {
+        b'0'..=b'9' => Some(b - b'0'),
+        b'a'..=b'f' => Some(b - b'a' + 10),
+        b'A'..=b'F' => Some(b - b'A' + 10),
+        _ => None,
+    }
+}
+
+fn hex_byte(pair: &[u8]) -> Option<u8> {
+    match pair {
+        [hi, lo] => Some(hex_nibble(*hi)? << 4 | hex_nibble(*lo)?),
+        _ => None,
+    }
+}
+
+/// Decodes an even-length run of hex digits; `None` if any character is not a hex digit.
+fn hex_bytes(s: &str) -> Option<Vec<u8>> {
+    if s.len() % 2 != 0 {
+        return None;
+    }
+    s.as_bytes().chunks(2).map(hex_byte).collect()
+}
+
+fn sixteen(bytes: &[u8]) -> Option<[u8; 16]> {
+    bytes.try_into().ok()
+}
+
+fn first_non_hex(s: &str) -> Option<(usize, char)> {
+    s.char_indices().find(|(_, c)| !c.is_ascii_hexdigit())
+}
+
+fn parse_csvde(body: &str) -> Result<SourceAnchor, AnchorError> {
+    if let Some((i, c)) = first_non_hex(body) {
+        return Err(invalid(format!(
+            "csvde X'…' value has {c:?} at position {} of its hex digits; it must hold 32 hex digits \
+             (and end with ')",
+            i + 1
+        )));
+    }
+    let Some(bytes) = hex_bytes(body) else {
+        return Err(invalid(format!(
+            "csvde X'…' value has an odd number of hex digits ({}); it must hold 32",
+            body.len()
+        )));
+    };
+    if let Some(arr) = sixteen(&bytes) {
+        return Ok(SourceAnchor(arr));
+    }
+    let text = std::str::from_utf8(&bytes)
+        .ok()
+        .filter(|t| !t.chars().any(|c| c.is_control() && !c.is_whitespace()));
+    Err(invalid(match text {
+        // csvde writes non-ASCII and multi-line strings as X'…' too (formats.md E2).
+        Some(t) if bytes.len() != 16 => format!(
+            "csvde X'…' value is {} bytes of text ({t:?}), not a 16-byte objectGUID; take the objectGUID column",
+            bytes.len()
+        ),
+        _ => format!(
+            "csvde X'…' value is {} bytes; an objectGUID is exactly 16 bytes (32 hex digits)",
+            bytes.len()
+        ),
+    }))
+}
+
+fn parse_ldap_escape(s: &str) -> Result<SourceAnchor, AnchorError> {
+    // Tolerate the whole filter `(objectGUID=\06\96…)` as pasted from an ldifde/ldapsearch command.
+    let s = s.strip_prefix('(').and_then(|t| t.strip_suffix(')')).unwrap_or(s);
+    let s = match s.split_once('=') {
+        Some((attr, v)) if attr.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-') => v,
+        _ => s,
+    };
+    let Some(rest) = s.strip_prefix('\\') else {
+        return Err(invalid(
+            "an LDAP filter escape must be 16 `\\xx` pairs such as \\06\\96\\b3…, with nothing in between",
+        ));
+    };
+    let mut bytes = Vec::with_capacity(16);
+    for (i, pair) in rest.split('\\').enumerate() {
+        match hex_byte(pair.as_bytes()) {
+            Some(b) => bytes.push(b),
+            None => {
+                return Err(invalid(format!(
+                    "LDAP filter escape: part {} is `\\{pair}`; every byte must be `\\` and exactly two hex \
+                     digits (a byte below 0x10 keeps its leading zero, e.g. \\0a)",
+                    i + 1
+                )))
+            }
+        }
+    }
+    sixteen(&bytes).map(SourceAnchor).ok_or_else(|| {
+        invalid(format!(
+            "LDAP filter escape holds {} bytes; an objectGUID is exactly 16 (\\xx × 16)",
+            bytes.len()
+        ))
+    })
+}
+
+/// `44 31 E2 …`, also `44-31-E2-…` (BitConverter.ToString), `44:31:…` and `0x44, 0x31, …`.
+/// `Ok(None)` when the value is not a list of octets at all.
+fn octet_list(s: &str) -> Result<Option<[u8; 16]>, AnchorError> {
+    let is_sep = |c: char| c.is_ascii_whitespace() || matches!(c, ',' | ':' | '-');
+    if !s.contains(is_sep) {
+        return Ok(None);
+    }
+    let tokens: Vec<&str> = s
+        .split(is_sep)
+        .filter(|t| !t.is_empty())
+        .map(|t| {
+            t.strip_prefix("0x")
+                .or_else(|| t.strip_prefix("0X"))
+                .unwrap_or(t)
+        })
+        .collect();
+    let octet_like = |t: &&str| (1..=2).contains(&t.len()) && t.bytes().all(|b| b.is_ascii_hexdigit());
+    if tokens.len() < 2 || !tokens.iter().all(octet_like) {
+        return Ok(None);
+    }
+    if let Some((i, t)) = tokens.iter().enumerate().find(|(_, t)| t.len() != 2) {
+        return Err(invalid(format!(
+            "octet {} is `{t}`; every octet must be two hex digits (a byte below 0x10 keeps its leading \
+             zero, e.g. 0{t}) — otherwise the bytes cannot be told apart",
+            i + 1
+        )));
+    }
+    let bytes: Vec<u8> = tokens.iter().filter_map(|t| hex_byte(t.as_bytes())).collect();
+    match sixteen(&bytes) {
+        Some(arr) => Ok(Some(arr)),
+        None => Err(invalid(format!(
+            "octet string holds {} bytes; an objectGUID is exactly 16",
+            bytes.len()
+        ))),
+    }
+}
+
+fn strip_guid_brackets(s: &str) -> Option<&str> {
+    [('{', '}'), ('(', ')')]
+        .iter()
+        .find_map(|&(open, close)| s.strip_prefix(open)?.strip_suffix(close))
+        .or_else(|| {
+            s.get(..9)
+                .filter(|p| p.eq_ignore_ascii_case("urn:uuid:"))
+                .map(|_| &s[9..])
+        })
+        .or_else(|| {
+            // A brace on one side only is a copy-and-paste accident of GUID text, not another notation.
+            (s.starts_with('{') || s.ends_with('}')).then(|| s.trim_start_matches('{').trim_end_matches('}'))
+        })
+}
+
+/// Five dash-separated groups of letters and digits, roughly GUID-long: meant as GUID text,
+/// so a bad character is reported as such rather than as broken base64.
+fn looks_like_guid_text(s: &str) -> bool {
+    (30..=40).contains(&s.len())
+        && s.split('-').count() == 5
+        && s.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+}
+
+fn parse_guid_text(s: &str, bracketed: bool) -> Result<SourceAnchor, AnchorError> {
+    let groups: Vec<&str> = s.split('-').collect();
+    let lens: Vec<usize> = groups.iter().map(|g| g.len()).collect();
+    let simple = bracketed && groups.len() == 1 && s.len() == 32;
+    if let Some((i, c)) = s.char_indices().find(|(_, c)| !(c.is_ascii_hexdigit() || *c == '-')) {
+        return Err(invalid(format!(
+            "invalid GUID text: {c:?} at position {} is not a hex digit (0-9, a-f); was the GUID retyped \
+             from a screenshot or document? Copy it again from AD",
+            i + 1
+        )));
+    }
+    if !simple && lens != [8, 4, 4, 4, 12] {
+        let shape = lens.iter().map(usize::to_string).collect::<Vec<_>>().join("-");
+        return Err(invalid(format!(
+            "invalid GUID text: {} characters in groups of {shape}; a GUID is 8-4-4-4-12 hex digits \
+             (36 characters with dashes); a digit was lost or added",
+            s.len()
+        )));
+    }
+    Uuid::try_parse(s)
+        .map(SourceAnchor::from_guid)
+        .map_err(|e| invalid(format!("invalid GUID text: {e}")))
+}
+
+fn parse_plain_hex(s: &str, hex_as: Option<HexAs>) -> Result<Parsed, AnchorError> {
+    let bytes = hex_bytes(s).and_then(|b| sixteen(&b));
+    let Some(octets) = bytes else {
+        return Err(invalid(format!(
+            "{} hex digits; an objectGUID is 32 hex digits (16 bytes). If a converter dropped the leading \
+             zero of bytes below 0x10, the value cannot be repaired: export it again",
+            s.len()
+        )));
+    };
+    let as_octets = SourceAnchor(octets);
+    // .NET "N" format is the GUID's display text without dashes, so its bytes come out big-endian.
+    let as_guid = SourceAnchor::from_guid(Uuid::from_bytes(octets));
+    Ok(match hex_as {
+        Some(HexAs::Guid) => Parsed::One {
+            anchor: as_guid,
+            notation: Notation::GuidHex,
+        },
+        Some(HexAs::Octets) => Parsed::One {
+            anchor: as_octets,
+            notation: Notation::OctetHex,
+        },
+        None if as_guid == as_octets => Parsed::One {
+            anchor: as_octets,
+            notation: Notation::OctetHex,
+        },
+        None => Parsed::Ambiguous { as_guid, as_octets },
+    })
+}
+
+const B64_PAD_INDIFFERENT: base64::engine::GeneralPurpose = base64::engine::GeneralPurpose::new(
+    &base64::alphabet::STANDARD,
+    base64::engine::general_purpose::PAD_INDIFFERENT,
+);
+const B64_URL_SAFE: base64::engine::GeneralPurpose = base64::engine::GeneralPurpose::new(
+    &base64::alphabet::URL_SAFE,
+    base64::engine::general_purpose::PAD_INDIFFERENT,
+);
+
+fn parse_base64(s: &str) -> Result<SourceAnchor, AnchorError> {
+    if let Some((i, c)) = s
+        .char_indices()
+        .find(|(_, c)| !(c.is_ascii_alphanumeric() || matches!(c, '+' | '/' | '=' | '-' | '_')))
+    {
+        return Err(invalid(format!(
+            "{c:?} at position {} is not part of a GUID, ImmutableId or octet string; if this is a cloud \
+             onPremisesImmutableId, it is not GUID-based (e.g. an e-mail address or employeeID anchor)",
+            i + 1
+        )));
+    }
+    let url_safe = s.contains(['-', '_']);
+    let standard = s.contains(['+', '/']);
+    if url_safe && standard {
+        let body = s.trim_end_matches('-');
+        if body.len() < s.len() && !body.contains(['-', '_']) {
+            let guess = format!("{body}{}", "=".repeat((4 - body.len() % 4) % 4));
+            let hint = match guid_based(&guess) {
+                Some(_) => format!(" If the dashes stand for `=`, the value would be {guess}; check it against the source."),
+                None => String::new(),
+            };
+            return Err(invalid(format!(
+                "broken base64: it ends in `{}`, but `-` is not a base64 character; the `=` padding seems to \
+                 have been rendered as dashes by a web page or editor.{hint}",
+                &s[body.len()..]
+            )));
+        }
+        return Err(invalid(
+            "broken base64: it mixes the standard (`+`, `/`) and URL-safe (`-`, `_`) alphabets",
+        ));
+    }
+    if url_safe {
+        let same_bytes = B64_URL_SAFE
+            .decode(s)
+            .ok()
+            .and_then(|b| sixteen(&b))
+            .map(|b| format!(" The same 16 bytes in the standard alphabet are {}.", B64.encode(b)))
+            .unwrap_or_default();
+        return Err(invalid(format!(
+            "URL-safe base64 (`-`/`_`, \"ShortGuid\" style): ImmutableId uses the standard alphabet \
+             (`+`/`/`) and Graph forbids `$` and `_` in onPremisesImmutableId.{same_bytes}"
+        )));
+    }
+    let data = s.trim_end_matches('=');
+    if data.contains('=') || s.len() - data.len() > 2 {
+        return Err(invalid(
+            "broken base64: `=` may only appear as padding, at most twice, at the very end",
+        ));
+    }
+    let bytes = B64_PAD_INDIFFERENT.decode(s).map_err(|e| {
+        invalid(match e {
+            base64::DecodeError::InvalidLastSymbol { .. } => {
+                "non-canonical base64: the last character carries bits that are not part of any byte, so \
+                 this is not what base64 of any GUID looks like (an ImmutableId's 22nd character is A, Q, g \
+                 or w); was it mistyped or truncated?"
+                    .to_string()
+            }
+            base64::DecodeError::InvalidLength(_) | base64::DecodeError::InvalidPadding => format!(
+                "broken base64: {} characters is not a whole base64 value; an ImmutableId is 24 characters \
+                 ending in `==` (or 22 without them)",
+                s.len()
+            ),
+            other => format!("broken base64: {other}"),
+        })
+    })?;
+    match sixteen(&bytes) {
+        Some(arr) if s.len() == 24 || s.len() == 22 => Ok(SourceAnchor(arr)),
+        Some(_) => Err(invalid(
+            "broken base64 padding: an ImmutableId is 24 characters ending in `==`, or 22 without padding",
+        )),
+        None => Err(invalid(wrong_length_reason(&bytes))),
+    }
+}
+
+/// Why base64 that decodes cleanly is still not an objectGUID.
+fn wrong_length_reason(bytes: &[u8]) -> String {
+    let n = bytes.len();
+    if bytes.windows(3).any(|w| w == [0xef, 0xbf, 0xbd]) {
+        return format!(
+            "decodes to {n} bytes containing EF BF BD (U+FFFD): it looks like a binary objectGUID that was \
+             decoded as text and re-encoded, which destroyed bytes; an objectGUID is exactly 16 bytes. \
+             Export objectGUID again (ldifde, csvde or Get-ADUser)"
+        );
+    }
+    if let Ok(text) = std::str::from_utf8(bytes) {
+        if let Some(Ok(Parsed::One { anchor, .. })) = Some(text)
+            .filter(|t| !t.contains(['\\', ':']) && t.len() >= 32 && t.len() <= 40)
+            .map(|t| parse(t, Some(HexAs::Guid)))
+        {
+            return format!(
+                "this is base64 of the GUID *text* {:?} ({n} characters), not of its 16 bytes (the \
+                 AADInternals Get-AADIntImmutableID mistake); the ImmutableId of GUID {} is {}",
+                text,
+                anchor.guid().hyphenated(),
+                anchor.immutable_id()
+            );
+        }
+        if !text.is_empty() && !text.chars().any(char::is_control) {
+            return format!(
+                "decodes to the {n}-byte text {text:?}, not to a 16-byte objectGUID; as a cloud \
+                 ImmutableId it is not GUID-based"
+            );
+        }
+    }
+    format!("decodes to {n} bytes; an objectGUID is exactly 16 bytes (24 base64 characters ending in `==`)")
 }
 
 /// Read a value that must be unambiguous (e.g. a cell in a column named objectGUID).

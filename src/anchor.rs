@@ -549,3 +549,252 @@ pub fn guid_based(immutable_id: &str) -> Option<SourceAnchor> {
     // Only the canonical form counts: base64 with non-zero trailing bits would not round-trip.
     (a.immutable_id() == immutable_id).then_some(a)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn one(input: &str) -> (SourceAnchor, Notation) {
+        match parse(input, None) {
+            Ok(Parsed::One { anchor, notation }) => (anchor, notation),
+            other => panic!("{input:?}: expected one anchor, got {other:?}"),
+        }
+    }
+
+    fn reason(input: &str) -> String {
+        match parse(input, None) {
+            Err(AnchorError::Invalid(msg)) => msg,
+            other => panic!("{input:?}: expected a rejection, got {other:?}"),
+        }
+    }
+
+    const V01_GUID: &str = "3ab39606-c642-489b-84b6-58c038d3ef39";
+    const V01_ID: &str = "BpazOkLGm0iEtljAONPvOQ==";
+
+    #[test]
+    fn guid_text_in_every_spelling_is_the_same_anchor() {
+        let (a, n) = one(V01_GUID);
+        assert_eq!(n, Notation::GuidText);
+        assert_eq!(a.immutable_id(), V01_ID);
+        for s in [
+            "{3AB39606-C642-489B-84B6-58C038D3EF39}",
+            "(3ab39606-c642-489b-84b6-58c038d3ef39)",
+            "{3ab39606c642489b84b658c038d3ef39}",
+            "urn:uuid:3ab39606-c642-489b-84b6-58c038d3ef39",
+            "  3AB39606-c642-489B-84b6-58C038D3EF39\t",
+            "\u{feff}3ab39606-c642-489b-84b6-58c038d3ef39\r\n",
+        ] {
+            assert_eq!(one(s), (a, Notation::GuidText), "{s:?}");
+        }
+    }
+
+    #[test]
+    fn immutable_id_padded_unpadded_ldif_and_apostrophe() {
+        let (a, n) = one(V01_ID);
+        assert_eq!((a.guid().hyphenated().to_string().as_str(), n), (V01_GUID, Notation::ImmutableId));
+        for s in [
+            "BpazOkLGm0iEtljAONPvOQ",
+            "objectGUID:: BpazOkLGm0iEtljAONPvOQ==",
+            "mS-DS-ConsistencyGuid::BpazOkLGm0iEtljAONPvOQ==",
+            "'BpazOkLGm0iEtljAONPvOQ==",
+            " ' BpazOkLGm0iEtljAONPvOQ== ",
+        ] {
+            assert_eq!(one(s), (a, Notation::ImmutableId), "{s:?}");
+        }
+    }
+
+    #[test]
+    fn immutable_ids_starting_with_plus_or_slash_a4() {
+        // V51 (public ldapsearch dump) and V28 (Microsoft Sch36.ldf), formats.md A4.
+        for s in ["+7Byu5JQuU2TfrLSegT8VQ==", "/Ygcqvawn0Kyyp2QImboCA==", "+W/bvN0OPkWmWWupohoYJw=="] {
+            let (a, _) = one(s);
+            assert_eq!(a.immutable_id(), s);
+            // The apostrophe an Excel-sanitising exporter prepends (formats.md F5) is not part of it.
+            assert_eq!(one(&format!("'{s}")).0, a);
+        }
+        assert_eq!(
+            one("+7Byu5JQuU2TfrLSegT8VQ==").0.guid().hyphenated().to_string(),
+            "bb72b0fb-5092-4db9-937e-b2d27a04fc55"
+        );
+    }
+
+    #[test]
+    fn bytes_below_0x10_keep_their_zero_a5() {
+        let (a, _) = one("00010203-0405-0607-0809-0a0b0c0d0e0f");
+        assert_eq!(a.octet_hex(), "03020100050407060809 0a0b0c0d0e0f".replace(' ', ""));
+        assert_eq!(
+            a.ldap_filter_escape(),
+            "\\03\\02\\01\\00\\05\\04\\07\\06\\08\\09\\0a\\0b\\0c\\0d\\0e\\0f"
+        );
+        assert_eq!(a.immutable_id(), "AwIBAAUEBwYICQoLDA0ODw==");
+        assert_eq!(one(&a.ldap_filter_escape()).0, a);
+        // ldapjs #120 / pypykatz #50: a dropped zero must be rejected, never re-padded by guessing.
+        let msg = reason("aabbaabb-0bb-aabb-aabb-aabbaabbaa4");
+        assert!(msg.contains("8-4-4-4-12"), "{msg}");
+        let msg = reason("\\3\\02\\01\\00\\05\\04\\07\\06\\08\\09\\0a\\0b\\0c\\0d\\0e\\0f");
+        assert!(msg.contains("leading zero"), "{msg}");
+        let msg = reason("3 02 01 00 05 04 07 06 08 09 0a 0b 0c 0d 0e 0f");
+        assert!(msg.contains("leading zero"), "{msg}");
+        let msg = reason("3020100050407060809a0b0c0d0e0f");
+        assert!(msg.contains("30 hex digits"), "{msg}");
+    }
+
+    #[test]
+    fn nil_guid_in_every_notation() {
+        let nil = SourceAnchor::from_bytes([0; 16]);
+        assert_eq!(nil.immutable_id(), "AAAAAAAAAAAAAAAAAAAAAA==");
+        for s in [
+            "00000000-0000-0000-0000-000000000000",
+            "AAAAAAAAAAAAAAAAAAAAAA==",
+            "AAAAAAAAAAAAAAAAAAAAAA",
+            "00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00",
+            "X'00000000000000000000000000000000'",
+        ] {
+            assert_eq!(one(s).0, nil, "{s:?}");
+        }
+        // Both readings of 32 zeros agree, so there is nothing to ask.
+        assert_eq!(one("00000000000000000000000000000000").0, nil);
+    }
+
+    #[test]
+    fn octet_notations() {
+        let want = one("46e23144-8377-483e-a87e-b6769db62eed").0;
+        for (s, n) in [
+            ("44 31 E2 46 77 83 3E 48 A8 7E B6 76 9D B6 2E ED", Notation::SpacedHex),
+            ("44-31-E2-46-77-83-3E-48-A8-7E-B6-76-9D-B6-2E-ED", Notation::SpacedHex),
+            ("0x44, 0x31, 0xe2, 0x46, 0x77, 0x83, 0x3e, 0x48, 0xa8, 0x7e, 0xb6, 0x76, 0x9d, 0xb6, 0x2e, 0xed", Notation::SpacedHex),
+            ("\\44\\31\\E2\\46\\77\\83\\3E\\48\\A8\\7E\\B6\\76\\9D\\B6\\2E\\ED", Notation::LdapEscape),
+            ("\\44\\31\\e2\\46\\77\\83\\3e\\48\\a8\\7e\\b6\\76\\9d\\b6\\2e\\ed", Notation::LdapEscape),
+            ("(objectGUID=\\44\\31\\e2\\46\\77\\83\\3e\\48\\a8\\7e\\b6\\76\\9d\\b6\\2e\\ed)", Notation::LdapEscape),
+            ("X'4431e24677833e48a87eb6769db62eed'", Notation::CsvdeHex),
+            ("x'4431E24677833E48A87EB6769DB62EED'", Notation::CsvdeHex),
+        ] {
+            assert_eq!(one(s), (want, n), "{s:?}");
+        }
+    }
+
+    #[test]
+    fn plain_32_hex_is_ambiguous_unless_decided() {
+        let s = "32c34a8c5f971747ad7bba4a4e968fff"; // V09: raw octets
+        let Ok(Parsed::Ambiguous { as_guid, as_octets }) = parse(s, None) else {
+            panic!("32 hex must be ambiguous");
+        };
+        assert_eq!(as_octets.immutable_id(), "MsNKjF+XF0ete7pKTpaP/w==");
+        assert_eq!(as_guid.guid().simple().to_string(), s);
+        assert_eq!(
+            parse(s, Some(HexAs::Octets)),
+            Ok(Parsed::One { anchor: as_octets, notation: Notation::OctetHex })
+        );
+        assert_eq!(
+            parse(s, Some(HexAs::Guid)),
+            Ok(Parsed::One { anchor: as_guid, notation: Notation::GuidHex })
+        );
+        assert!(parse_one(s, None).is_err());
+    }
+
+    #[test]
+    fn rejects_u_fffd_corrupted_value_a2() {
+        // V41: 24 bytes with EF BF BD, a binary GUID decoded as text and re-encoded.
+        let msg = reason("77+9O++/vVEhb3hJ77+9alnvv71oKmlJ");
+        assert!(msg.contains("24 bytes"), "{msg}");
+        assert!(msg.contains("decoded as text"), "{msg}");
+        // The same corruption pasted as text.
+        let msg = reason("\u{fffd}Q!oxI\u{fffd}jY\u{fffd}h*iI");
+        assert!(msg.contains("decoded as text"), "{msg}");
+    }
+
+    #[test]
+    fn rejects_base64_of_guid_text_and_shows_the_guid_a5() {
+        // AADInternals Get-AADIntImmutableID: base64 of the UTF-8 GUID text, 48 characters.
+        let wrong = B64.encode(V01_GUID);
+        assert_eq!(wrong.len(), 48);
+        let msg = reason(&wrong);
+        assert!(msg.contains("GUID *text*"), "{msg}");
+        assert!(msg.contains(V01_GUID), "{msg}");
+        assert!(msg.contains(V01_ID), "shows the right ImmutableId: {msg}");
+        let braced = B64.encode("{3AB39606-C642-489B-84B6-58C038D3EF39}");
+        assert!(reason(&braced).contains(V01_GUID));
+    }
+
+    #[test]
+    fn rejects_broken_base64_a3() {
+        // V56: every `=` rendered as `-`.
+        let msg = reason("+BvWnS9ShECZOKC//54xHQ----");
+        assert!(msg.contains("broken base64"), "{msg}");
+        assert!(msg.contains("+BvWnS9ShECZOKC//54xHQ=="), "offers the likely value: {msg}");
+        for s in [
+            "BpazOkLGm0iEtljAONPvOQ=",    // one `=` only
+            "BpazOkLGm0iEtljAONPvOQ===",  // three
+            "BpazOkLGm0iEtl=jAONPvOQ==",  // `=` inside
+            "BpazOkLGm0iEtljAONPvO",      // 21 characters
+            "BpazOkLGm0iEtljAONPvOQ==AA", // extra after padding
+        ] {
+            assert!(matches!(parse(s, None), Err(AnchorError::Invalid(_))), "{s:?}");
+        }
+        assert!(reason("BpazOkLGm0iEtljAONPvOQAAAA==").contains("19 bytes"));
+    }
+
+    #[test]
+    fn rejects_non_canonical_base64() {
+        // `R` instead of `Q`: same 16 bytes if trailing bits were ignored, but no encoder writes it.
+        let msg = reason("BpazOkLGm0iEtljAONPvOR==");
+        assert!(msg.contains("non-canonical"), "{msg}");
+        assert!(reason("BpazOkLGm0iEtljAONPvOR").contains("non-canonical"));
+        assert_eq!(guid_based("BpazOkLGm0iEtljAONPvOR=="), None);
+    }
+
+    #[test]
+    fn rejects_url_safe_base64() {
+        let id = "+7Byu5JQuU2TfrLSegT8VQ==";
+        let url = id.replace('+', "-").replace('/', "_");
+        let msg = reason(&url);
+        assert!(msg.contains("URL-safe"), "{msg}");
+        assert!(msg.contains("`$` and `_`"), "{msg}");
+        assert!(msg.contains(id), "shows the standard form: {msg}");
+        assert!(reason("_Ygcqvawn0Kyyp2QImboCA").contains("URL-safe"));
+    }
+
+    #[test]
+    fn rejects_invalid_guid_text_a6() {
+        // V14 (Posh365 help) and a 35-character GUID (V05b).
+        let msg = reason("e6b4csdc-des6-4d34-bdfe-9adff2cbc017");
+        assert!(msg.contains("invalid GUID text") && msg.contains("'s'"), "{msg}");
+        let msg = reason("3ab39606-c642-489b-84b6-58c038d3ef3");
+        assert!(msg.contains("35 characters") && msg.contains("8-4-4-4-11"), "{msg}");
+        // A brace on one side only is a copy-and-paste accident, tolerated.
+        assert_eq!(one("{3ab39606-c642-489b-84b6-58c038d3ef39").0, one(V01_GUID).0);
+    }
+
+    #[test]
+    fn rejects_other_lengths_and_garbage() {
+        assert_eq!(parse("", None), Err(AnchorError::Empty));
+        assert_eq!(parse("  '  ", None), Err(AnchorError::Empty));
+        for s in [
+            "john@contoso.com",
+            "12345",
+            "X'4431e2'",
+            "\\44\\31",
+            "44 31 E2",
+            "objectGUID::",
+            "Rm9vQmFy",
+            "ünïcode",
+            "X'zz'",
+            "{}",
+        ] {
+            assert!(matches!(parse(s, None), Err(AnchorError::Invalid(_))), "{s:?}");
+        }
+        assert!(reason("john@contoso.com").contains("not GUID-based"));
+        // csvde writes non-ASCII strings as X'…' too (formats.md E2).
+        assert!(reason("X'4ac3b67267'").contains("text"));
+    }
+
+    #[test]
+    fn guid_based_agrees_with_parse() {
+        for s in ["+7Byu5JQuU2TfrLSegT8VQ==", V01_ID, "AAAAAAAAAAAAAAAAAAAAAA=="] {
+            assert_eq!(guid_based(s), Some(one(s).0));
+        }
+        // Cloud anchors must be stored canonically: unpadded or apostrophe-prefixed are not.
+        assert_eq!(guid_based("BpazOkLGm0iEtljAONPvOQ"), None);
+        assert_eq!(guid_based("john@contoso.com"), None);
+    }
+}

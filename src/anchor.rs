@@ -219,7 +219,7 @@ fn hex_byte(pair: &[u8]) -> Option<u8> {
 
 /// Decodes an even-length run of hex digits; `None` if any character is not a hex digit.
 fn hex_bytes(s: &str) -> Option<Vec<u8>> {
-    if s.len() % 2 != 0 {
+    if !s.len().is_multiple_of(2) {
         return None;
     }
     s.as_bytes().chunks(2).map(hex_byte).collect()
@@ -268,7 +268,10 @@ fn parse_csvde(body: &str) -> Result<SourceAnchor, AnchorError> {
 
 fn parse_ldap_escape(s: &str) -> Result<SourceAnchor, AnchorError> {
     // Tolerate the whole filter `(objectGUID=\06\96…)` as pasted from an ldifde/ldapsearch command.
-    let s = s.strip_prefix('(').and_then(|t| t.strip_suffix(')')).unwrap_or(s);
+    let s = s
+        .strip_prefix('(')
+        .and_then(|t| t.strip_suffix(')'))
+        .unwrap_or(s);
     let s = match s.split_once('=') {
         Some((attr, v)) if attr.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-') => v,
         _ => s,
@@ -315,7 +318,8 @@ fn octet_list(s: &str) -> Result<Option<[u8; 16]>, AnchorError> {
                 .unwrap_or(t)
         })
         .collect();
-    let octet_like = |t: &&str| (1..=2).contains(&t.len()) && t.bytes().all(|b| b.is_ascii_hexdigit());
+    let octet_like =
+        |t: &&str| (1..=2).contains(&t.len()) && t.bytes().all(|b| b.is_ascii_hexdigit());
     if tokens.len() < 2 || !tokens.iter().all(octet_like) {
         return Ok(None);
     }
@@ -326,7 +330,10 @@ fn octet_list(s: &str) -> Result<Option<[u8; 16]>, AnchorError> {
             i + 1
         )));
     }
-    let bytes: Vec<u8> = tokens.iter().filter_map(|t| hex_byte(t.as_bytes())).collect();
+    let bytes: Vec<u8> = tokens
+        .iter()
+        .filter_map(|t| hex_byte(t.as_bytes()))
+        .collect();
     match sixteen(&bytes) {
         Some(arr) => Ok(Some(arr)),
         None => Err(invalid(format!(
@@ -347,7 +354,8 @@ fn strip_guid_brackets(s: &str) -> Option<&str> {
         })
         .or_else(|| {
             // A brace on one side only is a copy-and-paste accident of GUID text, not another notation.
-            (s.starts_with('{') || s.ends_with('}')).then(|| s.trim_start_matches('{').trim_end_matches('}'))
+            (s.starts_with('{') || s.ends_with('}'))
+                .then(|| s.trim_start_matches('{').trim_end_matches('}'))
         })
 }
 
@@ -363,7 +371,10 @@ fn parse_guid_text(s: &str, bracketed: bool) -> Result<SourceAnchor, AnchorError
     let groups: Vec<&str> = s.split('-').collect();
     let lens: Vec<usize> = groups.iter().map(|g| g.len()).collect();
     let simple = bracketed && groups.len() == 1 && s.len() == 32;
-    if let Some((i, c)) = s.char_indices().find(|(_, c)| !(c.is_ascii_hexdigit() || *c == '-')) {
+    if let Some((i, c)) = s
+        .char_indices()
+        .find(|(_, c)| !(c.is_ascii_hexdigit() || *c == '-'))
+    {
         return Err(invalid(format!(
             "invalid GUID text: {c:?} at position {} is not a hex digit (0-9, a-f); was the GUID retyped \
              from a screenshot or document? Copy it again from AD",
@@ -371,7 +382,11 @@ fn parse_guid_text(s: &str, bracketed: bool) -> Result<SourceAnchor, AnchorError
         )));
     }
     if !simple && lens != [8, 4, 4, 4, 12] {
-        let shape = lens.iter().map(usize::to_string).collect::<Vec<_>>().join("-");
+        let shape = lens
+            .iter()
+            .map(usize::to_string)
+            .collect::<Vec<_>>()
+            .join("-");
         return Err(invalid(format!(
             "invalid GUID text: {} characters in groups of {shape}; a GUID is 8-4-4-4-12 hex digits \
              (36 characters with dashes); a digit was lost or added",
@@ -457,7 +472,12 @@ fn parse_base64(s: &str) -> Result<SourceAnchor, AnchorError> {
             .decode(s)
             .ok()
             .and_then(|b| sixteen(&b))
-            .map(|b| format!(" The same 16 bytes in the standard alphabet are {}.", B64.encode(b)))
+            .map(|b| {
+                format!(
+                    " The same 16 bytes in the standard alphabet are {}.",
+                    B64.encode(b)
+                )
+            })
             .unwrap_or_default();
         return Err(invalid(format!(
             "URL-safe base64 (`-`/`_`, \"ShortGuid\" style): ImmutableId uses the standard alphabet \
@@ -591,7 +611,10 @@ mod tests {
     #[test]
     fn immutable_id_padded_unpadded_ldif_and_apostrophe() {
         let (a, n) = one(V01_ID);
-        assert_eq!((a.guid().hyphenated().to_string().as_str(), n), (V01_GUID, Notation::ImmutableId));
+        assert_eq!(
+            (a.guid().hyphenated().to_string().as_str(), n),
+            (V01_GUID, Notation::ImmutableId)
+        );
         for s in [
             "BpazOkLGm0iEtljAONPvOQ",
             "objectGUID:: BpazOkLGm0iEtljAONPvOQ==",
@@ -606,14 +629,22 @@ mod tests {
     #[test]
     fn immutable_ids_starting_with_plus_or_slash_a4() {
         // V51 (public ldapsearch dump) and V28 (Microsoft Sch36.ldf), formats.md A4.
-        for s in ["+7Byu5JQuU2TfrLSegT8VQ==", "/Ygcqvawn0Kyyp2QImboCA==", "+W/bvN0OPkWmWWupohoYJw=="] {
+        for s in [
+            "+7Byu5JQuU2TfrLSegT8VQ==",
+            "/Ygcqvawn0Kyyp2QImboCA==",
+            "+W/bvN0OPkWmWWupohoYJw==",
+        ] {
             let (a, _) = one(s);
             assert_eq!(a.immutable_id(), s);
             // The apostrophe an Excel-sanitising exporter prepends (formats.md F5) is not part of it.
             assert_eq!(one(&format!("'{s}")).0, a);
         }
         assert_eq!(
-            one("+7Byu5JQuU2TfrLSegT8VQ==").0.guid().hyphenated().to_string(),
+            one("+7Byu5JQuU2TfrLSegT8VQ==")
+                .0
+                .guid()
+                .hyphenated()
+                .to_string(),
             "bb72b0fb-5092-4db9-937e-b2d27a04fc55"
         );
     }
@@ -621,7 +652,10 @@ mod tests {
     #[test]
     fn bytes_below_0x10_keep_their_zero_a5() {
         let (a, _) = one("00010203-0405-0607-0809-0a0b0c0d0e0f");
-        assert_eq!(a.octet_hex(), "03020100050407060809 0a0b0c0d0e0f".replace(' ', ""));
+        assert_eq!(
+            a.octet_hex(),
+            "03020100050407060809 0a0b0c0d0e0f".replace(' ', "")
+        );
         assert_eq!(
             a.ldap_filter_escape(),
             "\\03\\02\\01\\00\\05\\04\\07\\06\\08\\09\\0a\\0b\\0c\\0d\\0e\\0f"
@@ -683,11 +717,17 @@ mod tests {
         assert_eq!(as_guid.guid().simple().to_string(), s);
         assert_eq!(
             parse(s, Some(HexAs::Octets)),
-            Ok(Parsed::One { anchor: as_octets, notation: Notation::OctetHex })
+            Ok(Parsed::One {
+                anchor: as_octets,
+                notation: Notation::OctetHex
+            })
         );
         assert_eq!(
             parse(s, Some(HexAs::Guid)),
-            Ok(Parsed::One { anchor: as_guid, notation: Notation::GuidHex })
+            Ok(Parsed::One {
+                anchor: as_guid,
+                notation: Notation::GuidHex
+            })
         );
         assert!(parse_one(s, None).is_err());
     }
@@ -721,7 +761,10 @@ mod tests {
         // V56: every `=` rendered as `-`.
         let msg = reason("+BvWnS9ShECZOKC//54xHQ----");
         assert!(msg.contains("broken base64"), "{msg}");
-        assert!(msg.contains("+BvWnS9ShECZOKC//54xHQ=="), "offers the likely value: {msg}");
+        assert!(
+            msg.contains("+BvWnS9ShECZOKC//54xHQ=="),
+            "offers the likely value: {msg}"
+        );
         for s in [
             "BpazOkLGm0iEtljAONPvOQ=",    // one `=` only
             "BpazOkLGm0iEtljAONPvOQ===",  // three
@@ -729,7 +772,10 @@ mod tests {
             "BpazOkLGm0iEtljAONPvO",      // 21 characters
             "BpazOkLGm0iEtljAONPvOQ==AA", // extra after padding
         ] {
-            assert!(matches!(parse(s, None), Err(AnchorError::Invalid(_))), "{s:?}");
+            assert!(
+                matches!(parse(s, None), Err(AnchorError::Invalid(_))),
+                "{s:?}"
+            );
         }
         assert!(reason("BpazOkLGm0iEtljAONPvOQAAAA==").contains("19 bytes"));
     }
@@ -758,11 +804,20 @@ mod tests {
     fn rejects_invalid_guid_text_a6() {
         // V14 (Posh365 help) and a 35-character GUID (V05b).
         let msg = reason("e6b4csdc-des6-4d34-bdfe-9adff2cbc017");
-        assert!(msg.contains("invalid GUID text") && msg.contains("'s'"), "{msg}");
+        assert!(
+            msg.contains("invalid GUID text") && msg.contains("'s'"),
+            "{msg}"
+        );
         let msg = reason("3ab39606-c642-489b-84b6-58c038d3ef3");
-        assert!(msg.contains("35 characters") && msg.contains("8-4-4-4-11"), "{msg}");
+        assert!(
+            msg.contains("35 characters") && msg.contains("8-4-4-4-11"),
+            "{msg}"
+        );
         // A brace on one side only is a copy-and-paste accident, tolerated.
-        assert_eq!(one("{3ab39606-c642-489b-84b6-58c038d3ef39").0, one(V01_GUID).0);
+        assert_eq!(
+            one("{3ab39606-c642-489b-84b6-58c038d3ef39").0,
+            one(V01_GUID).0
+        );
     }
 
     #[test]
@@ -781,7 +836,10 @@ mod tests {
             "X'zz'",
             "{}",
         ] {
-            assert!(matches!(parse(s, None), Err(AnchorError::Invalid(_))), "{s:?}");
+            assert!(
+                matches!(parse(s, None), Err(AnchorError::Invalid(_))),
+                "{s:?}"
+            );
         }
         assert!(reason("john@contoso.com").contains("not GUID-based"));
         // csvde writes non-ASCII strings as X'…' too (formats.md E2).
@@ -790,7 +848,11 @@ mod tests {
 
     #[test]
     fn guid_based_agrees_with_parse() {
-        for s in ["+7Byu5JQuU2TfrLSegT8VQ==", V01_ID, "AAAAAAAAAAAAAAAAAAAAAA=="] {
+        for s in [
+            "+7Byu5JQuU2TfrLSegT8VQ==",
+            V01_ID,
+            "AAAAAAAAAAAAAAAAAAAAAA==",
+        ] {
             assert_eq!(guid_based(s), Some(one(s).0));
         }
         // Cloud anchors must be stored canonically: unpadded or apostrophe-prefixed are not.

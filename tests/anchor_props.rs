@@ -18,7 +18,13 @@ fn spaced(a: &SourceAnchor, sep: &str, upper: bool) -> String {
     let parts: Vec<String> = a
         .as_bytes()
         .iter()
-        .map(|b| if upper { format!("{b:02X}") } else { format!("{b:02x}") })
+        .map(|b| {
+            if upper {
+                format!("{b:02X}")
+            } else {
+                format!("{b:02x}")
+            }
+        })
         .collect();
     parts.join(sep)
 }

@@ -42,13 +42,18 @@ fn immutable_id_with_plus_is_percent_encoded_in_the_graph_url() {
         .arg("'+7Byu5JQuU2TfrLSegT8VQ==")
         .assert()
         .success()
-        .stdout(predicate::str::contains("bb72b0fb-5092-4db9-937e-b2d27a04fc55"))
+        .stdout(predicate::str::contains(
+            "bb72b0fb-5092-4db9-937e-b2d27a04fc55",
+        ))
         .stdout(predicate::str::contains("%2B7Byu5JQuU2TfrLSegT8VQ%3D%3D"));
 }
 
 #[test]
 fn json_has_stable_fields() {
-    let (list, code) = json(&["BpazOkLGm0iEtljAONPvOQ", "X'9a6b3176c5dbd2118bd00000f875b660'"]);
+    let (list, code) = json(&[
+        "BpazOkLGm0iEtljAONPvOQ",
+        "X'9a6b3176c5dbd2118bd00000f875b660'",
+    ]);
     assert_eq!(code, Some(0));
     assert_eq!(list.len(), 2);
     let first = &list[0];
@@ -58,7 +63,10 @@ fn json_has_stable_fields() {
     assert_eq!(first["guid"], "3ab39606-c642-489b-84b6-58c038d3ef39");
     assert_eq!(first["immutable_id"], "BpazOkLGm0iEtljAONPvOQ==");
     assert_eq!(first["octet_hex"], "0696b33a42c69b4884b658c038d3ef39");
-    assert_eq!(first["ldap_filter_escape"], r"\06\96\b3\3a\42\c6\9b\48\84\b6\58\c0\38\d3\ef\39");
+    assert_eq!(
+        first["ldap_filter_escape"],
+        r"\06\96\b3\3a\42\c6\9b\48\84\b6\58\c0\38\d3\ef\39"
+    );
     for key in ["get_aduser", "ldifde", "get_mguser", "graph_url"] {
         assert!(first[key].as_str().is_some_and(|s| !s.is_empty()), "{key}");
     }
@@ -75,7 +83,9 @@ fn ambiguous_hex_shows_both_readings_and_exits_2() {
         .code(2)
         .stdout(predicate::str::contains("AMBIGUOUS"))
         .stdout(predicate::str::contains("MsNKjF+XF0ete7pKTpaP/w=="))
-        .stdout(predicate::str::contains("32c34a8c-5f97-1747-ad7b-ba4a4e968fff"))
+        .stdout(predicate::str::contains(
+            "32c34a8c-5f97-1747-ad7b-ba4a4e968fff",
+        ))
         .stdout(predicate::str::contains("--as"));
     let (list, code) = json(&[hex]);
     assert_eq!(code, Some(2));
@@ -112,13 +122,17 @@ fn invalid_values_get_a_reason_the_rest_still_convert_exit_2() {
         .assert()
         .code(2)
         .stdout(predicate::str::contains("invalid GUID text"))
-        .stdout(predicate::str::contains("fcc7e67f-fec6-4a65-b821-2f40a292d185"))
+        .stdout(predicate::str::contains(
+            "fcc7e67f-fec6-4a65-b821-2f40a292d185",
+        ))
         .stdout(predicate::str::contains("decoded as text"))
         .stderr(predicate::str::contains("2 of 3 values"));
     let (list, code) = json(&["+BvWnS9ShECZOKC//54xHQ----", "f+bH/Mb+ZUq4IS9AopLRhQ=="]);
     assert_eq!(code, Some(2));
     assert_eq!(list[0]["status"], "invalid");
-    assert!(list[0]["error"].as_str().is_some_and(|e| e.contains("broken base64")));
+    assert!(list[0]["error"]
+        .as_str()
+        .is_some_and(|e| e.contains("broken base64")));
     assert!(list[0].get("guid").is_none());
     assert_eq!(list[1]["status"], "ok");
 }
@@ -140,5 +154,8 @@ fn values_from_stdin() {
 
 #[test]
 fn no_value_is_a_usage_error() {
-    convert().assert().code(2).stderr(predicate::str::contains("VALUE"));
+    convert()
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("VALUE"));
 }

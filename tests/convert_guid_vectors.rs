@@ -18,7 +18,10 @@ struct Vector {
 }
 
 fn vectors() -> Vec<Vector> {
-    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/guid-vectors.csv");
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/fixtures/guid-vectors.csv"
+    );
     let mut rdr = csv::Reader::from_path(path).expect("fixture guid-vectors.csv");
     let rows: Vec<Vector> = rdr
         .deserialize()
@@ -34,7 +37,10 @@ fn one(input: &str, hex_as: Option<HexAs>) -> SourceAnchor {
 }
 
 fn guid(s: &str) -> String {
-    Uuid::parse_str(s).expect("correct_guid is valid").hyphenated().to_string()
+    Uuid::parse_str(s)
+        .expect("correct_guid is valid")
+        .hyphenated()
+        .to_string()
 }
 
 #[test]
@@ -46,7 +52,12 @@ fn correct_columns_are_a_consistent_pair_in_both_directions() {
             // For these rows correct_guid is the GUID the published (wrong) ImmutableId belongs to.
             continue;
         }
-        assert_eq!(from_id.guid().hyphenated().to_string(), guid(&v.correct_guid), "{}", v.id);
+        assert_eq!(
+            from_id.guid().hyphenated().to_string(),
+            guid(&v.correct_guid),
+            "{}",
+            v.id
+        );
         let from_guid = one(&v.correct_guid, None);
         assert_eq!(from_guid.immutable_id(), v.correct_immutableid, "{}", v.id);
         // Upper case and braces are the same GUID.
@@ -81,11 +92,24 @@ fn published_immutableids_convert_to_the_correct_guid() {
             continue;
         }
         let a = one(&v.published_immutableid, None);
-        assert_eq!(a.guid().hyphenated().to_string(), guid(&v.correct_guid), "{}", v.id);
-        assert_eq!(a.immutable_id(), v.published_immutableid, "{}: round trip", v.id);
+        assert_eq!(
+            a.guid().hyphenated().to_string(),
+            guid(&v.correct_guid),
+            "{}",
+            v.id
+        );
+        assert_eq!(
+            a.immutable_id(),
+            v.published_immutableid,
+            "{}: round trip",
+            v.id
+        );
         checked += 1;
     }
-    assert!(checked >= 10, "only {checked} published ImmutableIds checked");
+    assert!(
+        checked >= 10,
+        "only {checked} published ImmutableIds checked"
+    );
 }
 
 #[test]
@@ -119,13 +143,23 @@ fn published_octet_strings_convert_to_the_correct_immutableid() {
 #[test]
 fn invalid_guid_text_rows_are_rejected_with_a_reason() {
     let mut checked = 0;
-    for v in vectors().iter().filter(|v| v.verdict.contains("INVALID_GUID_TEXT")) {
+    for v in vectors()
+        .iter()
+        .filter(|v| v.verdict.contains("INVALID_GUID_TEXT"))
+    {
         match parse(&v.published_guid, None) {
             Err(AnchorError::Invalid(msg)) => {
                 assert!(msg.contains("GUID text"), "{}: {msg}", v.id);
-                assert!(msg.contains("'s'"), "{}: names the bad character: {msg}", v.id);
+                assert!(
+                    msg.contains("'s'"),
+                    "{}: names the bad character: {msg}",
+                    v.id
+                );
             }
-            other => panic!("{}: {:?} must be rejected, got {other:?}", v.id, v.published_guid),
+            other => panic!(
+                "{}: {:?} must be rejected, got {other:?}",
+                v.id, v.published_guid
+            ),
         }
         checked += 1;
     }
@@ -135,7 +169,10 @@ fn invalid_guid_text_rows_are_rejected_with_a_reason() {
 #[test]
 fn big_endian_published_immutableids_are_not_what_we_produce() {
     let mut checked = 0;
-    for v in vectors().iter().filter(|v| v.verdict.contains("PAIR_WRONG(big-endian")) {
+    for v in vectors()
+        .iter()
+        .filter(|v| v.verdict.contains("PAIR_WRONG(big-endian"))
+    {
         let ours = one(&v.published_guid, None).immutable_id();
         assert_ne!(ours, v.published_immutableid, "{}", v.id);
         assert_eq!(ours, v.correct_immutableid, "{}", v.id);

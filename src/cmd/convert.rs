@@ -86,7 +86,7 @@ enum Outcome {
         reading: Reading,
     },
     Ambiguous {
-        readings: [AsReading; 2],
+        readings: Box<[AsReading; 2]>,
     },
     Invalid {
         error: String,
@@ -101,7 +101,11 @@ struct Converted {
 }
 
 /// Characters that must be escaped inside a URL query value; base64's `+` would otherwise mean space.
-const QUERY_VALUE: &AsciiSet = &NON_ALPHANUMERIC.remove(b'-').remove(b'.').remove(b'_').remove(b'~');
+const QUERY_VALUE: &AsciiSet = &NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'.')
+    .remove(b'_')
+    .remove(b'~');
 
 fn reading(a: &SourceAnchor) -> Reading {
     let guid = a.guid().hyphenated().to_string();
@@ -157,7 +161,7 @@ fn convert(input: &str, hex_as: Option<HexAs>) -> Converted {
             reading: reading(&anchor),
         },
         Ok(Parsed::Ambiguous { as_guid, as_octets }) => Outcome::Ambiguous {
-            readings: [
+            readings: Box::new([
                 AsReading {
                     reading_as: "guid",
                     reading: reading(&as_guid),
@@ -166,7 +170,7 @@ fn convert(input: &str, hex_as: Option<HexAs>) -> Converted {
                     reading_as: "octets",
                     reading: reading(&as_octets),
                 },
-            ],
+            ]),
         },
         Err(AnchorError::Empty) => Outcome::Invalid {
             error: "empty value".into(),
@@ -194,17 +198,26 @@ fn write_reading(out: &mut impl Write, r: &Reading, indent: &str) -> std::io::Re
 fn write_text(out: &mut impl Write, c: &Converted) -> std::io::Result<()> {
     match &c.outcome {
         Outcome::Ok { kind, reading, .. } => {
-            writeln!(out, "input          {}  ({})", c.input, notation_label(*kind))?;
+            writeln!(
+                out,
+                "input          {}  ({})",
+                c.input,
+                notation_label(*kind)
+            )?;
             write_reading(out, reading, "")?;
         }
         Outcome::Ambiguous { readings } => {
-            writeln!(out, "input          {}  (32 hex digits: AMBIGUOUS)", c.input)?;
+            writeln!(
+                out,
+                "input          {}  (32 hex digits: AMBIGUOUS)",
+                c.input
+            )?;
             writeln!(
                 out,
                 "  32 plain hex digits are either .NET \"N\" GUID text or raw octets; both readings follow.\n  \
                  Rerun with --as guid or --as octets once you know which tool wrote the value."
             )?;
-            for r in readings {
+            for r in readings.iter() {
                 let what = match r.reading_as {
                     "guid" => "as .NET \"N\" GUID text (--as guid):",
                     _ => "as raw octets, AD byte order (--as octets):",

@@ -129,6 +129,12 @@ pub enum AnchorError {
 /// is [`Parsed::One`] with [`Notation::OctetHex`].
 pub fn parse(input: &str, hex_as: Option<HexAs>) -> Result<Parsed, AnchorError> {
     let s = trim(input);
+    // A value pasted from a CSV file keeps its quotes.
+    let s = s
+        .strip_prefix('"')
+        .and_then(|t| t.strip_suffix('"'))
+        .map(trim)
+        .unwrap_or(s);
     let s = s.strip_prefix('\'').map(trim).unwrap_or(s);
     if s.is_empty() {
         return Err(AnchorError::Empty);
@@ -162,6 +168,12 @@ pub fn parse(input: &str, hex_as: Option<HexAs>) -> Result<Parsed, AnchorError> 
     }
     if s.len() != 22 && s.bytes().all(|b| b.is_ascii_hexdigit()) {
         return parse_plain_hex(s, hex_as);
+    }
+    // A binary literal (`0x…`, SQL or a hex dump) is still 32 plain hex digits, so just as ambiguous.
+    if let Some(hex) = s.strip_prefix("0x").or_else(|| s.strip_prefix("0X")) {
+        if hex.bytes().all(|b| b.is_ascii_hexdigit()) {
+            return parse_plain_hex(hex, hex_as);
+        }
     }
     parse_base64(s).and_then(|a| one(a, Notation::ImmutableId))
 }
@@ -621,6 +633,8 @@ mod tests {
             "mS-DS-ConsistencyGuid::BpazOkLGm0iEtljAONPvOQ==",
             "'BpazOkLGm0iEtljAONPvOQ==",
             " ' BpazOkLGm0iEtljAONPvOQ== ",
+            "\"BpazOkLGm0iEtljAONPvOQ==\"",
+            "\"'BpazOkLGm0iEtljAONPvOQ==\"",
         ] {
             assert_eq!(one(s), (a, Notation::ImmutableId), "{s:?}");
         }
@@ -730,6 +744,12 @@ mod tests {
             })
         );
         assert!(parse_one(s, None).is_err());
+        // A binary literal is just as ambiguous.
+        assert_eq!(parse(&format!("0x{s}"), None), parse(s, None));
+        assert_eq!(
+            parse(&format!("0X{s}"), Some(HexAs::Octets)),
+            parse(s, Some(HexAs::Octets))
+        );
     }
 
     #[test]

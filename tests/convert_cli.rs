@@ -159,3 +159,17 @@ fn no_value_is_a_usage_error() {
         .code(2)
         .stderr(predicate::str::contains("VALUE"));
 }
+
+#[test]
+fn empty_and_garbage_values_are_reported_not_panicked() {
+    let (list, code) = json(&["", "john@contoso.com", "\u{fffd}\u{fffd}"]);
+    assert_eq!(code, Some(2));
+    assert_eq!(list.len(), 3);
+    assert_eq!(list[0]["error"], "empty value");
+    assert!(list[1]["error"]
+        .as_str()
+        .is_some_and(|e| e.contains("not GUID-based")));
+    assert!(list[2]["error"]
+        .as_str()
+        .is_some_and(|e| e.contains("U+FFFD")));
+}

@@ -26,6 +26,18 @@ use std::io::{BufRead, Write};
 use std::process::ExitCode;
 
 #[derive(Debug, clap::Args)]
+#[command(
+    after_help = "Accepted notations (surrounding spaces, quotes and a leading ' are ignored):
+  3ab39606-c642-489b-84b6-58c038d3ef39     GUID text, any case, with or without {braces}
+  BpazOkLGm0iEtljAONPvOQ==                 ImmutableId (also 22 characters without ==)
+  objectGUID:: BpazOkLGm0iEtljAONPvOQ==    a line from an ldifde/ldapsearch LDIF file
+  06 96 B3 3A 42 C6 9B 48 84 B6 58 C0 ...  octets, spaced (or - : , separated)
+  \\06\\96\\b3\\3a\\42\\c6\\9b\\48...              LDAP filter escape
+  X'0696b33a42c69b4884b658c038d3ef39'      csvde
+  0696b33a42c69b4884b658c038d3ef39         32 plain hex digits: ambiguous, use --as
+
+Exit code: 0 if every value converted, 2 if any was invalid or ambiguous."
+)]
 pub struct Args {
     /// GUIDs, ImmutableIds or octet strings in any notation (`-` reads one per line from stdin;
     /// put `--` before a value that starts with `-`).

@@ -121,9 +121,10 @@ pub enum AnchorError {
 
 /// Read any notation. 32 plain hex digits give [`Parsed::Ambiguous`] unless `hex_as` decides.
 ///
-/// Surrounding whitespace (also a BOM or zero-width space picked up by copy and paste) is trimmed,
-/// one leading `'` (written by Excel-sanitising exporters in front of `+`, `=`, `-`, `@`) is dropped,
-/// and an LDIF attribute prefix such as `objectGUID:: ` is accepted. Everything else must be exactly
+/// Surrounding whitespace (also a BOM or zero-width space picked up by copy and paste) and one pair
+/// of CSV double quotes are trimmed, one leading `'` (written by Excel-sanitising exporters in front
+/// of `+`, `=`, `-`, `@`) is dropped, and an LDIF attribute prefix such as `objectGUID:: `, a whole
+/// LDAP filter `(objectGUID=\06…)`, `urn:uuid:` and a `0x` binary-literal prefix are accepted. Everything else must be exactly
 /// one of the [`Notation`]s and exactly 16 bytes; anything doubtful is rejected with the reason,
 /// never truncated or guessed. If 32 hex digits read the same both ways (the nil GUID), the answer
 /// is [`Parsed::One`] with [`Notation::OctetHex`].

@@ -157,6 +157,48 @@ fn excerpt(s: &str) -> String {
     out
 }
 
+/// [`excerpt`] of text that is not LDIF, with anything that looks like a password removed: such
+/// text is often the command line that made the file (`ldapsearch … -w Secret`), and warnings
+/// end up in the review workbook.
+fn excerpt_redacted(s: &str) -> String {
+    let mut out = Vec::new();
+    let mut hide_next = false;
+    for word in s.split(' ') {
+        if hide_next && !word.is_empty() {
+            out.push("[redacted]".to_string());
+            hide_next = false;
+            continue;
+        }
+        let lower = word.to_ascii_lowercase();
+        let is_flag = matches!(
+            lower.as_str(),
+            "-w" | "--password" | "-password" | "/p" | "-p"
+        );
+        match lower.find("password").or_else(|| lower.find("pwd")) {
+            _ if is_flag => {
+                out.push(word.to_string());
+                hide_next = true;
+            }
+            Some(i) => match word[i..].find([':', '=']) {
+                Some(j) => {
+                    let head = &word[..i + j];
+                    let rest = word[i + j..].trim_start_matches([':', '=']);
+                    let seps = &word[i + j..word.len() - rest.len()];
+                    if rest.is_empty() {
+                        out.push(word.to_string());
+                        hide_next = true;
+                    } else {
+                        out.push(format!("{head}{seps}[redacted]"));
+                    }
+                }
+                None => out.push(word.to_string()),
+            },
+            None => out.push(word.to_string()),
+        }
+    }
+    excerpt(&out.join(" "))
+}
+
 // ---------------------------------------------------------------------------------------------
 // Physical and logical lines
 // ---------------------------------------------------------------------------------------------
@@ -816,7 +858,7 @@ impl Notes {
     fn noise(&mut self, line: usize, text: &str) {
         match self.noise.last_mut() {
             Some((_, _, count)) if self.noise_open => *count += 1,
-            _ => self.noise.push((line, excerpt(text), 1)),
+            _ => self.noise.push((line, excerpt_redacted(text), 1)),
         }
         self.noise_open = true;
     }
@@ -893,7 +935,7 @@ impl<'a> Parser<'a> {
             }
         }
         if self.notes.first_content.is_none() {
-            self.notes.first_content = Some((line, excerpt(text)));
+            self.notes.first_content = Some((line, excerpt_redacted(text)));
         }
         self.notes.noise(line, text);
     }
@@ -951,7 +993,7 @@ impl<'a> Iterator for Parser<'a> {
                             }
                         }
                         None if is_decoration(&text) => self.notes.decoration.push(line),
-                        None => e.malformed.push((line, excerpt(&text))),
+                        None => e.malformed.push((line, excerpt_redacted(&text))),
                     }
                 }
             }

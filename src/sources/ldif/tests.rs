@@ -984,3 +984,28 @@ mod props {
         }
     }
 }
+
+#[test]
+fn passwords_in_skipped_command_lines_are_not_repeated_in_warnings() {
+    let text = format!(
+        "ldapsearch -x -H ldap://dc1 -D admin@x -w S3cret! -b DC=x\nEnter LDAP Password: \npassword=hunter2 pwd: Also\n\n{}",
+        user_entry("CN=A,DC=x", "a@x", GUID_A)
+    );
+    let (users, warnings) = users(&text);
+    assert_eq!(users.len(), 1);
+    let w = warnings.join("\n");
+    assert!(
+        !w.contains("S3cret") && !w.contains("hunter2") && !w.contains("Also"),
+        "{w}"
+    );
+    assert!(w.contains("-w [redacted] -b DC=x"), "{w}");
+    assert_eq!(
+        excerpt_redacted("Enter LDAP Password: "),
+        "Enter LDAP Password: ",
+        "a prompt with nothing after it stays readable"
+    );
+    assert_eq!(
+        excerpt_redacted("userPassword:: e1NTSEF9"),
+        "userPassword:: [redacted]"
+    );
+}

@@ -90,17 +90,18 @@ pub(crate) fn read(
     }
     if !users.is_empty() && (with_upn == 0 || with_guid == 0) {
         let missing = match (with_upn, with_guid) {
-            (0, 0) => "userPrincipalName or objectGUID",
-            (0, _) => "userPrincipalName",
-            _ => "objectGUID (nor mS-DS-ConsistencyGuid)",
+            (0, 0) => "a userPrincipalName or an objectGUID",
+            (0, _) => "a userPrincipalName",
+            _ => "an objectGUID or mS-DS-ConsistencyGuid",
         };
         let line = first_user_line.unwrap_or(1);
+        let n = users.len();
         return Err(InputError::new(
             path,
             format!("line {line}"),
             format!(
-                "none of the {} user entries (the first on line {line}) has {missing}, so no user can be hard-matched",
-                users.len()
+                "no user entry has {missing} ({n} user {}, the first on line {line}), so none can be hard-matched",
+                plural(n, "entry", "entries")
             ),
             EXPORT_HINT,
         ));

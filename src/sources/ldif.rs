@@ -223,15 +223,17 @@ fn starts_with_dn(line: &str) -> bool {
     line.get(..3).is_some_and(|p| p.eq_ignore_ascii_case("dn:"))
 }
 
-/// Whether the whitespace-only physical line ending at byte `after` ends the record rather than
-/// continuing the line above: it does when nothing but a new record, a comment or the end of the
-/// file follows (after any further whitespace-only lines).
-fn ends_record(text: &str, mut after: usize) -> bool {
+/// For whitespace-only physical lines starting at byte `pos`: where the run of them ends, and
+/// whether what follows it ends the record (a new record, a comment, a blank line or the end of
+/// the file) rather than continuing the line above them.
+fn blank_run(text: &str, mut pos: usize) -> (usize, bool) {
     loop {
-        match physical_at(text, after) {
-            None => return true,
-            Some((n, next)) if !n.is_empty() && is_blank(n) => after = next,
-            Some((n, _)) => return n.is_empty() || n.starts_with('#') || starts_with_dn(n),
+        match physical_at(text, pos) {
+            None => return (pos, true),
+            Some((n, next)) if !n.is_empty() && is_blank(n) => pos = next,
+            Some((n, _)) => {
+                return (pos, n.is_empty() || n.starts_with('#') || starts_with_dn(n));
+            }
         }
     }
 }
@@ -281,12 +283,19 @@ impl<'a> Iterator for LogicalLines<'a> {
             });
         }
         let mut text = Cow::Borrowed(first);
+        // Whitespace-only lines up to here are known to continue the line (decided once per run,
+        // so a long run costs linear time).
+        let mut continues_until = 0;
         while let Some((cont, after)) = physical_at(self.text, self.pos) {
             let Some(rest) = cont.strip_prefix([' ', '\t']) else {
                 break;
             };
-            if is_blank(cont) && ends_record(self.text, after) {
-                break;
+            if is_blank(cont) && self.pos >= continues_until {
+                let (run_end, ends) = blank_run(self.text, self.pos);
+                if ends {
+                    break;
+                }
+                continues_until = run_end;
             }
             text.to_mut().push_str(rest);
             self.pos = after;

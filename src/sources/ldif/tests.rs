@@ -1014,3 +1014,22 @@ fn passwords_in_skipped_command_lines_are_not_repeated_in_warnings() {
         "userPassword:: [redacted]"
     );
 }
+
+#[test]
+fn long_runs_of_space_only_lines_are_read_in_linear_time() {
+    // Quadratic look-ahead would take minutes here; linear takes milliseconds.
+    let run = " \n".repeat(200_000);
+    let text = format!(
+        "dn: CN=A,DC=x\nobjectClass: user\ndisplayName: A\n{run}userPrincipalName: a@x\nobjectGUID:: {GUID_A}\n\n{run}\n{}",
+        user_entry("CN=B,DC=x", "b@x", GUID_B)
+    );
+    let (users, warnings) = users(&text);
+    assert_eq!(users.len(), 2);
+    assert_eq!(users[0].display_name.as_deref(), Some("A"));
+    assert_eq!(users[0].upn, "a@x");
+    assert_eq!(
+        users[1].location,
+        format!("ad.ldf:{}", 3 + 200_000 + 3 + 200_000 + 2)
+    );
+    assert!(warnings.is_empty(), "{warnings:?}");
+}

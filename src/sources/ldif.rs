@@ -578,31 +578,29 @@ impl<'a> Entry<'a> {
                 return Class::Skip("RootDSE (empty dn)".into());
             }
         }
-        let classes: Vec<String> = self
-            .all(Field::ObjectClass)
-            .filter_map(|v| v.text().ok().map(|t| t.trim().to_string()))
-            .collect();
+        let classes = || self.all(Field::ObjectClass).filter_map(|v| v.text().ok());
         let is = |set: &[&'static str]| {
             set.iter()
                 .copied()
-                .find(|s| classes.iter().any(|c| c.eq_ignore_ascii_case(s)))
+                .find(|s| classes().any(|c| c.trim().eq_ignore_ascii_case(s)))
         };
         let has_upn = self.has(Field::Upn);
-        if !classes.is_empty() {
+        if let Some(last) = classes().last() {
             if let Some(c) = is(&NOT_USER_CLASSES) {
                 return Class::Skip(format!("objectClass {c}"));
             }
             if is(&USER_CLASSES).is_some() || has_upn {
                 return Class::User;
             }
-            let last = classes.last().map(|c| excerpt(c)).unwrap_or_default();
-            return Class::Skip(format!("objectClass {last}"));
+            // AD lists the most specific class last.
+            return Class::Skip(format!("objectClass {}", excerpt(last.trim())));
         }
-        let anchored = has_upn || self.has(Field::ObjectGuid) || self.has(Field::ConsistencyGuid);
-        if anchored && !self.named_like_container() {
-            Class::User
-        } else {
+        if !has_upn && !self.has(Field::ObjectGuid) && !self.has(Field::ConsistencyGuid) {
             Class::Skip("without objectClass, userPrincipalName or objectGUID".into())
+        } else if self.named_like_container() {
+            Class::Skip("without objectClass named like a container (OU=, DC=…)".into())
+        } else {
+            Class::User
         }
     }
 

@@ -406,23 +406,24 @@ enum Field {
 }
 
 impl Field {
+    const ALL: [Field; 10] = [
+        Field::ObjectClass,
+        Field::ChangeType,
+        Field::Upn,
+        Field::ObjectGuid,
+        Field::ConsistencyGuid,
+        Field::Mail,
+        Field::ProxyAddresses,
+        Field::DisplayName,
+        Field::DistinguishedName,
+        Field::SamAccountName,
+    ];
+
+    /// Attribute names are case-insensitive (`objectGUID`, `objectGuid`, `OBJECTGUID`).
     fn from_name(base: &str) -> Option<Field> {
-        const NAMES: [(&str, Field); 10] = [
-            ("objectClass", Field::ObjectClass),
-            ("changetype", Field::ChangeType),
-            ("userPrincipalName", Field::Upn),
-            ("objectGUID", Field::ObjectGuid),
-            ("mS-DS-ConsistencyGuid", Field::ConsistencyGuid),
-            ("mail", Field::Mail),
-            ("proxyAddresses", Field::ProxyAddresses),
-            ("displayName", Field::DisplayName),
-            ("distinguishedName", Field::DistinguishedName),
-            ("sAMAccountName", Field::SamAccountName),
-        ];
-        NAMES
-            .iter()
-            .find(|(n, _)| n.eq_ignore_ascii_case(base))
-            .map(|(_, f)| *f)
+        Field::ALL
+            .into_iter()
+            .find(|f| f.name().eq_ignore_ascii_case(base))
     }
 
     fn name(self) -> &'static str {

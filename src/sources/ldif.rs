@@ -454,26 +454,27 @@ struct Value<'a> {
 impl Value<'_> {
     /// The value as text: base64 decoded as UTF-8.
     fn text(&self) -> Result<Cow<'_, str>, String> {
-        match self.kind {
-            ValueKind::Plain => Ok(Cow::Borrowed(&self.raw)),
-            ValueKind::Base64 => {
-                let bytes = decode_base64(&self.raw).map_err(|e| {
-                    format!(
-                        "line {}: {}:: is not valid base64 ({e})",
-                        self.line,
-                        self.field.name()
-                    )
-                })?;
-                String::from_utf8(bytes).map(Cow::Owned).map_err(|_| {
-                    format!(
-                        "line {}: {}:: does not decode to UTF-8 text",
-                        self.line,
-                        self.field.name()
-                    )
-                })
-            }
-            ValueKind::Url => Err(url_problem(self.field.name(), self.line)),
+        decode_text(self.kind, &self.raw, self.field.name(), self.line)
+    }
+}
+
+/// A value as text, or the row problem that says why it is not.
+fn decode_text<'v>(
+    kind: ValueKind,
+    raw: &'v str,
+    name: &str,
+    line: usize,
+) -> Result<Cow<'v, str>, String> {
+    match kind {
+        ValueKind::Plain => Ok(Cow::Borrowed(raw)),
+        ValueKind::Base64 => {
+            let bytes = decode_base64(raw)
+                .map_err(|e| format!("line {line}: {name}:: is not valid base64 ({e})"))?;
+            String::from_utf8(bytes)
+                .map(Cow::Owned)
+                .map_err(|_| format!("line {line}: {name}:: does not decode to UTF-8 text"))
         }
+        ValueKind::Url => Err(url_problem(name, line)),
     }
 }
 
@@ -551,18 +552,7 @@ impl<'a> Entry<'a> {
 
     /// The DN as text, base64 decoded.
     fn dn(&self) -> Result<Cow<'_, str>, String> {
-        match self.dn_kind {
-            ValueKind::Plain => Ok(Cow::Borrowed(&self.dn_raw)),
-            ValueKind::Base64 => {
-                let bytes = decode_base64(&self.dn_raw).map_err(|e| {
-                    format!("line {}: dn:: is not valid base64 ({e})", self.dn_line)
-                })?;
-                String::from_utf8(bytes).map(Cow::Owned).map_err(|_| {
-                    format!("line {}: dn:: does not decode to UTF-8 text", self.dn_line)
-                })
-            }
-            ValueKind::Url => Err(url_problem("dn", self.dn_line)),
-        }
+        decode_text(self.dn_kind, &self.dn_raw, "dn", self.dn_line)
     }
 
     fn classify(&self) -> Class {

@@ -621,18 +621,18 @@ impl<'a> Entry<'a> {
             ));
         }
 
-        let upns: Vec<&Value> = self.all(Field::Upn).collect();
-        match upns.as_slice() {
-            [] => user.problems.push(format!(
+        let mut upns = self.all(Field::Upn);
+        match upns.next() {
+            None => user.problems.push(format!(
                 "no userPrincipalName in the entry starting on line {}",
                 self.dn_line
             )),
-            [first, rest @ ..] => {
+            Some(first) => {
                 match first.text() {
                     Ok(t) => user.upn = t.into_owned(),
                     Err(p) => user.problems.push(p),
                 }
-                if let Some(second) = rest.first() {
+                if let Some(second) = upns.next() {
                     user.problems.push(format!(
                         "line {}: a second userPrincipalName (the first is on line {}); it is single-valued, so the file was merged or garbled",
                         second.line, first.line

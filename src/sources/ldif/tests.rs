@@ -1033,3 +1033,17 @@ fn long_runs_of_space_only_lines_are_read_in_linear_time() {
     );
     assert!(warnings.is_empty(), "{warnings:?}");
 }
+
+#[test]
+fn second_upn_in_one_entry_is_a_row_problem() {
+    let text = format!(
+        "{}userPrincipalName: b@x\n",
+        user_entry("CN=A,DC=x", "a@x", GUID_A)
+    );
+    let (users, _) = users(&text);
+    assert_eq!(users[0].upn, "a@x");
+    assert_eq!(
+        users[0].problems,
+        ["line 8: a second userPrincipalName (the first is on line 6); it is single-valued, so the file was merged or garbled"]
+    );
+}

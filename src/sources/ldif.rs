@@ -42,6 +42,14 @@ pub(crate) fn read(
     hex_as: Option<HexAs>,
 ) -> Result<(Vec<AdUser>, Vec<String>), InputError> {
     let file = file_label(path);
+    // Classic Mac OS line ends (CR only) would make the whole file one line.
+    let cr_only;
+    let text = if !text.contains('\n') && text.contains('\r') {
+        cr_only = text.replace('\r', "\n");
+        cr_only.as_str()
+    } else {
+        text
+    };
     let mut parser = Parser::new(text);
     let mut users = Vec::new();
     let mut skipped: BTreeMap<String, usize> = BTreeMap::new();
@@ -663,7 +671,8 @@ impl<'a> Entry<'a> {
         if let (Some(dn), Some(v)) = (&user.dn, self.all(Field::DistinguishedName).next()) {
             match v.text() {
                 // Compared without case: a directory may return either spelling of the same DN.
-                Ok(t) if !t.eq_ignore_ascii_case(dn) => user.problems.push(format!(
+                // Trailing spaces are not part of a DN (RFC 4514 escapes significant ones).
+                Ok(t) if !t.trim_end().eq_ignore_ascii_case(dn.trim_end()) => user.problems.push(format!(
                     "line {}: distinguishedName `{}` differs from the entry's dn `{}` (line {}); the line folding may be broken",
                     v.line,
                     excerpt(&t),

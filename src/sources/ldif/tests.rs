@@ -1047,3 +1047,23 @@ fn second_upn_in_one_entry_is_a_row_problem() {
         ["line 8: a second userPrincipalName (the first is on line 6); it is single-valued, so the file was merged or garbled"]
     );
 }
+
+#[test]
+fn carriage_return_only_line_ends_are_read() {
+    let text = user_entry("CN=A,DC=x", "a@x", GUID_A).replace('\n', "\r");
+    let (users, _) = users(&text);
+    assert_eq!(users.len(), 1);
+    assert_eq!(users[0].upn, "a@x");
+    assert_eq!(immutable_id(users[0].object_guid).as_deref(), Some(GUID_A));
+}
+
+#[test]
+fn trailing_spaces_after_dn_values_do_not_make_distinguished_name_differ() {
+    // The TechNet copy of an ldifde export carries trailing spaces after values.
+    let text = format!(
+        "{}distinguishedName: CN=A,DC=x\n",
+        user_entry("CN=A,DC=x  ", "a@x", GUID_A)
+    );
+    let (users, _) = users(&text);
+    assert!(users[0].problems.is_empty(), "{:?}", users[0].problems);
+}

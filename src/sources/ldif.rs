@@ -768,59 +768,86 @@ fn anchor_from_bytes(bytes: &[u8]) -> Result<SourceAnchor, String> {
     Err(format!("is {n} bytes, not 16{cause}"))
 }
 
+/// How many examples a warning names; the rest are counted.
+const SHOWN: usize = 5;
+
+/// Line numbers for a warning: the first few, and how many in all (memory stays bounded on a
+/// file that repeats the same oddity a million times).
+#[derive(Default)]
+struct LineList {
+    first: Vec<usize>,
+    total: usize,
+}
+
+impl LineList {
+    fn push(&mut self, line: usize) {
+        if self.first.len() < SHOWN {
+            self.first.push(line);
+        }
+        self.total += 1;
+    }
+
+    fn is_empty(&self) -> bool {
+        self.total == 0
+    }
+
+    /// `line 7` / `lines 7, 9 and 12 more`.
+    fn describe(&self) -> String {
+        let mut s = format!(
+            "{} {}",
+            plural(self.total, "line", "lines"),
+            self.first
+                .iter()
+                .map(|l| l.to_string())
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
+        if self.total > self.first.len() {
+            s.push_str(&format!(" and {} more", self.total - self.first.len()));
+        }
+        s
+    }
+}
+
 /// File-level observations, turned into warnings once the whole file is read.
 #[derive(Default)]
 struct Notes {
-    /// Blocks of non-LDIF text outside entries: (first line, excerpt, line count).
+    /// The first blocks of non-LDIF text outside entries: (first line, excerpt, line count).
     noise: Vec<(usize, String, usize)>,
+    noise_blocks: usize,
+    /// The last noise block goes on until a blank line or an entry.
+    noise_open: bool,
     /// Lines holding only spaces that were read as entry separators.
-    space_separators: Vec<usize>,
+    space_separators: LineList,
     /// `dn:` lines that started a new entry without a blank line before them.
-    missing_separator: Vec<usize>,
+    missing_separator: LineList,
     /// `attr:< url` lines.
-    url_values: Vec<usize>,
+    url_values: LineList,
     /// Decoration (`-----`, ```` ``` ````) inside entries.
-    decoration: Vec<usize>,
+    decoration: LineList,
     /// A `version:` other than 1.
     bad_version: Option<(usize, String)>,
     /// The first non-comment text, for the error when the file has no entry.
     first_content: Option<(usize, String)>,
-    /// The last noise block goes on until a blank line or an entry.
-    noise_open: bool,
-}
-
-fn lines_list(lines: &[usize]) -> String {
-    const SHOWN: usize = 5;
-    let mut s = lines
-        .iter()
-        .take(SHOWN)
-        .map(|l| l.to_string())
-        .collect::<Vec<_>>()
-        .join(", ");
-    if lines.len() > SHOWN {
-        s.push_str(&format!(" and {} more", lines.len() - SHOWN));
-    }
-    s
 }
 
 impl Notes {
     fn into_warnings(self, file: &str) -> Vec<String> {
         let mut w = Vec::new();
-        const SHOWN: usize = 5;
-        for (line, text, count) in self.noise.iter().take(SHOWN) {
-            let more = if *count > 1 {
-                format!(" and the {} lines after it", count - 1)
-            } else {
-                String::new()
+        for (line, text, count) in &self.noise {
+            let more = match count {
+                1 => String::new(),
+                2 => " and the line after it".to_string(),
+                n => format!(" and the {} lines after it", n - 1),
             };
             w.push(format!(
                 "{file}:{line}: skipped text that is not part of an LDIF entry: `{text}`{more}"
             ));
         }
-        if self.noise.len() > SHOWN {
+        if self.noise_blocks > self.noise.len() {
             w.push(format!(
                 "{file}: skipped {} more blocks of text that are not LDIF entries",
-                self.noise.len() - SHOWN
+                self.noise_blocks - self.noise.len()
             ));
         }
         if let Some((line, v)) = self.bad_version {
@@ -829,44 +856,48 @@ impl Notes {
             ));
         }
         if !self.space_separators.is_empty() {
-            let n = self.space_separators.len();
+            let one = self.space_separators.total == 1;
             w.push(format!(
-                "{file}: {} {} {} only spaces; read as blank {} between entries (a strict RFC 2849 reader would join {} to the line above)",
-                plural(n, "line", "lines"),
-                lines_list(&self.space_separators),
-                plural(n, "holds", "hold"),
-                plural(n, "line", "lines"),
-                plural(n, "it", "them"),
+                "{file}: {} {} only spaces; read as {} between entries (a strict RFC 2849 reader would join {} to the line above)",
+                self.space_separators.describe(),
+                if one { "holds" } else { "hold" },
+                if one { "a blank line" } else { "blank lines" },
+                if one { "it" } else { "them" },
             ));
         }
         if !self.missing_separator.is_empty() {
             w.push(format!(
-                "{file}: `dn:` on {} {} without a blank line before it; read as the start of a new entry",
-                plural(self.missing_separator.len(), "line", "lines"),
-                lines_list(&self.missing_separator)
+                "{file}: `dn:` on {} without a blank line before it; read as the start of a new entry",
+                self.missing_separator.describe()
             ));
         }
         if !self.url_values.is_empty() {
             w.push(format!(
-                "{file}: ignored URL-referenced values (`attr:< url`) on {} {}; hardmatch does not follow them",
-                plural(self.url_values.len(), "line", "lines"),
-                lines_list(&self.url_values)
+                "{file}: ignored URL-referenced values (`attr:< url`) on {}; hardmatch does not follow them",
+                self.url_values.describe()
             ));
         }
         if !self.decoration.is_empty() {
             w.push(format!(
-                "{file}: ignored decoration lines (`-----`, code fences) inside entries on {} {}",
-                plural(self.decoration.len(), "line", "lines"),
-                lines_list(&self.decoration)
+                "{file}: ignored decoration lines (`-----`, code fences) inside entries on {}",
+                self.decoration.describe()
             ));
         }
         w
     }
 
     fn noise(&mut self, line: usize, text: &str) {
-        match self.noise.last_mut() {
-            Some((_, _, count)) if self.noise_open => *count += 1,
-            _ => self.noise.push((line, excerpt_redacted(text), 1)),
+        if self.noise_open {
+            // Counted only while the open block is one of those kept.
+            let kept = self.noise_blocks <= SHOWN;
+            if let Some((_, _, count)) = self.noise.last_mut().filter(|_| kept) {
+                *count += 1;
+            }
+        } else {
+            self.noise_blocks += 1;
+            if self.noise.len() < SHOWN {
+                self.noise.push((line, excerpt_redacted(text), 1));
+            }
         }
         self.noise_open = true;
     }
@@ -977,7 +1008,7 @@ impl<'a> Iterator for Parser<'a> {
                         }
                         continue;
                     };
-                    if text.starts_with('#') || text == "-" {
+                    if text.starts_with('#') || text.trim_end() == "-" {
                         continue;
                     }
                     if starts_with_dn(&text) {

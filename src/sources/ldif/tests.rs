@@ -1067,3 +1067,31 @@ fn trailing_spaces_after_dn_values_do_not_make_distinguished_name_differ() {
     let (users, _) = users(&text);
     assert!(users[0].problems.is_empty(), "{:?}", users[0].problems);
 }
+
+#[test]
+fn repeated_oddities_are_named_a_few_times_and_counted() {
+    let mut text = String::new();
+    for i in 0..8 {
+        text.push_str(&format!("noise {i}\nmore noise\n\n"));
+        text.push_str(&format!(
+            "{} \n\n",
+            user_entry(&format!("CN=U{i},DC=x"), "u@x", GUID_A)
+        ));
+    }
+    let (users, warnings) = users(&text);
+    assert_eq!(users.len(), 8);
+    assert_eq!(warnings.len(), 7, "{warnings:#?}");
+    assert_eq!(
+        warnings[0],
+        "ad.ldf:1: skipped text that is not part of an LDIF entry: `noise 0` and the line after it"
+    );
+    assert_eq!(
+        warnings[5],
+        "ad.ldf: skipped 3 more blocks of text that are not LDIF entries"
+    );
+    assert_eq!(
+        warnings[6],
+        "ad.ldf: lines 11, 23, 35, 47, 59 and 3 more hold only spaces; read as blank lines between entries \
+         (a strict RFC 2849 reader would join them to the line above)"
+    );
+}

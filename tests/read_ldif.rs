@@ -1,6 +1,7 @@
 //! Reading ldifde and ldapsearch exports through the one public entry point,
 //! `hardmatch::sources::read_ad_export`: detection, decoding, and what an admin gets back.
 
+use hardmatch::anchor::HexAs;
 use hardmatch::sources::{read_ad_export, AdExport, Format, ReadOptions};
 use std::path::{Path, PathBuf};
 
@@ -176,4 +177,110 @@ fn export_without_object_guid_is_an_error_that_explains_ldifde_m() {
     let err = read_as_ldif(&path).expect_err("no objectGUID anywhere");
     assert!(err.message.contains("objectGUID"), "{err}");
     assert!(err.fix.contains("-m or -n"), "{err}");
+}
+
+fn write_ldif(dir: &Path, name: &str, guid_line: &str) -> PathBuf {
+    let path = dir.join(name);
+    let text = format!(
+        "dn: CN=Ryan Thompson,OU=Users,DC=cascade,DC=local\n\
+         objectClass: user\n\
+         userPrincipalName: r.thompson@cascade.local\n\
+         {guid_line}\n"
+    );
+    std::fs::write(&path, text).expect("write");
+    path
+}
+
+#[test]
+fn plain_guid_text_in_object_guid_is_read_in_ad_byte_order() {
+    // Some tools write the GUID as text rather than ldifde's base64 bytes.
+    let dir = tempfile::tempdir().expect("temp dir");
+    for value in [
+        "ea43fa2d-e0a9-4b52-a913-2f5b1570418c",
+        "{EA43FA2D-E0A9-4B52-A913-2F5B1570418C}",
+    ] {
+        let path = write_ldif(dir.path(), "text.ldf", &format!("objectGUID: {value}"));
+        let export = read_as_ldif(&path).unwrap_or_else(|e| panic!("{e}"));
+        let u = &export.users[0];
+        assert!(u.problems.is_empty(), "{value}: {:?}", u.problems);
+        assert_eq!(
+            u.object_guid.map(|a| a.immutable_id()).as_deref(),
+            Some("LfpD6qngUkupEy9bFXBBjA=="),
+            "{value}"
+        );
+    }
+}
+
+#[test]
+fn plain_32_hex_object_guid_needs_hex_as_to_decide() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let path = write_ldif(
+        dir.path(),
+        "hex.ldf",
+        "objectGUID: 2dfa43eaa9e0524ba9132f5b1570418c",
+    );
+    let ambiguous = read_as_ldif(&path).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(ambiguous.users[0].object_guid, None);
+    assert!(
+        ambiguous.users[0]
+            .problems
+            .iter()
+            .any(|p| p.contains("objectGUID")),
+        "{:?}",
+        ambiguous.users[0].problems
+    );
+
+    let opts = ReadOptions {
+        format: Some(Format::Ldif),
+        hex_as: Some(HexAs::Octets),
+        ..ReadOptions::default()
+    };
+    let export = read_ad_export(&path, &opts).unwrap_or_else(|e| panic!("{e}"));
+    assert!(export.users[0].problems.is_empty());
+    assert_eq!(
+        export.users[0]
+            .object_guid
+            .map(|a| a.immutable_id())
+            .as_deref(),
+        Some("LfpD6qngUkupEy9bFXBBjA==")
+    );
+}
+
+mod fuzz {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 64, .. ProptestConfig::default() })]
+
+        /// Plain-text GUID values reach the GUID parser (`anchor::parse_one`); nothing panics and
+        /// every answer is a row or a clear error.
+        #[test]
+        fn plain_guid_values_in_ldif_never_panic(
+            lines in proptest::collection::vec(prop_oneof![
+                Just("dn: CN=A,DC=x".to_string()),
+                Just(String::new()),
+                Just("objectClass: user".to_string()),
+                Just("userPrincipalName: a@x".to_string()),
+                "objectGUID: [0-9a-fA-F{}\\\\ X'x=+/-]{0,40}",
+                "mS-DS-ConsistencyGuid: .{0,40}",
+                "[ \\t][0-9a-f-]{0,8}",
+            ], 1..30),
+            hex_as in proptest::option::of(prop_oneof![Just(HexAs::Guid), Just(HexAs::Octets)]),
+        ) {
+            let dir = tempfile::tempdir().map_err(|e| TestCaseError::fail(e.to_string()))?;
+            let path = dir.path().join("fuzz.ldf");
+            std::fs::write(&path, lines.join("\n")).map_err(|e| TestCaseError::fail(e.to_string()))?;
+            let opts = ReadOptions { format: Some(Format::Ldif), hex_as, ..ReadOptions::default() };
+            match read_ad_export(&path, &opts) {
+                Ok(export) => {
+                    for u in export.users {
+                        prop_assert!(u.location.starts_with("fuzz.ldf:"));
+                        prop_assert!(u.source_anchor().is_some() || !u.problems.is_empty());
+                    }
+                }
+                Err(e) => prop_assert!(!e.message.is_empty()),
+            }
+        }
+    }
 }

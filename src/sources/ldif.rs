@@ -183,25 +183,28 @@ fn excerpt_redacted(s: &str) -> String {
             lower.as_str(),
             "-w" | "--password" | "-password" | "/p" | "-p"
         );
-        match lower.find("password").or_else(|| lower.find("pwd")) {
-            _ if is_flag => {
-                out.push(word.to_string());
-                hide_next = true;
-            }
-            Some(i) => match word[i..].find([':', '=']) {
-                Some(j) => {
-                    let head = &word[..i + j];
-                    let rest = word[i + j..].trim_start_matches([':', '=']);
-                    let seps = &word[i + j..word.len() - rest.len()];
-                    if rest.is_empty() {
-                        out.push(word.to_string());
-                        hide_next = true;
-                    } else {
-                        out.push(format!("{head}{seps}[redacted]"));
-                    }
+        if is_flag {
+            out.push(word.to_string());
+            hide_next = true;
+            continue;
+        }
+        let Some(i) = lower.find("password").or_else(|| lower.find("pwd")) else {
+            out.push(word.to_string());
+            continue;
+        };
+        // `password=x`, `pwd:x` keep their key; a bare `Password:` hides the next word.
+        match word[i..].find([':', '=']) {
+            Some(j) => {
+                let head = &word[..i + j];
+                let rest = word[i + j..].trim_start_matches([':', '=']);
+                let seps = &word[i + j..word.len() - rest.len()];
+                if rest.is_empty() {
+                    out.push(word.to_string());
+                    hide_next = true;
+                } else {
+                    out.push(format!("{head}{seps}[redacted]"));
                 }
-                None => out.push(word.to_string()),
-            },
+            }
             None => out.push(word.to_string()),
         }
     }

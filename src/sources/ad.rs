@@ -22,7 +22,7 @@ const CONSISTENCY_GUID: &[&str] = &["msdsconsistencyguid", "consistencyguid"];
 const MAIL: &[&str] = &["mail", "emailaddress", "primarysmtpaddress"];
 const PROXY_ADDRESSES: &[&str] = &["proxyaddresses"];
 const DISPLAY_NAME: &[&str] = &["displayname", "name"];
-const DN: &[&str] = &["distinguishedname", "dn"];
+const DN: &[&str] = &["dn", "distinguishedname"];
 const SAM: &[&str] = &["samaccountname"];
 
 #[derive(Default)]

@@ -14,7 +14,9 @@ fn guid(s: &str) -> SourceAnchor {
 }
 
 fn fixture(rel: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures").join(rel)
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures")
+        .join(rel)
 }
 
 struct Scratch(tempfile::TempDir);
@@ -95,7 +97,10 @@ fn powershell_7_export_with_empty_unquoted_field_and_no_final_newline() {
     assert_eq!(u.object_guid, Some(guid(G1)));
     assert_eq!(u.consistency_guid, None);
     assert_eq!(u.mail, None);
-    assert_eq!(u.dn.as_deref(), Some("CN=sample-user,OU=Users,DC=sample-domain,DC=com"));
+    assert_eq!(
+        u.dn.as_deref(),
+        Some("CN=sample-user,OU=Users,DC=sample-domain,DC=com")
+    );
     assert_eq!(u.sam_account_name.as_deref(), Some("sample-user"));
     assert_eq!(u.location, "klemaned_pingone-set-gateway__ad_users.csv:2");
     assert!(u.problems.is_empty(), "{:?}", u.problems);
@@ -108,7 +113,10 @@ fn sha256_of_the_file_bytes_is_reported() {
     let e = read_ad_export(&path, &ReadOptions::default()).expect("fixture reads");
     use sha2::Digest;
     let bytes = std::fs::read(&path).expect("read");
-    let want: String = sha2::Sha256::digest(&bytes).iter().map(|b| format!("{b:02x}")).collect();
+    let want: String = sha2::Sha256::digest(&bytes)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
     assert_eq!(e.sha256, want);
 }
 
@@ -117,19 +125,26 @@ fn windows_powershell_type_line_and_semicolons_without_guid_column_is_refused() 
     let path = fixture("csv/niva_README_fragment__semicolon_with_TYPE.csv");
     let err = read_ad_export(&path, &ReadOptions::default()).expect_err("no GUID column");
     assert_eq!(err.file, path);
-    assert_eq!(err.location, "line 2", "the header is on line 2, after #TYPE");
+    assert_eq!(
+        err.location, "line 2",
+        "the header is on line 2, after #TYPE"
+    );
     assert!(err.message.contains("objectGUID"), "{err}");
-    assert!(err.message.contains("UserPrincipalName, GivenName"), "lists the columns found: {err}");
+    assert!(
+        err.message.contains("UserPrincipalName, GivenName"),
+        "lists the columns found: {err}"
+    );
     assert!(err.fix.contains("csvde -m"), "{err}");
 }
 
 #[test]
 fn windows_powershell_type_line_and_semicolons_with_guid_column() {
     let s = Scratch::new();
-    let text = std::fs::read_to_string(fixture("csv/niva_README_fragment__semicolon_with_TYPE.csv"))
-        .expect("fixture")
-        .replace("\"SamAccountName\"", "\"SamAccountName\";\"ObjectGUID\"")
-        .replace("\"FML\"", &format!("\"FML\";\"{G3}\""));
+    let text =
+        std::fs::read_to_string(fixture("csv/niva_README_fragment__semicolon_with_TYPE.csv"))
+            .expect("fixture")
+            .replace("\"SamAccountName\"", "\"SamAccountName\";\"ObjectGUID\"")
+            .replace("\"FML\"", &format!("\"FML\";\"{G3}\""));
     let e = s.ok("niva.csv", text.as_bytes());
     assert_eq!(e.users.len(), 1);
     assert_eq!(e.users[0].upn, "Firstname.Lastname@niva.no");
@@ -171,7 +186,11 @@ fn crlf_lf_and_missing_final_newline_give_the_same_rows_and_lines() {
     let crlf = ps51_csv();
     let lf = crlf.replace("\r\n", "\n");
     let no_final = lf.trim_end().to_owned();
-    for (name, text) in [("crlf.csv", crlf), ("lf.csv", lf), ("nofinal.csv", no_final)] {
+    for (name, text) in [
+        ("crlf.csv", crlf),
+        ("lf.csv", lf),
+        ("nofinal.csv", no_final),
+    ] {
         let e = s.ok(name, text.as_bytes());
         assert_ps51_users(&e);
         assert_eq!(e.users[1].location, format!("{name}:4"));
@@ -194,7 +213,9 @@ fn excel_sep_line_and_semicolons() {
 #[test]
 fn excel_unicode_text_is_utf16_and_tab_delimited() {
     let s = Scratch::new();
-    let text = format!("UserPrincipalName\tobjectGUID\tDisplayName\r\na@contoso.com\t{G1}\tDupont, René\r\n");
+    let text = format!(
+        "UserPrincipalName\tobjectGUID\tDisplayName\r\na@contoso.com\t{G1}\tDupont, René\r\n"
+    );
     let e = s.ok("unicode.txt", &utf16le_bom(&text));
     assert_eq!(e.users.len(), 1);
     assert_eq!(e.users[0].display_name.as_deref(), Some("Dupont, René"));
@@ -225,8 +246,14 @@ fn a_multi_line_quoted_dn_keeps_later_line_numbers_right() {
     let e = s.ok("ml.csv", text.as_bytes());
     assert_eq!(e.users.len(), 2);
     assert_eq!(e.users[0].location, "ml.csv:2");
-    assert_eq!(e.users[0].dn.as_deref(), Some("CN=Dupont,\r\n René\r\n,OU=Users,DC=contoso,DC=com"));
-    assert_eq!(e.users[1].location, "ml.csv:6", "3 physical lines, then a blank line");
+    assert_eq!(
+        e.users[0].dn.as_deref(),
+        Some("CN=Dupont,\r\n René\r\n,OU=Users,DC=contoso,DC=com")
+    );
+    assert_eq!(
+        e.users[1].location, "ml.csv:6",
+        "3 physical lines, then a blank line"
+    );
 }
 
 #[test]
@@ -256,14 +283,20 @@ fn proxy_addresses_are_split_on_semicolons() {
     let e = s.ok("proxy.csv", text.as_bytes());
     assert_eq!(
         e.users[0].proxy_addresses,
-        vec!["SMTP:a@contoso.com", "smtp:a@contoso.mail.onmicrosoft.com", "X500:/o=x"]
+        vec![
+            "SMTP:a@contoso.com",
+            "smtp:a@contoso.mail.onmicrosoft.com",
+            "X500:/o=x"
+        ]
     );
 }
 
 #[test]
 fn display_name_is_preferred_over_name() {
     let s = Scratch::new();
-    let text = format!("Name,UserPrincipalName,objectGUID,DisplayName\nann,a@contoso.com,{G1},Ann Smith\n");
+    let text = format!(
+        "Name,UserPrincipalName,objectGUID,DisplayName\nann,a@contoso.com,{G1},Ann Smith\n"
+    );
     let e = s.ok("names.csv", text.as_bytes());
     assert_eq!(e.users[0].display_name.as_deref(), Some("Ann Smith"));
 }
@@ -280,7 +313,10 @@ fn ad_property_value_collection_in_some_rows_is_a_row_problem_with_the_fix() {
     let p = &e.users[0].problems;
     assert_eq!(p.len(), 1, "{p:?}");
     assert!(p[0].contains("without -join"), "{p:?}");
-    assert!(p[0].contains("@{n='proxyAddresses';e={$_.proxyAddresses -join ';'}}"), "{p:?}");
+    assert!(
+        p[0].contains("@{n='proxyAddresses';e={$_.proxyAddresses -join ';'}}"),
+        "{p:?}"
+    );
     assert!(e.users[1].problems.is_empty());
     assert_eq!(e.users[1].proxy_addresses, vec!["SMTP:b@contoso.com"]);
 }
@@ -295,7 +331,10 @@ fn ad_property_value_collection_in_every_row_is_a_file_error() {
          \"c@contoso.com\",\"{G3}\",\n"
     );
     let err = s.err("coll.csv", text.as_bytes());
-    assert!(err.location.contains("line 1") && err.location.contains("proxyAddresses"), "{err}");
+    assert!(
+        err.location.contains("line 1") && err.location.contains("proxyAddresses"),
+        "{err}"
+    );
     assert!(err.message.contains("ADPropertyValueCollection"), "{err}");
     assert!(err.fix.contains("-join ';'"), "{err}");
 }
@@ -314,7 +353,8 @@ fn binary_consistency_guid_exported_as_type_name_says_how_to_export_it() {
 #[test]
 fn consistency_guid_and_object_guid_are_both_kept_and_consistency_guid_is_the_anchor() {
     let s = Scratch::new();
-    let text = format!("UserPrincipalName,objectGUID,mS-DS-ConsistencyGuid\na@contoso.com,{G1},{G2}\n");
+    let text =
+        format!("UserPrincipalName,objectGUID,mS-DS-ConsistencyGuid\na@contoso.com,{G1},{G2}\n");
     let e = s.ok("both.csv", text.as_bytes());
     let u = &e.users[0];
     assert_eq!(u.object_guid, Some(guid(G1)));
@@ -329,11 +369,15 @@ fn immutable_ids_starting_with_plus_or_an_excel_apostrophe_are_read() {
     let s = Scratch::new();
     let v51 = "+7Byu5JQuU2TfrLSegT8VQ==";
     let want = anchor::guid_based(v51).expect("canonical base64");
-    let text = format!("UserPrincipalName,ImmutableId\na@contoso.com,{v51}\nb@contoso.com,'{v51}\n");
+    let text =
+        format!("UserPrincipalName,ImmutableId\na@contoso.com,{v51}\nb@contoso.com,'{v51}\n");
     let e = s.ok("plus.csv", text.as_bytes());
     for u in &e.users {
         assert_eq!(u.object_guid, Some(want), "{}", u.location);
-        assert_eq!(u.source_anchor().map(|a| a.immutable_id()).as_deref(), Some(v51));
+        assert_eq!(
+            u.source_anchor().map(|a| a.immutable_id()).as_deref(),
+            Some(v51)
+        );
         assert!(u.problems.is_empty(), "{:?}", u.problems);
     }
 }
@@ -368,10 +412,24 @@ fn a_bad_guid_or_an_empty_upn_marks_only_its_row() {
     assert!(e.users[0].problems.is_empty());
     assert_eq!(e.users[1].location, "rows.csv:3");
     assert_eq!(e.users[1].object_guid, None);
-    assert!(e.users[1].problems[0].contains("e6b4csdc"), "{:?}", e.users[1].problems);
-    assert!(e.users[2].problems.iter().any(|p| p.contains("empty UserPrincipalName")));
+    assert!(
+        e.users[1].problems[0].contains("e6b4csdc"),
+        "{:?}",
+        e.users[1].problems
+    );
+    assert!(e.users[2]
+        .problems
+        .iter()
+        .any(|p| p.contains("empty UserPrincipalName")));
     assert_eq!(e.users[2].object_guid, Some(guid(G2)));
-    assert!(e.users[3].problems.iter().any(|p| p.contains("no objectGUID")), "{:?}", e.users[3].problems);
+    assert!(
+        e.users[3]
+            .problems
+            .iter()
+            .any(|p| p.contains("no objectGUID")),
+        "{:?}",
+        e.users[3].problems
+    );
     assert!(e.users[4].problems.is_empty());
     assert_eq!(e.users[4].location, "rows.csv:6");
 }
@@ -387,13 +445,20 @@ fn an_unbalanced_quote_is_reported_on_the_row_where_it_starts() {
     assert!(e.users[0].problems.is_empty());
     let bad = &e.users[1];
     assert_eq!(bad.location, "quote.csv:3");
-    assert!(bad.problems.iter().any(|p| p.contains("unbalanced quote")), "{:?}", bad.problems);
+    assert!(
+        bad.problems.iter().any(|p| p.contains("unbalanced quote")),
+        "{:?}",
+        bad.problems
+    );
 }
 
 #[test]
 fn missing_upn_column_names_the_file_line_and_fix() {
     let s = Scratch::new();
-    let err = s.err("noupn.csv", format!("#TYPE X\nmail,objectGUID\na@x,{G1}\n").as_bytes());
+    let err = s.err(
+        "noupn.csv",
+        format!("#TYPE X\nmail,objectGUID\na@x,{G1}\n").as_bytes(),
+    );
     assert!(err.file.ends_with("noupn.csv"));
     assert_eq!(err.location, "line 2");
     assert!(err.message.contains("UserPrincipalName"), "{err}");
@@ -417,7 +482,10 @@ fn empty_header_only_blank_and_binary_files_are_refused() {
     assert!(empty.message.contains("empty"), "{empty}");
     let header_only = s.err("header.csv", b"\"UserPrincipalName\",\"ObjectGUID\"\r\n");
     assert!(header_only.message.contains("no users"), "{header_only}");
-    let type_only = s.err("type.csv", b"#TYPE Selected.Microsoft.ActiveDirectory.Management.ADUser\r\n");
+    let type_only = s.err(
+        "type.csv",
+        b"#TYPE Selected.Microsoft.ActiveDirectory.Management.ADUser\r\n",
+    );
     assert!(!type_only.message.is_empty());
     let blank = s.err("blank.csv", b"\r\n\r\n  \r\n");
     assert!(blank.message.contains("blank"), "{blank}");
@@ -457,7 +525,11 @@ fn hex_guids_need_a_decision() {
     let text = "UserPrincipalName,objectGUID\na@contoso.com,e0c12033f50b42c88ccbdeb866e9b12a\n";
     let e = s.ok("hex.csv", text.as_bytes());
     assert_eq!(e.users[0].object_guid, None);
-    assert!(e.users[0].problems[0].contains("ambiguous"), "{:?}", e.users[0].problems);
+    assert!(
+        e.users[0].problems[0].contains("ambiguous"),
+        "{:?}",
+        e.users[0].problems
+    );
     let path = s.file("hex2.csv", text.as_bytes());
     let opts = ReadOptions {
         hex_as: Some(anchor::HexAs::Guid),
@@ -499,8 +571,11 @@ fn the_format_override_forces_csv() {
 #[test]
 fn the_docs_export_shapes_are_understood() {
     // From PowerShell's own docs/tests: `#TYPE` then quoted header, `;` variant.
-    let doc = std::fs::read_to_string(fixture("csv/powershell_docs_export-csv_examples.txt")).expect("fixture");
-    assert!(doc.contains("#TYPE System.Management.Automation.PSCustomObject\n\"First\";\"Second\"\n\"1\";\"2\""));
+    let doc = std::fs::read_to_string(fixture("csv/powershell_docs_export-csv_examples.txt"))
+        .expect("fixture");
+    assert!(doc.contains(
+        "#TYPE System.Management.Automation.PSCustomObject\n\"First\";\"Second\"\n\"1\";\"2\""
+    ));
     let s = Scratch::new();
     let shaped = format!(
         "#TYPE System.Management.Automation.PSCustomObject\n\"UserPrincipalName\";\"ObjectGUID\"\n\"1@x.com\";\"{G1}\"\n"

@@ -6,14 +6,20 @@ use hardmatch::anchor::SourceAnchor;
 use hardmatch::sources::{read_ad_export, Format, ReadOptions};
 use proptest::prelude::*;
 
-fn read_bytes(dir: &tempfile::TempDir, bytes: &[u8], format: Option<Format>) -> Result<usize, String> {
+fn read_bytes(
+    dir: &tempfile::TempDir,
+    bytes: &[u8],
+    format: Option<Format>,
+) -> Result<usize, String> {
     let path = dir.path().join("input.csv");
     std::fs::write(&path, bytes).map_err(|e| e.to_string())?;
     let opts = ReadOptions {
         format,
         ..ReadOptions::default()
     };
-    read_ad_export(&path, &opts).map(|e| e.users.len()).map_err(|e| e.to_string())
+    read_ad_export(&path, &opts)
+        .map(|e| e.users.len())
+        .map_err(|e| e.to_string())
 }
 
 #[derive(Clone, Debug)]

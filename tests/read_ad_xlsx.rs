@@ -34,7 +34,10 @@ impl Scratch {
 }
 
 /// A workbook whose sheets are filled by `fill`, as bytes.
-fn workbook(sheets: &[(&str, &dyn Fn(&mut Worksheet))]) -> Vec<u8> {
+/// Fills one sheet.
+type Fill<'a> = &'a dyn Fn(&mut Worksheet);
+
+fn workbook(sheets: &[(&str, Fill<'_>)]) -> Vec<u8> {
     let mut wb = Workbook::new();
     for (name, fill) in sheets {
         let ws = wb.add_worksheet();
@@ -59,7 +62,12 @@ fn text_row(ws: &mut Worksheet, row: u32, col: u16, values: &[&str]) {
 }
 
 fn users_sheet(ws: &mut Worksheet) {
-    header(ws, 0, 0, &["UserPrincipalName", "objectGUID", "Mail", "Display Name"]);
+    header(
+        ws,
+        0,
+        0,
+        &["UserPrincipalName", "objectGUID", "Mail", "Display Name"],
+    );
     text_row(ws, 1, 0, &["a@contoso.com", G1, "a@contoso.com", "Ann"]);
     text_row(ws, 2, 0, &["b@contoso.com", G2, "", "Bob"]);
 }
@@ -102,15 +110,23 @@ fn header_is_the_first_non_empty_row_wherever_it_starts() {
 fn sheet_option_chooses_the_sheet() {
     let s = Scratch::new();
     let bytes = workbook(&[
-        ("Notes", &|ws: &mut Worksheet| text_row(ws, 0, 0, &["just notes"])),
+        ("Notes", &|ws: &mut Worksheet| {
+            text_row(ws, 0, 0, &["just notes"])
+        }),
         ("Users", &users_sheet),
     ]);
-    let e = s.read("ad.xlsx", &bytes, Some("users")).expect("case-insensitive sheet name");
+    let e = s
+        .read("ad.xlsx", &bytes, Some("users"))
+        .expect("case-insensitive sheet name");
     assert_eq!(e.users.len(), 2);
-    let err = s.read("ad.xlsx", &bytes, Some("Nope")).expect_err("no such sheet");
+    let err = s
+        .read("ad.xlsx", &bytes, Some("Nope"))
+        .expect_err("no such sheet");
     assert!(err.message.contains("Notes, Users"), "{err}");
     assert!(err.fix.contains("--sheet"), "{err}");
-    let err = s.read("ad.xlsx", &bytes, None).expect_err("first sheet has no UPN column");
+    let err = s
+        .read("ad.xlsx", &bytes, None)
+        .expect_err("first sheet has no UPN column");
     assert_eq!(err.location, "Notes!A1");
 }
 
@@ -118,7 +134,12 @@ fn sheet_option_chooses_the_sheet() {
 fn identifiers_excel_turned_into_numbers_dates_or_booleans_are_row_problems() {
     let s = Scratch::new();
     let bytes = workbook(&[("Users", &|ws: &mut Worksheet| {
-        header(ws, 0, 0, &["UserPrincipalName", "objectGUID", "DisplayName"]);
+        header(
+            ws,
+            0,
+            0,
+            &["UserPrincipalName", "objectGUID", "DisplayName"],
+        );
         text_row(ws, 1, 0, &["a@contoso.com"]);
         ws.write_number(1, 1, 3.2e31).expect("write");
         ws.write_number(1, 2, 42.0).expect("write");
@@ -134,12 +155,27 @@ fn identifiers_excel_turned_into_numbers_dates_or_booleans_are_row_problems() {
     let e = s.read("num.xlsx", &bytes, None).expect("reads");
     assert_eq!(e.users.len(), 4);
     let p = &e.users[0].problems;
-    assert!(p.iter().any(|p| p.contains("(B2)") && p.contains("a number") && p.contains("Format the column as Text")), "{p:?}");
-    assert_eq!(e.users[0].display_name.as_deref(), Some("42"), "numbers in text columns are shown as Excel shows them");
+    assert!(
+        p.iter().any(|p| p.contains("(B2)")
+            && p.contains("a number")
+            && p.contains("Format the column as Text")),
+        "{p:?}"
+    );
+    assert_eq!(
+        e.users[0].display_name.as_deref(),
+        Some("42"),
+        "numbers in text columns are shown as Excel shows them"
+    );
     let p = &e.users[1].problems;
-    assert!(p.iter().any(|p| p.contains("(B3)") && p.contains("a date")), "{p:?}");
+    assert!(
+        p.iter().any(|p| p.contains("(B3)") && p.contains("a date")),
+        "{p:?}"
+    );
     let p = &e.users[2].problems;
-    assert!(p.iter().any(|p| p.contains("(A4)") && p.contains("12345")), "{p:?}");
+    assert!(
+        p.iter().any(|p| p.contains("(A4)") && p.contains("12345")),
+        "{p:?}"
+    );
     assert_eq!(e.users[2].object_guid, Some(guid(G1)));
     assert!(!e.users[3].problems.is_empty());
 }
@@ -171,7 +207,11 @@ fn a_stray_cell_far_away_does_not_blow_up_the_read() {
         ws.write_string(2, 200, "stray in row 3").expect("write");
     })]);
     let e = s.read("stray.xlsx", &bytes, None).expect("reads");
-    assert_eq!(e.users.len(), 2, "the stray cells are outside the header's columns");
+    assert_eq!(
+        e.users.len(),
+        2,
+        "the stray cells are outside the header's columns"
+    );
     assert!(e.users.iter().all(|u| u.problems.is_empty()));
 }
 
@@ -186,7 +226,13 @@ fn a_stray_cell_inside_the_columns_far_down_is_one_more_row() {
     assert_eq!(e.users.len(), 3);
     let last = &e.users[2];
     assert_eq!(last.location, "stray.xlsx:Users!A1048576");
-    assert!(last.problems.iter().any(|p| p.contains("empty UserPrincipalName")), "{:?}", last.problems);
+    assert!(
+        last.problems
+            .iter()
+            .any(|p| p.contains("empty UserPrincipalName")),
+        "{:?}",
+        last.problems
+    );
 }
 
 #[test]
@@ -194,7 +240,9 @@ fn a_truncated_workbook_is_an_input_error() {
     let s = Scratch::new();
     let bytes = workbook(&[("Users", &users_sheet)]);
     for cut in [bytes.len() / 2, bytes.len() - 10, 100] {
-        let err = s.read("cut.xlsx", &bytes[..cut], None).expect_err("truncated");
+        let err = s
+            .read("cut.xlsx", &bytes[..cut], None)
+            .expect_err("truncated");
         assert!(err.file.ends_with("cut.xlsx"));
         assert!(err.fix.contains("damaged or incomplete"), "{err}");
     }
@@ -203,10 +251,16 @@ fn a_truncated_workbook_is_an_input_error() {
 #[test]
 fn empty_sheet_and_header_only_are_input_errors() {
     let s = Scratch::new();
-    let err = s.read("empty.xlsx", &workbook(&[("Users", &|_| {})]), None).expect_err("empty");
+    let err = s
+        .read("empty.xlsx", &workbook(&[("Users", &|_| {})]), None)
+        .expect_err("empty");
     assert!(err.message.contains("empty"), "{err}");
-    let only_header = workbook(&[("Users", &|ws: &mut Worksheet| header(ws, 0, 0, &["UPN", "objectGUID"]))]);
-    let err = s.read("header.xlsx", &only_header, None).expect_err("no users");
+    let only_header = workbook(&[("Users", &|ws: &mut Worksheet| {
+        header(ws, 0, 0, &["UPN", "objectGUID"])
+    })]);
+    let err = s
+        .read("header.xlsx", &only_header, None)
+        .expect_err("no users");
     assert!(err.message.contains("no users"), "{err}");
     assert_eq!(err.location, "Users!A1");
 }
@@ -228,7 +282,8 @@ fn a_formula_cell_is_read_by_its_cached_text() {
     let s = Scratch::new();
     let bytes = workbook(&[("Users", &|ws: &mut Worksheet| {
         header(ws, 0, 0, &["UserPrincipalName", "objectGUID"]);
-        ws.write_formula(1, 0, "=\"a@\"&\"contoso.com\"").expect("write");
+        ws.write_formula(1, 0, "=\"a@\"&\"contoso.com\"")
+            .expect("write");
         ws.set_formula_result(1, 0, "a@contoso.com");
         text_row(ws, 1, 1, &[G1]);
     })]);

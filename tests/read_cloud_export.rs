@@ -6,7 +6,9 @@ use rust_xlsxwriter::{Workbook, Worksheet};
 use std::path::{Path, PathBuf};
 
 fn fixture(rel: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures").join(rel)
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures")
+        .join(rel)
 }
 
 fn write(dir: &tempfile::TempDir, name: &str, bytes: &[u8]) -> PathBuf {
@@ -27,13 +29,17 @@ fn fl_value(text: &str, key: &str) -> String {
 #[test]
 fn get_mguser_export_with_published_values() {
     // A published pair (easy365manager) and a published non-GUID ImmutableId (msgraph-sdk-powershell #3110).
-    let easy = std::fs::read_to_string(fixture("cloud/easy365manager__Get-MsolUser_fl_output.txt")).expect("fixture");
+    let easy = std::fs::read_to_string(fixture("cloud/easy365manager__Get-MsolUser_fl_output.txt"))
+        .expect("fixture");
     let guid = fl_value(&easy, "objectGuid");
     let immutable_id = fl_value(&easy, "ImmutableId");
-    let issue = std::fs::read_to_string(fixture("cloud/msgraph-sdk-powershell_issues__non-GUID_ImmutableIds.txt"))
-        .expect("fixture");
+    let issue = std::fs::read_to_string(fixture(
+        "cloud/msgraph-sdk-powershell_issues__non-GUID_ImmutableIds.txt",
+    ))
+    .expect("fixture");
     let odd_id = fl_value(&issue, "ImmutableId");
-    let type_lines = std::fs::read_to_string(fixture("cloud/export_type_lines_evidence.txt")).expect("fixture");
+    let type_lines =
+        std::fs::read_to_string(fixture("cloud/export_type_lines_evidence.txt")).expect("fixture");
     let type_line = type_lines
         .lines()
         .find(|l| l.starts_with("#TYPE Selected.Microsoft.Graph"))
@@ -61,27 +67,47 @@ fn get_mguser_export_with_published_values() {
     assert_eq!(tycho.sync_enabled, Some(true));
     assert_eq!(tycho.proxy_addresses.len(), 2);
     assert_eq!(tycho.display_name.as_deref(), Some("Tycho Brahe"));
-    assert_eq!(tycho.privileged_roles, None, "no PrivilegedRoles column: unknown");
+    assert_eq!(
+        tycho.privileged_roles, None,
+        "no PrivilegedRoles column: unknown"
+    );
     assert_eq!(tycho.location, "cloud.csv:3");
 
     let odd = &state.users[1];
-    assert_eq!(odd.immutable_id.as_deref(), Some(odd_id.as_str()), "kept as is");
+    assert_eq!(
+        odd.immutable_id.as_deref(),
+        Some(odd_id.as_str()),
+        "kept as is"
+    );
     assert_eq!(odd.anchor(), None);
     assert_eq!(odd.sync_enabled, Some(false));
     let mail_anchor = &state.users[2];
     assert_eq!(mail_anchor.immutable_id.as_deref(), Some("xxxx@myorg.org"));
     assert_eq!(mail_anchor.sync_enabled, None);
-    assert_eq!(mail_anchor.on_prem_object_identifier.as_deref(), Some("a0b1"));
+    assert_eq!(
+        mail_anchor.on_prem_object_identifier.as_deref(),
+        Some("a0b1")
+    );
     assert!(
-        state.warnings.iter().any(|w| w.contains("2 user(s)") && w.contains("not base64")),
+        state
+            .warnings
+            .iter()
+            .any(|w| w.contains("2 user(s)") && w.contains("not base64")),
         "{:?}",
         state.warnings
     );
 
     let gone = &state.deleted[0];
     assert!(gone.is_deleted());
-    assert_eq!(gone.deleted_date_time.as_deref(), Some("2026-11-01T10:00:00Z"));
-    assert_eq!(gone.anchor(), Some(want), "a deleted user still holds its ImmutableId");
+    assert_eq!(
+        gone.deleted_date_time.as_deref(),
+        Some("2026-11-01T10:00:00Z")
+    );
+    assert_eq!(
+        gone.anchor(),
+        Some(want),
+        "a deleted user still holds its ImmutableId"
+    );
 
     assert_eq!(state.sources.len(), 1);
     assert_eq!(state.sources[0].rows, 4);
@@ -106,7 +132,14 @@ fn get_msoluser_names_and_excel_booleans() {
     assert_eq!(state.users[1].sync_enabled, Some(false));
     assert_eq!(state.users[1].immutable_id, None);
     assert_eq!(state.users[2].sync_enabled, None);
-    assert!(state.warnings.iter().any(|w| w.contains("msol.csv:5") && w.contains("maybe")), "{:?}", state.warnings);
+    assert!(
+        state
+            .warnings
+            .iter()
+            .any(|w| w.contains("msol.csv:5") && w.contains("maybe")),
+        "{:?}",
+        state.warnings
+    );
 }
 
 #[test]
@@ -118,21 +151,31 @@ fn privileged_roles_column_is_read_when_present() {
     let state = read_cloud_export(&write(&dir, "roles.csv", text.as_bytes())).expect("reads");
     assert_eq!(
         state.users[0].privileged_roles,
-        Some(vec!["Global Administrator".to_owned(), "User Administrator".to_owned()])
+        Some(vec![
+            "Global Administrator".to_owned(),
+            "User Administrator".to_owned()
+        ])
     );
     assert_eq!(state.users[1].privileged_roles, Some(vec![]));
 }
 
 fn cloud_sheet(ws: &mut Worksheet) {
-    for (i, h) in ["Id", "UserPrincipalName", "OnPremisesImmutableId", "OnPremisesSyncEnabled", "Mail"]
-        .iter()
-        .enumerate()
+    for (i, h) in [
+        "Id",
+        "UserPrincipalName",
+        "OnPremisesImmutableId",
+        "OnPremisesSyncEnabled",
+        "Mail",
+    ]
+    .iter()
+    .enumerate()
     {
         ws.write_string(0, i as u16, *h).expect("write");
     }
     ws.write_string(1, 0, "1").expect("write");
     ws.write_string(1, 1, "a@contoso.com").expect("write");
-    ws.write_string(1, 2, "+7Byu5JQuU2TfrLSegT8VQ==").expect("write");
+    ws.write_string(1, 2, "+7Byu5JQuU2TfrLSegT8VQ==")
+        .expect("write");
     ws.write_boolean(1, 3, false).expect("write");
     ws.write_string(2, 0, "2").expect("write");
     ws.write_string(2, 1, "b@contoso.com").expect("write");
@@ -148,12 +191,21 @@ fn xlsx_export_with_a_deleted_users_sheet() {
     cloud_sheet(ws);
     let del = wb.add_worksheet();
     del.set_name("Deleted users").expect("name");
-    for (i, h) in ["Id", "UserPrincipalName", "OnPremisesImmutableId", "DeletedDateTime"].iter().enumerate() {
+    for (i, h) in [
+        "Id",
+        "UserPrincipalName",
+        "OnPremisesImmutableId",
+        "DeletedDateTime",
+    ]
+    .iter()
+    .enumerate()
+    {
         del.write_string(0, i as u16, *h).expect("write");
     }
     del.write_string(1, 0, "9").expect("write");
     del.write_string(1, 1, "old@contoso.com").expect("write");
-    del.write_string(1, 2, "+7Byu5JQuU2TfrLSegT8VQ==").expect("write");
+    del.write_string(1, 2, "+7Byu5JQuU2TfrLSegT8VQ==")
+        .expect("write");
     del.write_string(2, 0, "10").expect("write");
     del.write_string(2, 1, "older@contoso.com").expect("write");
     let bytes = wb.save_to_buffer().expect("xlsx");
@@ -161,13 +213,23 @@ fn xlsx_export_with_a_deleted_users_sheet() {
     let state = read_cloud_export(&write(&dir, "cloud.xlsx", &bytes)).expect("reads");
 
     assert_eq!(state.users.len(), 2);
-    assert_eq!(state.users[0].sync_enabled, Some(false), "Excel booleans count");
+    assert_eq!(
+        state.users[0].sync_enabled,
+        Some(false),
+        "Excel booleans count"
+    );
     assert_eq!(state.users[1].sync_enabled, Some(true));
-    assert_eq!(state.users[0].immutable_id.as_deref(), Some("+7Byu5JQuU2TfrLSegT8VQ=="));
+    assert_eq!(
+        state.users[0].immutable_id.as_deref(),
+        Some("+7Byu5JQuU2TfrLSegT8VQ==")
+    );
     assert!(state.users[0].anchor().is_some());
     assert_eq!(state.users[0].location, "cloud.xlsx:Users!A2");
     assert_eq!(state.deleted.len(), 2);
-    assert!(state.deleted.iter().all(|u| u.is_deleted()), "every row of the Deleted users sheet is deleted");
+    assert!(
+        state.deleted.iter().all(|u| u.is_deleted()),
+        "every row of the Deleted users sheet is deleted"
+    );
     assert_eq!(state.deleted[0].location, "cloud.xlsx:'Deleted users'!A2");
     assert_eq!(state.sources[0].rows, 4);
     assert!(state.sources[0].description.contains("Deleted users"));
@@ -177,7 +239,8 @@ fn xlsx_export_with_a_deleted_users_sheet() {
 fn missing_columns_name_the_file_line_and_the_export_command() {
     let dir = tempfile::tempdir().expect("tempdir");
     let text = "Id,UserPrincipalName,Mail\n1,a@contoso.com,a@contoso.com\n";
-    let err = read_cloud_export(&write(&dir, "c.csv", text.as_bytes())).expect_err("no ImmutableId");
+    let err =
+        read_cloud_export(&write(&dir, "c.csv", text.as_bytes())).expect_err("no ImmutableId");
     assert_eq!(err.location, "line 1");
     assert!(err.message.contains("OnPremisesImmutableId"), "{err}");
     assert!(err.fix.contains("-Property"), "{err}");
@@ -185,7 +248,8 @@ fn missing_columns_name_the_file_line_and_the_export_command() {
 
 #[test]
 fn console_table_output_is_not_an_export() {
-    let err = read_cloud_export(&fixture("cloud/pete-thomas__Get-MsolUser_table_output.txt")).expect_err("not csv");
+    let err = read_cloud_export(&fixture("cloud/pete-thomas__Get-MsolUser_table_output.txt"))
+        .expect_err("not csv");
     assert!(err.fix.contains("Export-Csv"), "{err}");
 }
 
@@ -194,13 +258,18 @@ fn empty_header_only_and_truncated_files_are_input_errors() {
     let dir = tempfile::tempdir().expect("tempdir");
     let err = read_cloud_export(&write(&dir, "e.csv", b"")).expect_err("empty");
     assert!(err.message.contains("empty"));
-    let err = read_cloud_export(&write(&dir, "h.csv", b"Id,UserPrincipalName,OnPremisesImmutableId\r\n"))
-        .expect_err("header only");
+    let err = read_cloud_export(&write(
+        &dir,
+        "h.csv",
+        b"Id,UserPrincipalName,OnPremisesImmutableId\r\n",
+    ))
+    .expect_err("header only");
     assert!(err.message.contains("no users"), "{err}");
     let mut wb = Workbook::new();
     cloud_sheet(wb.add_worksheet());
     let bytes = wb.save_to_buffer().expect("xlsx");
-    let err = read_cloud_export(&write(&dir, "t.xlsx", &bytes[..bytes.len() / 3])).expect_err("truncated");
+    let err = read_cloud_export(&write(&dir, "t.xlsx", &bytes[..bytes.len() / 3]))
+        .expect_err("truncated");
     assert!(err.fix.contains("damaged"), "{err}");
 }
 
@@ -218,7 +287,11 @@ fn an_all_empty_immutable_id_column_warns_about_get_mguser_property() {
     let dir = tempfile::tempdir().expect("tempdir");
     let text = "Id,UserPrincipalName,OnPremisesImmutableId,OnPremisesSyncEnabled\n1,a@x.com,,False\n2,b@x.com,,False\n";
     let state = read_cloud_export(&write(&dir, "mg.csv", text.as_bytes())).expect("reads");
-    assert!(state.warnings.iter().any(|w| w.contains("-Property")), "{:?}", state.warnings);
+    assert!(
+        state.warnings.iter().any(|w| w.contains("-Property")),
+        "{:?}",
+        state.warnings
+    );
 }
 
 #[test]
@@ -227,5 +300,12 @@ fn rows_without_upn_are_skipped_with_a_warning() {
     let text = "Id,UserPrincipalName,OnPremisesImmutableId,OnPremisesSyncEnabled\n1,,,False\n2,b@x.com,,False\n";
     let state = read_cloud_export(&write(&dir, "s.csv", text.as_bytes())).expect("reads");
     assert_eq!(state.users.len(), 1);
-    assert!(state.warnings.iter().any(|w| w.contains("s.csv:2") && w.contains("skipped")), "{:?}", state.warnings);
+    assert!(
+        state
+            .warnings
+            .iter()
+            .any(|w| w.contains("s.csv:2") && w.contains("skipped")),
+        "{:?}",
+        state.warnings
+    );
 }

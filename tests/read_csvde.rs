@@ -8,7 +8,9 @@ const V46_HEX: &str = "9a6b3176c5dbd2118bd00000f875b660";
 const V46_IMMUTABLE_ID: &str = "mmsxdsXb0hGL0AAA+HW2YA==";
 
 fn fixture(rel: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures").join(rel)
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures")
+        .join(rel)
 }
 
 fn write(dir: &tempfile::TempDir, name: &str, bytes: &[u8]) -> PathBuf {
@@ -31,11 +33,13 @@ fn microsofts_csvde_sample_is_detected_and_refused_for_lack_of_users() {
 fn microsofts_csvde_row_shape_reads_binary_values_in_raw_byte_order() {
     // The same real row, with its attribute names swapped for the ones a user export has.
     let dir = tempfile::tempdir().expect("tempdir");
-    let text = std::fs::read_to_string(fixture("csvde/microsoft_win32_csv-scripts__csvde_example.csv"))
-        .expect("fixture")
-        .replacen("schemaIDGUID", "objectGUID", 1)
-        .replacen(",lDAPDisplayName,", ",userPrincipalName,", 1)
-        .replacen(",mustContain,", ",proxyAddresses,", 1);
+    let text = std::fs::read_to_string(fixture(
+        "csvde/microsoft_win32_csv-scripts__csvde_example.csv",
+    ))
+    .expect("fixture")
+    .replacen("schemaIDGUID", "objectGUID", 1)
+    .replacen(",lDAPDisplayName,", ",userPrincipalName,", 1)
+    .replacen(",mustContain,", ",proxyAddresses,", 1);
     let path = write(&dir, "csvde.csv", text.as_bytes());
     let e = read_ad_export(&path, &ReadOptions::default()).expect("reads");
     assert_eq!(e.format, Format::Csvde);
@@ -50,7 +54,11 @@ fn microsofts_csvde_row_shape_reads_binary_values_in_raw_byte_order() {
         Some("CN=My-Test-Auxiliary-Class1,CN=Schema,CN=Configuration,DC=myorg,DC=mytest,DC=Fabrikam,DC=com"),
         "the DN column comes first; distinguishedName (later) is an alias of lower priority"
     );
-    assert_eq!(u.proxy_addresses, vec!["description", "myTestAttributeUnicodeString"], "`;` joins values");
+    assert_eq!(
+        u.proxy_addresses,
+        vec!["description", "myTestAttributeUnicodeString"],
+        "`;` joins values"
+    );
     assert!(u.problems.is_empty(), "{:?}", u.problems);
 }
 
@@ -70,12 +78,22 @@ fn csvde_hex_strings_are_utf8_text_and_short_hex_is_not_a_guid() {
     assert_eq!(e.format, Format::Csvde);
     let rene_user = &e.users[0];
     assert_eq!(rene_user.display_name.as_deref(), Some("René"));
-    assert_eq!(rene_user.object_guid.map(|a| a.immutable_id()).as_deref(), Some(V46_IMMUTABLE_ID));
-    assert_eq!(rene_user.dn.as_deref(), Some("CN=Rene,OU=Users,DC=contoso,DC=com"));
+    assert_eq!(
+        rene_user.object_guid.map(|a| a.immutable_id()).as_deref(),
+        Some(V46_IMMUTABLE_ID)
+    );
+    assert_eq!(
+        rene_user.dn.as_deref(),
+        Some("CN=Rene,OU=Users,DC=contoso,DC=com")
+    );
     assert_eq!(rene_user.location, "users.csv:2");
     let bad = &e.users[1];
     assert_eq!(bad.object_guid, None);
-    assert!(bad.problems.iter().any(|p| p.contains("8 bytes")), "{:?}", bad.problems);
+    assert!(
+        bad.problems.iter().any(|p| p.contains("8 bytes")),
+        "{:?}",
+        bad.problems
+    );
     assert_eq!(bad.mail.as_deref(), Some("bad@contoso.com"));
     assert!(!e.users[2].problems.is_empty(), "X'zz' is not hex");
 }
@@ -92,7 +110,8 @@ fn csvde_without_object_guid_explains_the_m_and_n_switches() {
 #[test]
 fn csvde_unicode_export_is_utf16() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let text = format!("DN,userPrincipalName,objectGUID\r\n\"CN=José,DC=x\",jose@x.com,X'{V46_HEX}'\r\n");
+    let text =
+        format!("DN,userPrincipalName,objectGUID\r\n\"CN=José,DC=x\",jose@x.com,X'{V46_HEX}'\r\n");
     let mut bytes = vec![0xFF, 0xFE];
     for u in text.encode_utf16() {
         bytes.extend_from_slice(&u.to_le_bytes());
@@ -101,5 +120,8 @@ fn csvde_unicode_export_is_utf16() {
     let e = read_ad_export(&path, &ReadOptions::default()).expect("reads");
     assert_eq!(e.format, Format::Csvde);
     assert_eq!(e.users[0].dn.as_deref(), Some("CN=José,DC=x"));
-    assert_eq!(e.users[0].object_guid.map(|a| a.octet_hex()).as_deref(), Some(V46_HEX));
+    assert_eq!(
+        e.users[0].object_guid.map(|a| a.octet_hex()).as_deref(),
+        Some(V46_HEX)
+    );
 }

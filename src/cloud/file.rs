@@ -7,7 +7,9 @@
 
 use super::{CloudSource, CloudState, CloudUser};
 use crate::error::InputError;
-use crate::sources::columns::{find, identifier, normalize, split_multi, type_name_cell, type_name_message};
+use crate::sources::columns::{
+    find, identifier, normalize, split_multi, type_name_cell, type_name_message,
+};
 use crate::sources::table::{Header, NotTextKind, Row, TableVisitor, Value};
 use crate::sources::{self, csv, text, xlsx, ByteKind};
 use std::path::{Path, PathBuf};
@@ -159,15 +161,21 @@ impl TableVisitor for CloudRows {
         let loc = row.location.clone();
         let cols = std::mem::take(&mut self.cols);
 
-        let upn = Self::text(&row, cols.upn).map(|s| identifier(&s).to_owned()).unwrap_or_default();
-        let id = Self::text(&row, cols.id).map(|s| identifier(&s).to_owned()).unwrap_or_default();
+        let upn = Self::text(&row, cols.upn)
+            .map(|s| identifier(&s).to_owned())
+            .unwrap_or_default();
+        let id = Self::text(&row, cols.id)
+            .map(|s| identifier(&s).to_owned())
+            .unwrap_or_default();
         if upn.is_empty() {
             self.warn(format!("{loc}: no UserPrincipalName; row skipped"));
             self.cols = cols;
             return;
         }
         if id.is_empty() {
-            self.warn(format!("{loc}: {upn} has no Id; apply will address it by UPN"));
+            self.warn(format!(
+                "{loc}: {upn} has no Id; apply will address it by UPN"
+            ));
         }
 
         let immutable_id = match row.get(cols.immutable_id) {
@@ -208,7 +216,10 @@ impl TableVisitor for CloudRows {
                     "true" | "1" | "yes" => Some(true),
                     "false" | "0" | "no" => Some(false),
                     _ => {
-                        let name = cols.sync_enabled.map(|c| self.name(c).to_owned()).unwrap_or_default();
+                        let name = cols
+                            .sync_enabled
+                            .map(|c| self.name(c).to_owned())
+                            .unwrap_or_default();
                         self.warn(format!(
                             "{loc}: {name} of {upn} is \"{s}\", not True/False; treated as unknown"
                         ));
@@ -234,9 +245,11 @@ impl TableVisitor for CloudRows {
             },
             None => Vec::new(),
         };
-        let privileged_roles = cols
-            .privileged_roles
-            .map(|c| Self::text(&row, Some(c)).map(|t| split_multi(&t)).unwrap_or_default());
+        let privileged_roles = cols.privileged_roles.map(|c| {
+            Self::text(&row, Some(c))
+                .map(|t| split_multi(&t))
+                .unwrap_or_default()
+        });
         let deleted_date_time = match (Self::text(&row, cols.deleted), self.all_deleted) {
             (Some(d), _) => Some(d),
             (None, true) => Some(String::new()),
@@ -267,7 +280,12 @@ impl TableVisitor for CloudRows {
 
 impl CloudRows {
     /// Whole-file checks, then hand the rows and warnings to `state`.
-    fn finish(mut self, state: &mut CloudState, rows: usize, must_have_rows: bool) -> Result<(), InputError> {
+    fn finish(
+        mut self,
+        state: &mut CloudState,
+        rows: usize,
+        must_have_rows: bool,
+    ) -> Result<(), InputError> {
         if must_have_rows && rows == 0 {
             return Err(InputError::new(
                 &self.path,
@@ -313,8 +331,11 @@ impl CloudRows {
             ));
         }
         if self.more_warnings > 0 {
-            self.warnings
-                .push(format!("{}: … and {} more row warnings", self.path.display(), self.more_warnings));
+            self.warnings.push(format!(
+                "{}: … and {} more row warnings",
+                self.path.display(),
+                self.more_warnings
+            ));
         }
         state.users.append(&mut self.users);
         state.deleted.append(&mut self.deleted);

@@ -92,4 +92,3 @@ pub struct CloudSource {
 pub fn read_cloud_export(path: &Path) -> Result<CloudState, InputError> {
     file::read(path)
 }
-

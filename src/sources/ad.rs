@@ -101,7 +101,11 @@ impl AdRows {
     }
 
     /// An anchor column: `Ok(None)` when empty, `Err(problem)` when it is not a GUID.
-    fn anchor(&mut self, row: &Row<'_>, col: Option<usize>) -> Result<Option<SourceAnchor>, String> {
+    fn anchor(
+        &mut self,
+        row: &Row<'_>,
+        col: Option<usize>,
+    ) -> Result<Option<SourceAnchor>, String> {
         let Some(c) = col else { return Ok(None) };
         let v = row.get(col);
         let kind = self.tally(c, v);
@@ -154,7 +158,10 @@ impl AdRows {
 
 /// The bytes of a csvde `X'…'` value.
 fn csvde_hex(s: &str) -> Option<Vec<u8>> {
-    let hex = s.strip_prefix("X'").or_else(|| s.strip_prefix("x'"))?.strip_suffix('\'')?;
+    let hex = s
+        .strip_prefix("X'")
+        .or_else(|| s.strip_prefix("x'"))?
+        .strip_suffix('\'')?;
     if hex.len() % 2 != 0 {
         return None;
     }
@@ -204,7 +211,10 @@ impl TableVisitor for AdRows {
                 },
             ));
         }
-        if cols.object_guid.is_none() && cols.consistency_guid.is_none() && cols.immutable_id.is_none() {
+        if cols.object_guid.is_none()
+            && cols.consistency_guid.is_none()
+            && cols.immutable_id.is_none()
+        {
             return Err(InputError::new(
                 &self.path,
                 header.place.clone(),
@@ -228,11 +238,16 @@ impl TableVisitor for AdRows {
         let cols = std::mem::take(&mut self.cols);
 
         if let Some(fields) = row.fields {
-            let needed = [cols.upn, cols.object_guid, cols.consistency_guid, cols.immutable_id]
-                .into_iter()
-                .flatten()
-                .max()
-                .unwrap_or(0);
+            let needed = [
+                cols.upn,
+                cols.object_guid,
+                cols.consistency_guid,
+                cols.immutable_id,
+            ]
+            .into_iter()
+            .flatten()
+            .max()
+            .unwrap_or(0);
             if fields <= needed {
                 problems.push(format!(
                     "the row has {fields} field(s) but the header has {}: an unbalanced quote or a missing delimiter",
@@ -290,7 +305,11 @@ impl TableVisitor for AdRows {
         let anchor_cells_empty = [cols.object_guid, cols.immutable_id, cols.consistency_guid]
             .into_iter()
             .flatten()
-            .all(|c| row.get(Some(c)).display().is_none_or(|s| identifier(s).is_empty()));
+            .all(|c| {
+                row.get(Some(c))
+                    .display()
+                    .is_none_or(|s| identifier(s).is_empty())
+            });
         if anchor_cells_empty {
             problems.push("no objectGUID: the GUID cell is empty".to_owned());
         }
@@ -301,7 +320,8 @@ impl TableVisitor for AdRows {
                 let v = row.get(Some(c));
                 match self.tally(c, v) {
                     Some(kind) => {
-                        let (msg, fix) = type_name_message(kind, self.name(c), v.display().unwrap_or_default());
+                        let (msg, fix) =
+                            type_name_message(kind, self.name(c), v.display().unwrap_or_default());
                         problems.push(format!("{msg}; {fix}"));
                         Vec::new()
                     }

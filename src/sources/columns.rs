@@ -37,7 +37,8 @@ pub(crate) enum TypeNameCell {
     Bytes,
 }
 
-pub(crate) const AD_COLLECTION: &str = "Microsoft.ActiveDirectory.Management.ADPropertyValueCollection";
+pub(crate) const AD_COLLECTION: &str =
+    "Microsoft.ActiveDirectory.Management.ADPropertyValueCollection";
 
 pub(crate) fn type_name_cell(value: &str) -> Option<TypeNameCell> {
     let v = value.trim();
@@ -115,25 +116,38 @@ mod tests {
 
     #[test]
     fn earlier_alias_wins_over_column_order() {
-        let h: Vec<String> = ["name", "displayname"].iter().map(|s| s.to_string()).collect();
+        let h: Vec<String> = ["name", "displayname"]
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
         assert_eq!(find(&h, &["displayname", "name"]), Some(1));
         assert_eq!(find(&h, &["upn"]), None);
     }
 
     #[test]
     fn excel_apostrophe_is_dropped_from_identifiers() {
-        assert_eq!(identifier(" '+7Byu5JQuU2TfrLSegT8VQ== "), "+7Byu5JQuU2TfrLSegT8VQ==");
+        assert_eq!(
+            identifier(" '+7Byu5JQuU2TfrLSegT8VQ== "),
+            "+7Byu5JQuU2TfrLSegT8VQ=="
+        );
         assert_eq!(identifier("abc"), "abc");
     }
 
     #[test]
     fn type_names_are_recognised() {
-        assert_eq!(type_name_cell(AD_COLLECTION), Some(TypeNameCell::Collection));
+        assert_eq!(
+            type_name_cell(AD_COLLECTION),
+            Some(TypeNameCell::Collection)
+        );
         assert_eq!(type_name_cell("System.Byte[]"), Some(TypeNameCell::Bytes));
         assert_eq!(type_name_cell("SMTP:a@b.c"), None);
-        let (msg, fix) = type_name_message(TypeNameCell::Collection, "proxyAddresses", AD_COLLECTION);
+        let (msg, fix) =
+            type_name_message(TypeNameCell::Collection, "proxyAddresses", AD_COLLECTION);
         assert!(msg.contains("without -join"));
-        assert!(fix.contains("@{n='proxyAddresses';e={$_.proxyAddresses -join ';'}}"), "{fix}");
+        assert!(
+            fix.contains("@{n='proxyAddresses';e={$_.proxyAddresses -join ';'}}"),
+            "{fix}"
+        );
     }
 
     #[test]

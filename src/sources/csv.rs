@@ -144,8 +144,12 @@ pub(crate) fn visit(
             ));
         }
         if record.iter().any(|f| !f.trim().is_empty()) {
-            let pos = record.position().map(|p| (p.byte(), p.line())).unwrap_or((0, 1));
-            header_line = record_line(body.as_bytes(), pos.0 as usize, pos.1) + dialect.lines_before;
+            let pos = record
+                .position()
+                .map(|p| (p.byte(), p.line()))
+                .unwrap_or((0, 1));
+            header_line =
+                record_line(body.as_bytes(), pos.0 as usize, pos.1) + dialect.lines_before;
             break;
         }
     }
@@ -170,7 +174,10 @@ pub(crate) fn visit(
         if record.iter().all(|f| f.trim().is_empty()) {
             continue;
         }
-        let pos = record.position().map(|p| (p.byte(), p.line())).unwrap_or((0, 1));
+        let pos = record
+            .position()
+            .map(|p| (p.byte(), p.line()))
+            .unwrap_or((0, 1));
         let line = record_line(body.as_bytes(), pos.0 as usize, pos.1) + dialect.lines_before;
         let cells = record
             .iter()

@@ -81,27 +81,27 @@ pub fn read_ad_export(path: &Path, opts: &ReadOptions) -> Result<AdExport, Input
     let sha256 = sha256_hex(&bytes);
     let mut warnings = Vec::new();
     let kind = sniff_bytes(path, &bytes)?;
-    let format = match (opts.format, kind) {
-        (Some(Format::Xlsx), ByteKind::Zip) | (None, ByteKind::Zip) => Format::Xlsx,
-        (Some(Format::Xlsx), ByteKind::Text) => {
-            return Err(InputError::new(
+    let format =
+        match (opts.format, kind) {
+            (Some(Format::Xlsx), ByteKind::Zip) | (None, ByteKind::Zip) => Format::Xlsx,
+            (Some(Format::Xlsx), ByteKind::Text) => return Err(InputError::new(
                 path,
                 "",
                 "--format xlsx was given but the file is not an XLSX workbook (no zip signature)",
                 "leave out --format to detect the format, or give the .xlsx file",
-            ))
-        }
-        (Some(f), ByteKind::Zip) => {
-            return Err(InputError::new(
-                path,
-                "",
-                format!("--format {f:?} was given but the file is an XLSX workbook (zip)").to_lowercase(),
-                "leave out --format, or use --format xlsx",
-            ))
-        }
-        (Some(f), ByteKind::Text) => f,
-        (None, ByteKind::Text) => Format::Csv, // refined below, once decoded
-    };
+            )),
+            (Some(f), ByteKind::Zip) => {
+                return Err(InputError::new(
+                    path,
+                    "",
+                    format!("--format {f:?} was given but the file is an XLSX workbook (zip)")
+                        .to_lowercase(),
+                    "leave out --format, or use --format xlsx",
+                ))
+            }
+            (Some(f), ByteKind::Text) => f,
+            (None, ByteKind::Text) => Format::Csv, // refined below, once decoded
+        };
     let (format, users) = if format == Format::Xlsx {
         let mut wb = xlsx::open(path, bytes)?;
         let sheet = xlsx::choose_sheet(path, &wb, opts.sheet.as_deref())?;
@@ -272,17 +272,37 @@ mod tests {
     #[test]
     fn ldif_is_detected_by_content() {
         assert_eq!(detect_text("version: 1\n\ndn: CN=a,DC=x\n"), Format::Ldif);
-        assert_eq!(detect_text("# extended LDIF\n#\n\n# a, x\ndn: CN=a\n"), Format::Ldif);
-        assert_eq!(detect_text("Enter LDAP Password: \ndn: CN=a\n"), Format::Ldif);
+        assert_eq!(
+            detect_text("# extended LDIF\n#\n\n# a, x\ndn: CN=a\n"),
+            Format::Ldif
+        );
+        assert_eq!(
+            detect_text("Enter LDAP Password: \ndn: CN=a\n"),
+            Format::Ldif
+        );
         assert_eq!(detect_text("DN: CN=a\n"), Format::Ldif);
     }
 
     #[test]
     fn csv_flavours_are_told_apart() {
-        assert_eq!(detect_text("DN,objectClass,objectGUID\n\"CN=a\",user,X'00'\n"), Format::Csvde);
-        assert_eq!(detect_text("\"UserPrincipalName\",\"ObjectGUID\"\n"), Format::Csv);
-        assert_eq!(detect_text("#TYPE Selected.Microsoft.ActiveDirectory.Management.ADUser\n\"DN\";\"x\"\n"), Format::Csvde);
-        assert_eq!(detect_text("#TYPE X\nUserPrincipalName;dn\na;b\nc;d\n"), Format::Csv);
+        assert_eq!(
+            detect_text("DN,objectClass,objectGUID\n\"CN=a\",user,X'00'\n"),
+            Format::Csvde
+        );
+        assert_eq!(
+            detect_text("\"UserPrincipalName\",\"ObjectGUID\"\n"),
+            Format::Csv
+        );
+        assert_eq!(
+            detect_text(
+                "#TYPE Selected.Microsoft.ActiveDirectory.Management.ADUser\n\"DN\";\"x\"\n"
+            ),
+            Format::Csvde
+        );
+        assert_eq!(
+            detect_text("#TYPE X\nUserPrincipalName;dn\na;b\nc;d\n"),
+            Format::Csv
+        );
     }
 
     #[test]

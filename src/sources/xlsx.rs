@@ -42,11 +42,18 @@ pub(crate) fn open(path: &Path, bytes: Vec<u8>) -> Result<Workbook, InputError> 
 
 /// `Users` or `'My users'`, as Excel writes sheet names in references.
 pub(crate) fn sheet_ref(sheet: &str) -> String {
-    if sheet.chars().all(|c| c.is_alphanumeric() || c == '_' || c == '.') {
+    if sheet
+        .chars()
+        .all(|c| c.is_alphanumeric() || c == '_' || c == '.')
+    {
         sheet.to_owned()
     } else {
         format!("'{}'", sheet.replace('\'', "''"))
     }
+}
+
+pub(crate) fn sheet_names(wb: &Workbook) -> Vec<String> {
+    wb.sheet_names()
 }
 
 /// Pick the sheet: the one asked for (exact, then case-insensitive), else the first.
@@ -66,13 +73,17 @@ pub(crate) fn choose_sheet(
                 InputError::new(
                     path,
                     "",
-                    format!("there is no sheet named \"{w}\"; the sheets are: {}", names.join(", ")),
+                    format!(
+                        "there is no sheet named \"{w}\"; the sheets are: {}",
+                        names.join(", ")
+                    ),
                     "give one of those names with --sheet",
                 )
             }),
-        None => names.first().cloned().ok_or_else(|| {
-            InputError::new(path, "", "the workbook has no sheets", DAMAGED_FIX)
-        }),
+        None => names
+            .first()
+            .cloned()
+            .ok_or_else(|| InputError::new(path, "", "the workbook has no sheets", DAMAGED_FIX)),
     }
 }
 
@@ -87,7 +98,10 @@ fn value(v: DataRef<'_>) -> Value<'static> {
         DataRef::SharedString(s) => Value::Text(Cow::Owned(s.to_owned())),
         DataRef::Float(f) => not_text(NotTextKind::Number, show_number(f)),
         DataRef::Int(i) => not_text(NotTextKind::Number, i.to_string()),
-        DataRef::Bool(b) => not_text(NotTextKind::Bool(b), if b { "TRUE" } else { "FALSE" }.into()),
+        DataRef::Bool(b) => not_text(
+            NotTextKind::Bool(b),
+            if b { "TRUE" } else { "FALSE" }.into(),
+        ),
         DataRef::DateTime(d) => not_text(NotTextKind::Date, d.to_string()),
         DataRef::DateTimeIso(s) | DataRef::DurationIso(s) => not_text(NotTextKind::Date, s),
         DataRef::Error(e) => not_text(NotTextKind::Error, format!("#{e:?}")),
@@ -116,7 +130,11 @@ pub(crate) fn visit(
     let damaged = |e: &dyn std::fmt::Display, row: u32| {
         InputError::new(
             path,
-            if row > 0 { format!("{sref}!A{row}") } else { sref.clone() },
+            if row > 0 {
+                format!("{sref}!A{row}")
+            } else {
+                sref.clone()
+            },
             format!("the sheet cannot be read: {e}"),
             DAMAGED_FIX,
         )

@@ -261,7 +261,7 @@ fn header_names_match_aliases_in_any_case() {
     let s = Scratch::new();
     let text = format!(
         "upn;GUID;EmailAddress;Name;DN;SAMACCOUNTNAME;ProxyAddresses\n\
-         a@contoso.com;{{{}}};A@contoso.com;Ann;CN=Ann,DC=x;ann;SMTP:A@contoso.com; smtp:ann@contoso.com ;\n",
+         a@contoso.com;{{{}}};A@contoso.com;Ann;CN=Ann,DC=x;ann;\"SMTP:A@contoso.com; smtp:ann@contoso.com ;\"\n",
         G1.to_uppercase()
     );
     let e = s.ok("alias.csv", text.as_bytes());
@@ -271,6 +271,7 @@ fn header_names_match_aliases_in_any_case() {
     assert_eq!(u.display_name.as_deref(), Some("Ann"));
     assert_eq!(u.dn.as_deref(), Some("CN=Ann,DC=x"));
     assert_eq!(u.sam_account_name.as_deref(), Some("ann"));
+    assert_eq!(u.proxy_addresses, vec!["SMTP:A@contoso.com", "smtp:ann@contoso.com"]);
     assert!(u.problems.is_empty(), "{:?}", u.problems);
 }
 
@@ -583,4 +584,73 @@ fn the_docs_export_shapes_are_understood() {
     let e = s.ok("doc.csv", shaped.as_bytes());
     assert_eq!(e.users[0].object_guid, Some(guid(G1)));
     assert_eq!(e.users[0].location, "doc.csv:3");
+}
+
+#[test]
+fn an_unquoted_delimiter_inside_a_value_is_a_row_problem() {
+    // PowerShell 7 `-UseQuotes Never` leaves "Dupont, René" unquoted: the row gets one field too many.
+    let s = Scratch::new();
+    let text = format!(
+        "UserPrincipalName,ObjectGUID,DisplayName,mail\n\
+         a@contoso.com,{G1},Dupont, René,a@contoso.com\n\
+         b@contoso.com,{G2},Bob,b@contoso.com,,\n"
+    );
+    let e = s.ok("never.csv", text.as_bytes());
+    assert!(
+        e.users[0]
+            .problems
+            .iter()
+            .any(|p| p.contains("5 fields but the header has 4")),
+        "{:?}",
+        e.users[0].problems
+    );
+    assert!(
+        e.users[1].problems.is_empty(),
+        "empty trailing fields (Excel) are harmless: {:?}",
+        e.users[1].problems
+    );
+}
+
+#[test]
+fn huge_fields_and_many_columns_are_read() {
+    let s = Scratch::new();
+    let big = "x".repeat(2_000_000);
+    let mut header = vec!["UserPrincipalName".to_owned(), "ObjectGUID".to_owned()];
+    header.extend((0..5000).map(|i| format!("extra{i}")));
+    let mut row = vec!["a@contoso.com".to_owned(), G1.to_owned()];
+    row.extend((0..5000).map(|_| "v".to_owned()));
+    let text = format!(
+        "{}\n{}\n\"b@contoso.com\",\"{G2}\",\"{big}\"\n",
+        header.join(","),
+        row.join(",")
+    );
+    let e = s.ok("big.csv", text.as_bytes());
+    assert_eq!(e.users.len(), 2);
+    assert_eq!(e.users[0].object_guid, Some(guid(G1)));
+    assert_eq!(e.users[1].object_guid, Some(guid(G2)));
+    assert_eq!(e.users[1].location, "big.csv:3");
+}
+
+#[test]
+fn formula_like_text_is_kept_verbatim_outside_identifier_columns() {
+    let s = Scratch::new();
+    let names = [
+        "=1+1",
+        "+33 1 23",
+        "-x",
+        "@SUM(A1)",
+        "'quoted",
+        "=cmd|' /C calc'!A0",
+    ];
+    let mut text = "UserPrincipalName,ObjectGUID,DisplayName\n".to_owned();
+    for (i, n) in names.iter().enumerate() {
+        text.push_str(&format!(
+            "u{i}@contoso.com,{G1},\"{}\"\n",
+            n.replace('"', "\"\"")
+        ));
+    }
+    let e = s.ok("formula.csv", text.as_bytes());
+    for (u, n) in e.users.iter().zip(names) {
+        assert_eq!(u.display_name.as_deref(), Some(n));
+    }
 }

@@ -309,3 +309,22 @@ fn rows_without_upn_are_skipped_with_a_warning() {
         state.warnings
     );
 }
+
+#[test]
+fn a_shifted_row_is_left_out_rather_than_paired_with_the_wrong_immutable_id() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let text = "Id,DisplayName,UserPrincipalName,OnPremisesImmutableId\n\
+                1,\"Ann\",a@x.com,3PNdoRZES0GLfV+9y1dDwQ==\n\
+                2,Dupont, René,b@x.com,3PNdoRZES0GLfV+63oIXxQ==\n";
+    let state = read_cloud_export(&write(&dir, "shift.csv", text.as_bytes())).expect("reads");
+    assert_eq!(state.users.len(), 1);
+    assert_eq!(state.users[0].upn, "a@x.com");
+    assert!(
+        state
+            .warnings
+            .iter()
+            .any(|w| w.contains("shift.csv:3") && w.contains("skipped")),
+        "{:?}",
+        state.warnings
+    );
+}

@@ -161,6 +161,17 @@ impl TableVisitor for CloudRows {
         let loc = row.location.clone();
         let cols = std::mem::take(&mut self.cols);
 
+        let needed = [cols.id, cols.upn, cols.immutable_id]
+            .into_iter()
+            .flatten()
+            .max()
+            .unwrap_or(0);
+        if let Some(p) = row.shape_problem(self.names.len(), needed) {
+            // A shifted row could pair a user with another user's ImmutableId: leave it out.
+            self.warn(format!("{loc}: {p}; row skipped"));
+            self.cols = cols;
+            return;
+        }
         let upn = Self::text(&row, cols.upn)
             .map(|s| identifier(&s).to_owned())
             .unwrap_or_default();

@@ -237,24 +237,17 @@ impl TableVisitor for AdRows {
         let mut problems = Vec::new();
         let cols = std::mem::take(&mut self.cols);
 
-        if let Some(fields) = row.fields {
-            let needed = [
-                cols.upn,
-                cols.object_guid,
-                cols.consistency_guid,
-                cols.immutable_id,
-            ]
-            .into_iter()
-            .flatten()
-            .max()
-            .unwrap_or(0);
-            if fields <= needed {
-                problems.push(format!(
-                    "the row has {fields} field(s) but the header has {}: an unbalanced quote or a missing delimiter",
-                    self.names.len()
-                ));
-            }
-        }
+        let needed = [
+            cols.upn,
+            cols.object_guid,
+            cols.consistency_guid,
+            cols.immutable_id,
+        ]
+        .into_iter()
+        .flatten()
+        .max()
+        .unwrap_or(0);
+        problems.extend(row.shape_problem(self.names.len(), needed));
 
         // UPN: kept as exported, apart from an Excel apostrophe.
         let upn = match (cols.upn, row.get(cols.upn)) {

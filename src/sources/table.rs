@@ -77,6 +77,29 @@ impl Row<'_> {
         }
     }
 
+    /// A CSV record that does not line up with the header: too short to reach the column at
+    /// index `needed`, or longer than the header with values in the extra fields. Either means the
+    /// values may sit under the wrong column names.
+    pub(crate) fn shape_problem(&self, header_len: usize, needed: usize) -> Option<String> {
+        let fields = self.fields?;
+        if fields <= needed {
+            return Some(format!(
+                "the row has {fields} field(s) but the header has {header_len}: an unbalanced quote or a missing delimiter"
+            ));
+        }
+        let extra_values = self
+            .cells
+            .iter()
+            .skip(header_len)
+            .any(|v| v.display().is_some());
+        extra_values.then(|| {
+            format!(
+                "the row has {fields} fields but the header has {header_len}: a delimiter inside an unquoted value? \
+                 Values may sit under the wrong columns; quote the field or export again with Export-Csv"
+            )
+        })
+    }
+
     /// ` (C7)` for XLSX, empty for CSV: appended to messages about one cell.
     pub(crate) fn cell_ref(&self, col: usize) -> String {
         match self.sheet_row {

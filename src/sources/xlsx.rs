@@ -104,7 +104,7 @@ fn value(v: DataRef<'_>) -> Value<'static> {
         ),
         DataRef::DateTime(d) => not_text(NotTextKind::Date, d.to_string()),
         DataRef::DateTimeIso(s) | DataRef::DurationIso(s) => not_text(NotTextKind::Date, s),
-        DataRef::Error(e) => not_text(NotTextKind::Error, format!("#{e:?}")),
+        DataRef::Error(e) => not_text(NotTextKind::Error, e.to_string()),
         DataRef::Empty => Value::Empty,
     }
 }
@@ -154,7 +154,7 @@ pub(crate) fn visit(
                      buf: &mut Vec<(u32, Value<'static>)>,
                      header: &mut Option<(u32, u32)>|
      -> Result<(), InputError> {
-        if buf.iter().all(|(_, v)| matches!(v, Value::Empty)) {
+        if buf.iter().all(|(_, v)| v.display().is_none()) {
             buf.clear();
             return Ok(());
         }

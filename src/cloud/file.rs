@@ -14,10 +14,10 @@ use crate::sources::table::{Header, NotTextKind, Row, TableVisitor, Value};
 use crate::sources::{self, csv, text, xlsx, ByteKind};
 use std::path::{Path, PathBuf};
 
-const ID: &[&str] = &["id", "objectid"];
+const ID: &[&str] = &["id", "objectid", "cloudobjectid"];
 const UPN: &[&str] = &["userprincipalname", "upn"];
 const IMMUTABLE_ID: &[&str] = &["onpremisesimmutableid", "immutableid"];
-const SYNC_ENABLED: &[&str] = &["onpremisessyncenabled", "dirsyncenabled"];
+const SYNC_ENABLED: &[&str] = &["onpremisessyncenabled", "dirsyncenabled", "syncenabled"];
 const MAIL: &[&str] = &["mail"];
 const PROXY_ADDRESSES: &[&str] = &["proxyaddresses"];
 const DISPLAY_NAME: &[&str] = &["displayname"];

@@ -271,7 +271,10 @@ fn header_names_match_aliases_in_any_case() {
     assert_eq!(u.display_name.as_deref(), Some("Ann"));
     assert_eq!(u.dn.as_deref(), Some("CN=Ann,DC=x"));
     assert_eq!(u.sam_account_name.as_deref(), Some("ann"));
-    assert_eq!(u.proxy_addresses, vec!["SMTP:A@contoso.com", "smtp:ann@contoso.com"]);
+    assert_eq!(
+        u.proxy_addresses,
+        vec!["SMTP:A@contoso.com", "smtp:ann@contoso.com"]
+    );
     assert!(u.problems.is_empty(), "{:?}", u.problems);
 }
 

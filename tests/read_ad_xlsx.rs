@@ -291,3 +291,21 @@ fn a_formula_cell_is_read_by_its_cached_text() {
     assert_eq!(e.users[0].upn, "a@contoso.com");
     assert_eq!(e.users[0].object_guid, Some(guid(G1)));
 }
+
+#[test]
+fn a_text_format_override_on_a_workbook_is_refused() {
+    let s = Scratch::new();
+    let path = s.file("ad.xlsx", &workbook(&[("Users", &users_sheet)]));
+    let opts = ReadOptions {
+        format: Some(Format::Csv),
+        ..ReadOptions::default()
+    };
+    let err = read_ad_export(&path, &opts).expect_err("zip is not csv");
+    assert!(err.message.contains("--format csv"), "{err}");
+    assert!(err.fix.contains("--format xlsx"), "{err}");
+    let opts = ReadOptions {
+        format: Some(Format::Xlsx),
+        ..ReadOptions::default()
+    };
+    assert_eq!(read_ad_export(&path, &opts).expect("reads").users.len(), 2);
+}

@@ -81,33 +81,34 @@ pub fn read_ad_export(path: &Path, opts: &ReadOptions) -> Result<AdExport, Input
     let sha256 = sha256_hex(&bytes);
     let mut warnings = Vec::new();
     let kind = sniff_bytes(path, &bytes)?;
-    let format =
+    let is_xlsx =
         match (opts.format, kind) {
-            (Some(Format::Xlsx), ByteKind::Zip) | (None, ByteKind::Zip) => Format::Xlsx,
+            (None | Some(Format::Xlsx), ByteKind::Zip) => true,
+            (Some(f), ByteKind::Zip) => {
+                return Err(InputError::new(
+                    path,
+                    "",
+                    format!(
+                        "--format {} was given but the file is an XLSX workbook (zip)",
+                        format_flag(f)
+                    ),
+                    "leave out --format, or use --format xlsx",
+                ))
+            }
             (Some(Format::Xlsx), ByteKind::Text) => return Err(InputError::new(
                 path,
                 "",
                 "--format xlsx was given but the file is not an XLSX workbook (no zip signature)",
                 "leave out --format to detect the format, or give the .xlsx file",
             )),
-            (Some(f), ByteKind::Zip) => {
-                return Err(InputError::new(
-                    path,
-                    "",
-                    format!("--format {f:?} was given but the file is an XLSX workbook (zip)")
-                        .to_lowercase(),
-                    "leave out --format, or use --format xlsx",
-                ))
-            }
-            (Some(f), ByteKind::Text) => f,
-            (None, ByteKind::Text) => Format::Csv, // refined below, once decoded
+            (_, ByteKind::Text) => false,
         };
-    let (format, users) = if format == Format::Xlsx {
+    let (format, users) = if is_xlsx {
         let mut wb = xlsx::open(path, bytes)?;
         let sheet = xlsx::choose_sheet(path, &wb, opts.sheet.as_deref())?;
         let mut rows = ad::AdRows::new(path, false, opts.hex_as);
         xlsx::visit(path, &mut wb, &sheet, &mut rows)?;
-        (format, rows.finish()?)
+        (Format::Xlsx, rows.finish()?)
     } else {
         let (text, _encoding, warning) = text::decode(path, &bytes)?;
         warnings.extend(warning);
@@ -139,6 +140,15 @@ pub fn read_ad_export(path: &Path, opts: &ReadOptions) -> Result<AdExport, Input
         warnings,
         sha256,
     })
+}
+
+fn format_flag(f: Format) -> &'static str {
+    match f {
+        Format::Csv => "csv",
+        Format::Csvde => "csvde",
+        Format::Xlsx => "xlsx",
+        Format::Ldif => "ldif",
+    }
 }
 
 pub(crate) fn read_file(path: &Path) -> Result<Vec<u8>, InputError> {

@@ -385,7 +385,7 @@ pub(crate) fn read(path: &Path) -> Result<CloudState, InputError> {
             description.push(')');
         }
         ByteKind::Text => {
-            let (text, _encoding, warning) = text::decode(path, &bytes)?;
+            let (text, _encoding, warning) = text::decode_owned(path, bytes)?;
             state.warnings.extend(warning);
             sources::check_text(path, &text)?;
             let mut rows = CloudRows::new(path, false);

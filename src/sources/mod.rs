@@ -110,7 +110,7 @@ pub fn read_ad_export(path: &Path, opts: &ReadOptions) -> Result<AdExport, Input
         xlsx::visit(path, &mut wb, &sheet, &mut rows)?;
         (Format::Xlsx, rows.finish()?)
     } else {
-        let (text, _encoding, warning) = text::decode(path, &bytes)?;
+        let (text, _encoding, warning) = text::decode_owned(path, bytes)?;
         warnings.extend(warning);
         check_text(path, &text)?;
         let format = opts.format.unwrap_or_else(|| detect_text(&text));

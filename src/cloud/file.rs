@@ -31,7 +31,7 @@ pub(crate) const DELETED_SHEET: &str = "Deleted users";
 /// Row warnings kept in full; the rest are counted.
 const MAX_ROW_WARNINGS: usize = 50;
 
-#[derive(Default)]
+#[derive(Default, Clone, Copy)]
 struct Columns {
     id: Option<usize>,
     upn: Option<usize>,
@@ -159,7 +159,7 @@ impl TableVisitor for CloudRows {
 
     fn row(&mut self, row: Row<'_>) {
         let loc = row.location.clone();
-        let cols = std::mem::take(&mut self.cols);
+        let cols = self.cols;
 
         let needed = [cols.id, cols.upn, cols.immutable_id]
             .into_iter()
@@ -169,7 +169,6 @@ impl TableVisitor for CloudRows {
         if let Some(p) = row.shape_problem(self.names.len(), needed) {
             // A shifted row could pair a user with another user's ImmutableId: leave it out.
             self.warn(format!("{loc}: {p}; row skipped"));
-            self.cols = cols;
             return;
         }
         let upn = Self::text(&row, cols.upn)
@@ -180,7 +179,6 @@ impl TableVisitor for CloudRows {
             .unwrap_or_default();
         if upn.is_empty() {
             self.warn(format!("{loc}: no UserPrincipalName; row skipped"));
-            self.cols = cols;
             return;
         }
         if id.is_empty() {
@@ -280,7 +278,6 @@ impl TableVisitor for CloudRows {
             privileged_roles,
             location: loc,
         };
-        self.cols = cols;
         if user.is_deleted() {
             self.deleted.push(user);
         } else {

@@ -25,7 +25,7 @@ const DISPLAY_NAME: &[&str] = &["displayname", "name"];
 const DN: &[&str] = &["dn", "distinguishedname"];
 const SAM: &[&str] = &["samaccountname"];
 
-#[derive(Default)]
+#[derive(Default, Clone, Copy)]
 struct Columns {
     upn: Option<usize>,
     object_guid: Option<usize>,
@@ -235,7 +235,7 @@ impl TableVisitor for AdRows {
 
     fn row(&mut self, row: Row<'_>) {
         let mut problems = Vec::new();
-        let cols = std::mem::take(&mut self.cols);
+        let cols = self.cols;
 
         let needed = [
             cols.upn,
@@ -326,7 +326,6 @@ impl TableVisitor for AdRows {
         let display_name = self.optional_text(&row, cols.display_name);
         let dn = self.optional_text(&row, cols.dn);
         let sam_account_name = self.optional_text(&row, cols.sam);
-        self.cols = cols;
 
         self.users.push(AdUser {
             upn,

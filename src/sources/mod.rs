@@ -121,7 +121,7 @@ pub fn read_ad_export(path: &Path, opts: &ReadOptions) -> Result<AdExport, Input
                 return Err(InputError::new(
                     path,
                     "",
-                    "the LDIF file holds no entries",
+                    "the LDIF file holds no user entries",
                     "export the users again, e.g. ldifde -f users.ldf -r \"(objectClass=user)\" -l \"userPrincipalName,objectGUID,mail\"",
                 ));
             }
@@ -233,19 +233,28 @@ pub(crate) fn check_text(path: &Path, text: &str) -> Result<(), InputError> {
 
 /// Tell LDIF, csvde and PowerShell/Excel CSV apart by content.
 fn detect_text(text: &str) -> Format {
-    // LDIF: before the first `dn:` there are only comments, `version:` and at most one stray line
-    // (`Enter LDAP Password:`), and nothing that looks like a CSV header.
+    // LDIF: a `dn:` line, or several `attribute: value` lines (a fragment cut out of a dump), with
+    // only comments, folded continuations and at most one stray line (`Enter LDAP Password:`)
+    // before them. A CSV header line followed by a data line is two stray lines.
     let mut stray = 0;
+    let mut attributes = 0;
     for line in text.lines().take(200) {
         let l = line.trim_end();
-        if l.trim().is_empty() || l.starts_with('#') && !is_type_line(l) {
+        if l.trim().is_empty()
+            || l.starts_with(' ')
+            || l.starts_with('\t')
+            || l.starts_with('#') && !is_type_line(l)
+        {
             continue;
         }
-        let lower = l.to_ascii_lowercase();
-        if lower.starts_with("dn:") {
+        if l.get(..3).is_some_and(|p| p.eq_ignore_ascii_case("dn:")) {
             return Format::Ldif;
         }
-        if lower.starts_with("version:") {
+        if is_ldif_attribute_line(l) {
+            attributes += 1;
+            if attributes >= 3 {
+                return Format::Ldif;
+            }
             continue;
         }
         stray += 1;
@@ -271,6 +280,18 @@ fn detect_text(text: &str) -> Format {
     }
 }
 
+/// `name: value`, `name:: base64`, `name;binary:< url`: an LDIF attribute line.
+fn is_ldif_attribute_line(l: &str) -> bool {
+    let Some((name, _)) = l.split_once(':') else {
+        return false;
+    };
+    name.len() <= 64
+        && name.starts_with(|c: char| c.is_ascii_alphabetic())
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == ';' || c == '.')
+}
+
 fn is_type_line(l: &str) -> bool {
     l.get(..5).is_some_and(|p| p.eq_ignore_ascii_case("#type"))
 }
@@ -291,6 +312,23 @@ mod tests {
             Format::Ldif
         );
         assert_eq!(detect_text("DN: CN=a\n"), Format::Ldif);
+        // A fragment of a dump without its dn: line, folded.
+        assert_eq!(
+            detect_text("distinguishedName: CN=x,CN=Users,DC=ulakha\n berlesme,DC=com\ninstanceType: 4\nname: x\n"),
+            Format::Ldif
+        );
+        // Format-List console output has a space before the colon; it is not LDIF.
+        assert_eq!(
+            detect_text("userPrincipalName : a@x\nobjectGuid        : x\nmail : y\n"),
+            Format::Csv
+        );
+        // A CSV whose values hold colons is still CSV.
+        assert_eq!(
+            detect_text(
+                "UserPrincipalName,proxyAddresses\na@x,SMTP:a@x\nb@x,SMTP:b@x\nc@x,SMTP:c@x\n"
+            ),
+            Format::Csv
+        );
     }
 
     #[test]

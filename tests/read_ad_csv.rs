@@ -657,3 +657,14 @@ fn formula_like_text_is_kept_verbatim_outside_identifier_columns() {
         assert_eq!(u.display_name.as_deref(), Some(n));
     }
 }
+
+#[test]
+fn bare_cr_line_ends_from_excel_for_mac_are_lines() {
+    let s = Scratch::new();
+    let text =
+        format!("sep=,\rUserPrincipalName,objectGUID\ra@contoso.com,{G1}\rb@contoso.com,{G2}");
+    let e = s.ok("mac.csv", text.as_bytes());
+    assert_eq!(e.users.len(), 2);
+    assert_eq!(e.users[1].object_guid, Some(guid(G2)));
+    assert_eq!(e.users[1].location, "mac.csv:4");
+}

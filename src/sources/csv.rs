@@ -112,6 +112,13 @@ pub(crate) fn visit(
     text: &str,
     visitor: &mut dyn TableVisitor,
 ) -> Result<usize, InputError> {
+    // Excel for Mac's "CSV (Macintosh)" ends lines with a bare CR; make them lines we can count.
+    let text: Cow<'_, str> = if !text.contains('\n') && text.contains('\r') {
+        Cow::Owned(text.replace('\r', "\n"))
+    } else {
+        Cow::Borrowed(text)
+    };
+    let text = text.as_ref();
     let dialect = sniff(text);
     let body = &text[dialect.body_start..];
     let label = file_label(path);

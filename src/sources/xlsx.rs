@@ -125,6 +125,24 @@ pub(crate) fn visit(
     sheet: &str,
     visitor: &mut dyn TableVisitor,
 ) -> Result<usize, InputError> {
+    // A damaged sheet must be an error for the admin, even if the XML reader trips over it.
+    let read = std::panic::AssertUnwindSafe(|| visit_cells(path, wb, sheet, visitor));
+    std::panic::catch_unwind(read).unwrap_or_else(|_| {
+        Err(InputError::new(
+            path,
+            sheet_ref(sheet),
+            "the sheet cannot be read (the reader failed on its contents)",
+            DAMAGED_FIX,
+        ))
+    })
+}
+
+fn visit_cells(
+    path: &Path,
+    wb: &mut Workbook,
+    sheet: &str,
+    visitor: &mut dyn TableVisitor,
+) -> Result<usize, InputError> {
     let label = file_label(path);
     let sref = sheet_ref(sheet);
     let damaged = |e: &dyn std::fmt::Display, row: u32| {

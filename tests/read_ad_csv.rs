@@ -668,3 +668,25 @@ fn bare_cr_line_ends_from_excel_for_mac_are_lines() {
     assert_eq!(e.users[1].object_guid, Some(guid(G2)));
     assert_eq!(e.users[1].location, "mac.csv:4");
 }
+
+#[test]
+fn question_marks_from_an_ascii_export_are_pointed_out() {
+    // Windows PowerShell 5.1 Export-Csv defaults to ASCII: "René" is written as "Ren?".
+    let s = Scratch::new();
+    let text = format!(
+        "#TYPE Selected.Microsoft.ActiveDirectory.Management.ADUser\r\n\"UserPrincipalName\",\"ObjectGUID\",\"DisplayName\"\r\n\
+         \"a@contoso.com\",\"{G1}\",\"Ann\"\r\n\"rene@contoso.com\",\"{G2}\",\"Ren? Dupont\"\r\n"
+    );
+    let e = s.ok("ascii.csv", text.as_bytes());
+    assert_eq!(
+        e.users[1].display_name.as_deref(),
+        Some("Ren? Dupont"),
+        "kept as exported"
+    );
+    assert_eq!(e.warnings.len(), 1, "{:?}", e.warnings);
+    assert!(
+        e.warnings[0].contains("ascii.csv:4") && e.warnings[0].contains("-Encoding UTF8"),
+        "{:?}",
+        e.warnings
+    );
+}

@@ -55,6 +55,9 @@ pub(crate) struct AdRows {
     header_place: String,
     tally: Vec<TypeNameTally>,
     pub users: Vec<AdUser>,
+    /// Rows whose names hold `?`: the mark of Windows PowerShell 5.1's ASCII Export-Csv.
+    question_marks: usize,
+    first_question_mark: Option<String>,
 }
 
 impl AdRows {
@@ -68,6 +71,8 @@ impl AdRows {
             header_place: String::new(),
             tally: Vec::new(),
             users: Vec::new(),
+            question_marks: 0,
+            first_question_mark: None,
         }
     }
 
@@ -326,6 +331,16 @@ impl TableVisitor for AdRows {
         let display_name = self.optional_text(&row, cols.display_name);
         let dn = self.optional_text(&row, cols.dn);
         let sam_account_name = self.optional_text(&row, cols.sam);
+        let lossy = [Some(&upn), display_name.as_ref(), dn.as_ref()]
+            .into_iter()
+            .flatten()
+            .any(|s| s.contains('?'));
+        if lossy {
+            self.question_marks += 1;
+            if self.first_question_mark.is_none() {
+                self.first_question_mark = Some(row.location.clone());
+            }
+        }
 
         self.users.push(AdUser {
             upn,
@@ -344,7 +359,7 @@ impl TableVisitor for AdRows {
 
 impl AdRows {
     /// File-level checks that need every row: no users at all, or a column made only of type names.
-    pub(crate) fn finish(self) -> Result<Vec<AdUser>, InputError> {
+    pub(crate) fn finish(self) -> Result<(Vec<AdUser>, Vec<String>), InputError> {
         if self.users.is_empty() {
             return Err(InputError::new(
                 &self.path,
@@ -370,7 +385,16 @@ impl AdRows {
                 ));
             }
         }
-        Ok(self.users)
+        let mut warnings = Vec::new();
+        if let Some(first) = &self.first_question_mark {
+            warnings.push(format!(
+                "{} row(s) have `?` in a UPN, display name or DN (first at {first}): Windows PowerShell 5.1 \
+                 Export-Csv writes ASCII and replaces letters such as é with `?`. Export again with \
+                 -Encoding UTF8 if names look wrong",
+                self.question_marks
+            ));
+        }
+        Ok((self.users, warnings))
     }
 }
 

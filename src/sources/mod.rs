@@ -108,7 +108,9 @@ pub fn read_ad_export(path: &Path, opts: &ReadOptions) -> Result<AdExport, Input
         let sheet = xlsx::choose_sheet(path, &wb, opts.sheet.as_deref())?;
         let mut rows = ad::AdRows::new(path, false, opts.hex_as);
         xlsx::visit(path, &mut wb, &sheet, &mut rows)?;
-        (Format::Xlsx, rows.finish()?)
+        let (users, w) = rows.finish()?;
+        warnings.extend(w);
+        (Format::Xlsx, users)
     } else {
         let (text, _encoding, warning) = text::decode_owned(path, bytes)?;
         warnings.extend(warning);
@@ -129,7 +131,9 @@ pub fn read_ad_export(path: &Path, opts: &ReadOptions) -> Result<AdExport, Input
         } else {
             let mut rows = ad::AdRows::new(path, format == Format::Csvde, opts.hex_as);
             csv::visit(path, &text, &mut rows)?;
-            rows.finish()?
+            let (users, w) = rows.finish()?;
+            warnings.extend(w);
+            users
         };
         (format, users)
     };

@@ -328,3 +328,21 @@ fn a_shifted_row_is_left_out_rather_than_paired_with_the_wrong_immutable_id() {
         state.warnings
     );
 }
+
+#[test]
+fn a_few_proxy_address_type_names_are_a_warning_not_an_error() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let text = "Id,UserPrincipalName,OnPremisesImmutableId,ProxyAddresses\n\
+                1,a@x.com,,System.String[]\n2,b@x.com,,SMTP:b@x.com\n3,c@x.com,,\n";
+    let state = read_cloud_export(&write(&dir, "p.csv", text.as_bytes())).expect("reads");
+    assert!(state.users[0].proxy_addresses.is_empty());
+    assert_eq!(state.users[1].proxy_addresses, vec!["SMTP:b@x.com"]);
+    assert!(
+        state
+            .warnings
+            .iter()
+            .any(|w| w.contains("1 row(s)") && w.contains("-join")),
+        "{:?}",
+        state.warnings
+    );
+}

@@ -8,7 +8,7 @@
 use super::{CloudSource, CloudState, CloudUser};
 use crate::error::InputError;
 use crate::sources::columns::{
-    find, identifier, normalize, split_multi, type_name_cell, type_name_message,
+    find, identifier, normalize, split_multi, type_name_cell, type_name_message, TypeNameCell,
 };
 use crate::sources::table::{Header, NotTextKind, Row, TableVisitor, Value};
 use crate::sources::{self, csv, text, xlsx, ByteKind};
@@ -59,8 +59,9 @@ struct CloudRows {
     non_guid: usize,
     non_guid_example: Option<String>,
     immutable_filled: usize,
-    /// (column, first location) of a whole column of type names, checked at the end.
-    type_names: Vec<(usize, usize)>,
+    /// ProxyAddresses cells with a value, and those holding a .NET type name instead.
+    proxy_filled: usize,
+    proxy_type_names: usize,
 }
 
 impl CloudRows {
@@ -78,7 +79,8 @@ impl CloudRows {
             non_guid: 0,
             non_guid_example: None,
             immutable_filled: 0,
-            type_names: Vec::new(),
+            proxy_filled: 0,
+            proxy_type_names: 0,
         }
     }
 
@@ -241,15 +243,14 @@ impl TableVisitor for CloudRows {
         let proxy_addresses = match cols.proxy_addresses {
             Some(c) => match Self::text(&row, Some(c)) {
                 Some(t) if type_name_cell(&t).is_some() => {
-                    if self.type_names.iter().all(|(col, _)| *col != c) {
-                        self.type_names.push((c, 0));
-                    }
-                    if let Some(e) = self.type_names.iter_mut().find(|(col, _)| *col == c) {
-                        e.1 += 1;
-                    }
+                    self.proxy_filled += 1;
+                    self.proxy_type_names += 1;
                     Vec::new()
                 }
-                Some(t) => split_multi(&t),
+                Some(t) => {
+                    self.proxy_filled += 1;
+                    split_multi(&t)
+                }
                 None => Vec::new(),
             },
             None => Vec::new(),
@@ -302,14 +303,10 @@ impl CloudRows {
                 "export the cloud users again (Get-MgUser -All …)",
             ));
         }
-        for (col, count) in &self.type_names {
-            let name = self.name(*col).to_owned();
-            let (msg, fix) = type_name_message(
-                crate::sources::columns::TypeNameCell::Collection,
-                &name,
-                "System.String[]",
-            );
-            if *count == rows {
+        if let (Some(col), true) = (self.cols.proxy_addresses, self.proxy_type_names > 0) {
+            let name = self.name(col).to_owned();
+            let (msg, fix) = type_name_message(TypeNameCell::Collection, &name, "System.String[]");
+            if self.proxy_type_names == self.proxy_filled {
                 return Err(InputError::new(
                     &self.path,
                     format!("{}, column {name}", self.header_place),
@@ -318,8 +315,9 @@ impl CloudRows {
                 ));
             }
             self.warnings.push(format!(
-                "{}: {count} row(s): {msg}; their proxy addresses are ignored. Fix: {fix}",
-                self.path.display()
+                "{}: {} row(s): {msg}; their proxy addresses are ignored. Fix: {fix}",
+                self.path.display(),
+                self.proxy_type_names
             ));
         }
         if self.non_guid > 0 {

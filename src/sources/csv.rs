@@ -49,12 +49,11 @@ pub(crate) fn sniff(text: &str) -> Dialect {
     // `#TYPE` and `sep=` lines, in either order, at most one of each.
     for _ in 0..2 {
         let (line, next) = first_line(&text[body_start..]);
-        if is_type_line(line) {
-        } else if let Some(d) = sep_line(line).filter(|_| delimiter.is_none()) {
-            delimiter = Some(d);
-        } else {
+        let sep = sep_line(line).filter(|_| delimiter.is_none());
+        if sep.is_none() && !is_type_line(line) {
             break;
         }
+        delimiter = delimiter.or(sep);
         body_start += next;
         lines_before += 1;
     }

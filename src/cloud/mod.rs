@@ -1,6 +1,8 @@
 //! The cloud side: Entra ID users as a plan needs them, whether read from an export file
 //! ([`read_cloud_export`]) or live from Graph (built from [`crate::wire::User`]).
 
+mod file;
+
 use crate::anchor::{self, SourceAnchor};
 use crate::error::InputError;
 use std::path::Path;
@@ -88,6 +90,5 @@ pub struct CloudSource {
 /// Rows with `DeletedDateTime` set go to [`CloudState::deleted`]; an XLSX written by
 /// `hardmatch cloud export` has a second sheet of deleted users, read too.
 pub fn read_cloud_export(path: &Path) -> Result<CloudState, InputError> {
-    let _ = path;
-    todo!("cloud::read_cloud_export")
+    file::read(path)
 }

@@ -1,11 +1,17 @@
 //! Read an on-premises AD export (PowerShell CSV, csvde CSV, XLSX, ldifde/ldapsearch LDIF) into
 //! [`AdUser`] rows. One entry point, [`read_ad_export`]; the format is detected from the content.
 
+mod ad;
+pub(crate) mod columns;
+pub(crate) mod csv;
 mod ldif;
+pub(crate) mod table;
 pub mod text;
+pub(crate) mod xlsx;
 
 use crate::anchor::{HexAs, SourceAnchor};
 use crate::error::InputError;
+use sha2::{Digest, Sha256};
 use std::path::{Path, PathBuf};
 
 /// One AD user as exported.
@@ -71,6 +77,291 @@ pub struct AdExport {
 /// Read an AD export. File-level problems (unreadable, no UPN or GUID column, corrupt XLSX) are an
 /// [`InputError`]; row-level problems land in [`AdUser::problems`] and the run goes on.
 pub fn read_ad_export(path: &Path, opts: &ReadOptions) -> Result<AdExport, InputError> {
-    let _ = (path, opts);
-    todo!("sources::read_ad_export")
+    let bytes = read_file(path)?;
+    let sha256 = sha256_hex(&bytes);
+    let mut warnings = Vec::new();
+    let kind = sniff_bytes(path, &bytes)?;
+    let is_xlsx =
+        match (opts.format, kind) {
+            (None | Some(Format::Xlsx), ByteKind::Zip) => true,
+            (Some(f), ByteKind::Zip) => {
+                return Err(InputError::new(
+                    path,
+                    "",
+                    format!(
+                        "--format {} was given but the file is an XLSX workbook (zip)",
+                        format_flag(f)
+                    ),
+                    "leave out --format, or use --format xlsx",
+                ))
+            }
+            (Some(Format::Xlsx), ByteKind::Text) => return Err(InputError::new(
+                path,
+                "",
+                "--format xlsx was given but the file is not an XLSX workbook (no zip signature)",
+                "leave out --format to detect the format, or give the .xlsx file",
+            )),
+            (_, ByteKind::Text) => false,
+        };
+    let (format, users) = if is_xlsx {
+        let mut wb = xlsx::open(path, bytes)?;
+        let sheet = xlsx::choose_sheet(path, &wb, opts.sheet.as_deref())?;
+        let mut rows = ad::AdRows::new(path, false, opts.hex_as);
+        xlsx::visit(path, &mut wb, &sheet, &mut rows)?;
+        let (users, w) = rows.finish()?;
+        warnings.extend(w);
+        (Format::Xlsx, users)
+    } else {
+        let (text, _encoding, warning) = text::decode_owned(path, bytes)?;
+        warnings.extend(warning);
+        check_text(path, &text)?;
+        let format = opts.format.unwrap_or_else(|| detect_text(&text));
+        let users = if format == Format::Ldif {
+            let (users, w) = ldif::read(path, &text, opts.hex_as)?;
+            warnings.extend(w);
+            if users.is_empty() {
+                return Err(InputError::new(
+                    path,
+                    "",
+                    "the LDIF file holds no user entries",
+                    "export the users again, e.g. ldifde -f users.ldf -r \"(objectClass=user)\" -l \"userPrincipalName,objectGUID,mail\"",
+                ));
+            }
+            users
+        } else {
+            let mut rows = ad::AdRows::new(path, format == Format::Csvde, opts.hex_as);
+            csv::visit(path, &text, &mut rows)?;
+            let (users, w) = rows.finish()?;
+            warnings.extend(w);
+            users
+        };
+        (format, users)
+    };
+    Ok(AdExport {
+        path: path.to_path_buf(),
+        format,
+        users,
+        warnings,
+        sha256,
+    })
+}
+
+fn format_flag(f: Format) -> &'static str {
+    match f {
+        Format::Csv => "csv",
+        Format::Csvde => "csvde",
+        Format::Xlsx => "xlsx",
+        Format::Ldif => "ldif",
+    }
+}
+
+pub(crate) fn read_file(path: &Path) -> Result<Vec<u8>, InputError> {
+    std::fs::read(path).map_err(|e| {
+        InputError::new(
+            path,
+            "",
+            format!("cannot read the file: {e}"),
+            "check the path and that the file is not open exclusively in another program",
+        )
+    })
+}
+
+pub(crate) fn sha256_hex(bytes: &[u8]) -> String {
+    let digest = Sha256::digest(bytes);
+    let mut s = String::with_capacity(64);
+    for b in digest.iter() {
+        s.push_str(&format!("{b:02x}"));
+    }
+    s
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum ByteKind {
+    Zip,
+    Text,
+}
+
+/// What the first bytes say: a zip (XLSX), a text file, or something we cannot read at all.
+pub(crate) fn sniff_bytes(path: &Path, bytes: &[u8]) -> Result<ByteKind, InputError> {
+    if bytes.is_empty() {
+        return Err(InputError::new(
+            path,
+            "",
+            "the file is empty",
+            "export the users again; the export may have failed or still be running",
+        ));
+    }
+    if bytes.starts_with(b"PK\x03\x04") || bytes.starts_with(b"PK\x05\x06") {
+        return Ok(ByteKind::Zip);
+    }
+    if bytes.starts_with(&[0xD0, 0xCF, 0x11, 0xE0]) {
+        return Err(InputError::new(
+            path,
+            "",
+            "this is an old Excel 97-2003 (.xls) workbook",
+            "open it in Excel and save it as .xlsx or as \"CSV UTF-8\"",
+        ));
+    }
+    if bytes.starts_with(&[0xFF, 0xFE, 0, 0]) || bytes.starts_with(&[0, 0, 0xFE, 0xFF]) {
+        return Err(InputError::new(
+            path,
+            "",
+            "the file is UTF-32, which is not supported",
+            "export it again with -Encoding UTF8 (or Unicode)",
+        ));
+    }
+    Ok(ByteKind::Text)
+}
+
+/// Text that is clearly not an export (binary data read as Windows-1252, UTF-16 without a BOM).
+pub(crate) fn check_text(path: &Path, text: &str) -> Result<(), InputError> {
+    if let Some(pos) = text.find('\0') {
+        let line = text[..pos].matches('\n').count() + 1;
+        return Err(InputError::new(
+            path,
+            format!("line {line}"),
+            "the file holds NUL bytes: it is binary, or UTF-16 text without a byte-order mark",
+            "export it again with Export-Csv -Encoding UTF8 (or save as \"CSV UTF-8\" in Excel)",
+        ));
+    }
+    if text.trim().is_empty() {
+        return Err(InputError::new(
+            path,
+            "",
+            "the file holds only blank lines",
+            "export the users again; the export may have failed",
+        ));
+    }
+    Ok(())
+}
+
+/// Tell LDIF, csvde and PowerShell/Excel CSV apart by content.
+fn detect_text(text: &str) -> Format {
+    // LDIF: a `dn:` line, or several `attribute: value` lines (a fragment cut out of a dump), with
+    // only comments, folded continuations and at most one stray line (`Enter LDAP Password:`)
+    // before them. A CSV header line followed by a data line is two stray lines.
+    let mut stray = 0;
+    let mut attributes = 0;
+    for line in text.lines().take(200) {
+        let l = line.trim_end();
+        if l.trim().is_empty()
+            || l.starts_with(' ')
+            || l.starts_with('\t')
+            || l.starts_with('#') && !is_type_line(l)
+        {
+            continue;
+        }
+        if l.get(..3).is_some_and(|p| p.eq_ignore_ascii_case("dn:")) {
+            return Format::Ldif;
+        }
+        if is_ldif_attribute_line(l) {
+            attributes += 1;
+            if attributes >= 3 {
+                return Format::Ldif;
+            }
+            continue;
+        }
+        stray += 1;
+        if stray > 1 {
+            break;
+        }
+    }
+    let dialect = csv::sniff(text);
+    let header = text[dialect.body_start..]
+        .lines()
+        .find(|l| !l.trim().is_empty())
+        .unwrap_or_default();
+    let first = header
+        .split(dialect.delimiter as char)
+        .next()
+        .unwrap_or_default()
+        .trim()
+        .trim_matches('"');
+    if first.eq_ignore_ascii_case("dn") {
+        Format::Csvde
+    } else {
+        Format::Csv
+    }
+}
+
+/// `name: value`, `name:: base64`, `name;binary:< url`: an LDIF attribute line.
+fn is_ldif_attribute_line(l: &str) -> bool {
+    let Some((name, _)) = l.split_once(':') else {
+        return false;
+    };
+    name.len() <= 64
+        && name.starts_with(|c: char| c.is_ascii_alphabetic())
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == ';' || c == '.')
+}
+
+fn is_type_line(l: &str) -> bool {
+    l.get(..5).is_some_and(|p| p.eq_ignore_ascii_case("#type"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ldif_is_detected_by_content() {
+        assert_eq!(detect_text("version: 1\n\ndn: CN=a,DC=x\n"), Format::Ldif);
+        assert_eq!(
+            detect_text("# extended LDIF\n#\n\n# a, x\ndn: CN=a\n"),
+            Format::Ldif
+        );
+        assert_eq!(
+            detect_text("Enter LDAP Password: \ndn: CN=a\n"),
+            Format::Ldif
+        );
+        assert_eq!(detect_text("DN: CN=a\n"), Format::Ldif);
+        // A fragment of a dump without its dn: line, folded.
+        assert_eq!(
+            detect_text("distinguishedName: CN=x,CN=Users,DC=ulakha\n berlesme,DC=com\ninstanceType: 4\nname: x\n"),
+            Format::Ldif
+        );
+        // Format-List console output has a space before the colon; it is not LDIF.
+        assert_eq!(
+            detect_text("userPrincipalName : a@x\nobjectGuid        : x\nmail : y\n"),
+            Format::Csv
+        );
+        // A CSV whose values hold colons is still CSV.
+        assert_eq!(
+            detect_text(
+                "UserPrincipalName,proxyAddresses\na@x,SMTP:a@x\nb@x,SMTP:b@x\nc@x,SMTP:c@x\n"
+            ),
+            Format::Csv
+        );
+    }
+
+    #[test]
+    fn csv_flavours_are_told_apart() {
+        assert_eq!(
+            detect_text("DN,objectClass,objectGUID\n\"CN=a\",user,X'00'\n"),
+            Format::Csvde
+        );
+        assert_eq!(
+            detect_text("\"UserPrincipalName\",\"ObjectGUID\"\n"),
+            Format::Csv
+        );
+        assert_eq!(
+            detect_text(
+                "#TYPE Selected.Microsoft.ActiveDirectory.Management.ADUser\n\"DN\";\"x\"\n"
+            ),
+            Format::Csvde
+        );
+        assert_eq!(
+            detect_text("#TYPE X\nUserPrincipalName;dn\na;b\nc;d\n"),
+            Format::Csv
+        );
+    }
+
+    #[test]
+    fn sha256_is_lower_hex() {
+        assert_eq!(
+            sha256_hex(b"abc"),
+            "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+        );
+    }
 }

@@ -63,3 +63,44 @@ pub fn decode<'a>(
         }
     }
 }
+
+/// [`decode`] for callers that own the bytes: the result no longer borrows them, and the bytes
+/// are either reused (UTF-8) or freed once decoded, so a large UTF-16 export is not held twice.
+pub(crate) fn decode_owned(
+    path: &Path,
+    bytes: Vec<u8>,
+) -> Result<(String, Encoding, Option<String>), InputError> {
+    let (text, encoding, warning) = decode(path, &bytes)?;
+    let skip = match text {
+        Cow::Owned(s) => return Ok((s, encoding, warning)),
+        Cow::Borrowed(s) => bytes.len() - s.len(),
+    };
+    let mut bytes = bytes;
+    bytes.drain(..skip);
+    let text = String::from_utf8(bytes).map_err(|e| {
+        InputError::new(
+            path,
+            "",
+            format!("the file is not valid UTF-8: {e}"),
+            "save it as UTF-8",
+        )
+    })?;
+    Ok((text, encoding, warning))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn owned_decoding_strips_the_bom_and_keeps_the_text() {
+        let p = Path::new("x.csv");
+        let (t, e, w) = decode_owned(p, b"\xEF\xBB\xBFa,b\n".to_vec()).expect("utf8");
+        assert_eq!((t.as_str(), e, w), ("a,b\n", Encoding::Utf8Bom, None));
+        let (t, e, _) = decode_owned(p, vec![0xFF, 0xFE, b'a', 0]).expect("utf16");
+        assert_eq!((t.as_str(), e), ("a", Encoding::Utf16Le));
+        let (t, e, w) = decode_owned(p, b"Ren\xE9".to_vec()).expect("1252");
+        assert_eq!((t.as_str(), e), ("René", Encoding::Windows1252));
+        assert!(w.is_some());
+    }
+}

@@ -1,0 +1,398 @@
+//! Cloud users from an export file: `Get-MgUser` / `Get-MsolUser` piped to Export-Csv, an Excel
+//! sheet, or what `hardmatch cloud export` writes (an XLSX with a "Deleted users" sheet).
+//!
+//! Unlike the AD side, a bad cloud row cannot be shown as a plan row of its own, so row faults are
+//! warnings (capped, so a million bad rows do not drown the report) and the row is kept whenever
+//! it can still be matched.
+
+use super::{CloudSource, CloudState, CloudUser};
+use crate::error::InputError;
+use crate::sources::columns::{
+    find, identifier, normalize, split_multi, type_name_cell, type_name_message, TypeNameCell,
+};
+use crate::sources::table::{Header, NotTextKind, Row, TableVisitor, Value};
+use crate::sources::{self, csv, text, xlsx, ByteKind};
+use std::path::{Path, PathBuf};
+
+const ID: &[&str] = &["id", "objectid", "cloudobjectid"];
+const UPN: &[&str] = &["userprincipalname", "upn"];
+const IMMUTABLE_ID: &[&str] = &["onpremisesimmutableid", "immutableid"];
+const SYNC_ENABLED: &[&str] = &["onpremisessyncenabled", "dirsyncenabled", "syncenabled"];
+const MAIL: &[&str] = &["mail"];
+const PROXY_ADDRESSES: &[&str] = &["proxyaddresses"];
+const DISPLAY_NAME: &[&str] = &["displayname"];
+const DELETED: &[&str] = &["deleteddatetime", "softdeletiontimestamp"];
+const OBJECT_IDENTIFIER: &[&str] = &["onpremisesobjectidentifier"];
+const PRIVILEGED_ROLES: &[&str] = &["privilegedroles"];
+
+/// The sheet `hardmatch cloud export` writes soft-deleted users to.
+pub(crate) const DELETED_SHEET: &str = "Deleted users";
+
+/// Row warnings kept in full; the rest are counted.
+const MAX_ROW_WARNINGS: usize = 50;
+
+#[derive(Default, Clone, Copy)]
+struct Columns {
+    id: Option<usize>,
+    upn: Option<usize>,
+    immutable_id: Option<usize>,
+    sync_enabled: Option<usize>,
+    mail: Option<usize>,
+    proxy_addresses: Option<usize>,
+    display_name: Option<usize>,
+    deleted: Option<usize>,
+    object_identifier: Option<usize>,
+    privileged_roles: Option<usize>,
+}
+
+struct CloudRows {
+    path: PathBuf,
+    /// Every row is a deleted user (the "Deleted users" sheet).
+    all_deleted: bool,
+    cols: Columns,
+    names: Vec<String>,
+    header_place: String,
+    users: Vec<CloudUser>,
+    deleted: Vec<CloudUser>,
+    warnings: Vec<String>,
+    more_warnings: usize,
+    non_guid: usize,
+    non_guid_example: Option<String>,
+    immutable_filled: usize,
+    /// ProxyAddresses cells with a value, and those holding a .NET type name instead.
+    proxy_filled: usize,
+    proxy_type_names: usize,
+}
+
+impl CloudRows {
+    fn new(path: &Path, all_deleted: bool) -> Self {
+        CloudRows {
+            path: path.to_path_buf(),
+            all_deleted,
+            cols: Columns::default(),
+            names: Vec::new(),
+            header_place: String::new(),
+            users: Vec::new(),
+            deleted: Vec::new(),
+            warnings: Vec::new(),
+            more_warnings: 0,
+            non_guid: 0,
+            non_guid_example: None,
+            immutable_filled: 0,
+            proxy_filled: 0,
+            proxy_type_names: 0,
+        }
+    }
+
+    fn warn(&mut self, w: String) {
+        if self.warnings.len() < MAX_ROW_WARNINGS {
+            self.warnings.push(w);
+        } else {
+            self.more_warnings += 1;
+        }
+    }
+
+    fn name(&self, col: usize) -> &str {
+        self.names.get(col).map(String::as_str).unwrap_or("?")
+    }
+
+    fn text(row: &Row<'_>, col: Option<usize>) -> Option<String> {
+        let t = row.get(col).display()?.trim();
+        (!t.is_empty()).then(|| t.to_owned())
+    }
+}
+
+impl TableVisitor for CloudRows {
+    fn header(&mut self, header: &Header) -> Result<(), InputError> {
+        let norm: Vec<String> = header.names.iter().map(|n| normalize(n)).collect();
+        let cols = Columns {
+            id: find(&norm, ID),
+            upn: find(&norm, UPN),
+            immutable_id: find(&norm, IMMUTABLE_ID),
+            sync_enabled: find(&norm, SYNC_ENABLED),
+            mail: find(&norm, MAIL),
+            proxy_addresses: find(&norm, PROXY_ADDRESSES),
+            display_name: find(&norm, DISPLAY_NAME),
+            deleted: find(&norm, DELETED),
+            object_identifier: find(&norm, OBJECT_IDENTIFIER),
+            privileged_roles: find(&norm, PRIVILEGED_ROLES),
+        };
+        let shown: Vec<&str> = header
+            .names
+            .iter()
+            .filter(|n| !n.is_empty())
+            .take(20)
+            .map(String::as_str)
+            .collect();
+        let missing: Vec<&str> = [
+            (cols.id, "Id"),
+            (cols.upn, "UserPrincipalName"),
+            (cols.immutable_id, "OnPremisesImmutableId"),
+        ]
+        .into_iter()
+        .filter_map(|(c, n)| c.is_none().then_some(n))
+        .collect();
+        if !missing.is_empty() {
+            return Err(InputError::new(
+                &self.path,
+                header.place.clone(),
+                format!(
+                    "no {} column (the columns are: {})",
+                    missing.join(", "),
+                    if shown.is_empty() { "none".to_owned() } else { shown.join(", ") }
+                ),
+                "export them, e.g. Get-MgUser -All -Property Id,UserPrincipalName,OnPremisesImmutableId,\
+                 OnPremisesSyncEnabled,Mail,ProxyAddresses,DisplayName | Select-Object Id,UserPrincipalName,\
+                 OnPremisesImmutableId,OnPremisesSyncEnabled,Mail,@{n='ProxyAddresses';e={$_.ProxyAddresses -join ';'}},\
+                 DisplayName | Export-Csv cloud.csv -NoTypeInformation (or use `hardmatch cloud export`)",
+            ));
+        }
+        if cols.sync_enabled.is_none() && !self.all_deleted {
+            self.warnings.push(format!(
+                "{}: no OnPremisesSyncEnabled column: users still synced from another forest cannot be told apart",
+                self.path.display()
+            ));
+        }
+        self.cols = cols;
+        self.names = header.names.clone();
+        self.header_place = header.place.clone();
+        Ok(())
+    }
+
+    fn row(&mut self, row: Row<'_>) {
+        let loc = row.location.clone();
+        let cols = self.cols;
+
+        let needed = [cols.id, cols.upn, cols.immutable_id]
+            .into_iter()
+            .flatten()
+            .max()
+            .unwrap_or(0);
+        if let Some(p) = row.shape_problem(self.names.len(), needed) {
+            // A shifted row could pair a user with another user's ImmutableId: leave it out.
+            self.warn(format!("{loc}: {p}; row skipped"));
+            return;
+        }
+        let upn = Self::text(&row, cols.upn)
+            .map(|s| identifier(&s).to_owned())
+            .unwrap_or_default();
+        let id = Self::text(&row, cols.id)
+            .map(|s| identifier(&s).to_owned())
+            .unwrap_or_default();
+        if upn.is_empty() {
+            self.warn(format!("{loc}: no UserPrincipalName; row skipped"));
+            return;
+        }
+        if id.is_empty() {
+            self.warn(format!(
+                "{loc}: {upn} has no Id; apply will address it by UPN"
+            ));
+        }
+
+        let immutable_id = match row.get(cols.immutable_id) {
+            Value::Empty => None,
+            Value::NotText { kind, shown } => {
+                self.warn(format!(
+                    "{loc}: the ImmutableId of {upn} is {} ({shown}): Excel converted it (a value \
+                     starting with + becomes a formula); kept as is, export the cloud users again",
+                    kind.describe()
+                ));
+                Some(shown.clone())
+            }
+            Value::Text(s) => {
+                let s = identifier(s);
+                (!s.is_empty()).then(|| s.to_owned())
+            }
+        };
+        if let Some(i) = &immutable_id {
+            self.immutable_filled += 1;
+            if crate::anchor::guid_based(i).is_none() {
+                self.non_guid += 1;
+                if self.non_guid_example.is_none() {
+                    self.non_guid_example = Some(format!("{i} at {loc}"));
+                }
+            }
+        }
+
+        let sync_enabled = match row.get(cols.sync_enabled) {
+            Value::Empty => None,
+            Value::NotText {
+                kind: NotTextKind::Bool(b),
+                ..
+            } => Some(*b),
+            v => {
+                let s = v.display().unwrap_or_default().trim();
+                match s.to_ascii_lowercase().as_str() {
+                    "" => None,
+                    "true" | "1" | "yes" => Some(true),
+                    "false" | "0" | "no" => Some(false),
+                    _ => {
+                        let name = cols
+                            .sync_enabled
+                            .map(|c| self.name(c).to_owned())
+                            .unwrap_or_default();
+                        self.warn(format!(
+                            "{loc}: {name} of {upn} is \"{s}\", not True/False; treated as unknown"
+                        ));
+                        None
+                    }
+                }
+            }
+        };
+
+        let proxy_addresses = match cols.proxy_addresses {
+            Some(c) => match Self::text(&row, Some(c)) {
+                Some(t) if type_name_cell(&t).is_some() => {
+                    self.proxy_filled += 1;
+                    self.proxy_type_names += 1;
+                    Vec::new()
+                }
+                Some(t) => {
+                    self.proxy_filled += 1;
+                    split_multi(&t)
+                }
+                None => Vec::new(),
+            },
+            None => Vec::new(),
+        };
+        let privileged_roles = cols.privileged_roles.map(|c| {
+            Self::text(&row, Some(c))
+                .map(|t| split_multi(&t))
+                .unwrap_or_default()
+        });
+        let deleted_date_time = match (Self::text(&row, cols.deleted), self.all_deleted) {
+            (Some(d), _) => Some(d),
+            (None, true) => Some(String::new()),
+            (None, false) => None,
+        };
+
+        let user = CloudUser {
+            id,
+            upn,
+            immutable_id,
+            sync_enabled,
+            mail: Self::text(&row, cols.mail),
+            proxy_addresses,
+            display_name: Self::text(&row, cols.display_name),
+            deleted_date_time,
+            on_prem_object_identifier: Self::text(&row, cols.object_identifier),
+            privileged_roles,
+            location: loc,
+        };
+        if user.is_deleted() {
+            self.deleted.push(user);
+        } else {
+            self.users.push(user);
+        }
+    }
+}
+
+impl CloudRows {
+    /// Whole-file checks, then hand the rows and warnings to `state`.
+    fn finish(
+        mut self,
+        state: &mut CloudState,
+        rows: usize,
+        must_have_rows: bool,
+    ) -> Result<(), InputError> {
+        if must_have_rows && rows == 0 {
+            return Err(InputError::new(
+                &self.path,
+                self.header_place.clone(),
+                "the cloud export has a header but no users",
+                "export the cloud users again (Get-MgUser -All …)",
+            ));
+        }
+        if let (Some(col), true) = (self.cols.proxy_addresses, self.proxy_type_names > 0) {
+            let name = self.name(col).to_owned();
+            let (msg, fix) = type_name_message(TypeNameCell::Collection, &name, "System.String[]");
+            if self.proxy_type_names == self.proxy_filled {
+                return Err(InputError::new(
+                    &self.path,
+                    format!("{}, column {name}", self.header_place),
+                    format!("every row: {msg}"),
+                    fix,
+                ));
+            }
+            self.warnings.push(format!(
+                "{}: {} row(s): {msg}; their proxy addresses are ignored. Fix: {fix}",
+                self.path.display(),
+                self.proxy_type_names
+            ));
+        }
+        if self.non_guid > 0 {
+            self.warnings.push(format!(
+                "{}: {} user(s) have an OnPremisesImmutableId that is not base64 of a 16-byte GUID \
+                 (kept as is, e.g. {})",
+                self.path.display(),
+                self.non_guid,
+                self.non_guid_example.as_deref().unwrap_or_default()
+            ));
+        }
+        if rows > 0 && self.immutable_filled == 0 && !self.all_deleted {
+            self.warnings.push(format!(
+                "{}: every OnPremisesImmutableId is empty. If the file came from Get-MgUser, it returns \
+                 that property only when asked: add -Property …,OnPremisesImmutableId and export again",
+                self.path.display()
+            ));
+        }
+        if self.more_warnings > 0 {
+            self.warnings.push(format!(
+                "{}: … and {} more row warnings",
+                self.path.display(),
+                self.more_warnings
+            ));
+        }
+        state.users.append(&mut self.users);
+        state.deleted.append(&mut self.deleted);
+        state.warnings.append(&mut self.warnings);
+        Ok(())
+    }
+}
+
+/// See [`super::read_cloud_export`].
+pub(crate) fn read(path: &Path) -> Result<CloudState, InputError> {
+    let bytes = sources::read_file(path)?;
+    let sha256 = sources::sha256_hex(&bytes);
+    let mut state = CloudState::default();
+    let mut description = path.display().to_string();
+    let mut total = 0;
+    match sources::sniff_bytes(path, &bytes)? {
+        ByteKind::Zip => {
+            let mut wb = xlsx::open(path, bytes)?;
+            let first = xlsx::choose_sheet(path, &wb, None)?;
+            let mut rows = CloudRows::new(path, false);
+            let n = xlsx::visit(path, &mut wb, &first, &mut rows)?;
+            rows.finish(&mut state, n, true)?;
+            total += n;
+            let deleted_sheet = xlsx::sheet_names(&wb)
+                .into_iter()
+                .skip(1)
+                .find(|s| s.eq_ignore_ascii_case(DELETED_SHEET));
+            description = format!("{description} (sheet {first}");
+            if let Some(sheet) = deleted_sheet {
+                let mut rows = CloudRows::new(path, true);
+                let n = xlsx::visit(path, &mut wb, &sheet, &mut rows)?;
+                rows.finish(&mut state, n, false)?;
+                total += n;
+                description.push_str(&format!(" and {sheet}"));
+            }
+            description.push(')');
+        }
+        ByteKind::Text => {
+            let (text, _encoding, warning) = text::decode_owned(path, bytes)?;
+            state.warnings.extend(warning);
+            sources::check_text(path, &text)?;
+            let mut rows = CloudRows::new(path, false);
+            let n = csv::visit(path, &text, &mut rows)?;
+            rows.finish(&mut state, n, true)?;
+            total += n;
+        }
+    }
+    state.sources.push(CloudSource {
+        description,
+        sha256: Some(sha256),
+        rows: total,
+    });
+    Ok(state)
+}

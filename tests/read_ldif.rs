@@ -72,19 +72,14 @@ fn ldapsearch_dump_of_cascade_user_gives_its_immutable_id() {
 }
 
 #[test]
-fn ldifde_schema_file_yields_no_users_and_warns_about_space_only_separators() {
+fn ldifde_schema_file_without_users_is_refused_with_the_export_command() {
+    // A schema extension file parses (the unit tests check its warnings), but as an AD
+    // export it has nothing to plan: the admin gets one error that says how to export users.
     let path = fixture("microsoft_win32_ldif-scripts__myschemaext_fragment.ldf");
-    let export = read(&path);
-    assert_eq!(export.format, Format::Ldif);
-    assert!(export.users.is_empty());
-    assert!(
-        export
-            .warnings
-            .iter()
-            .any(|w| w.contains("lines 18, 45 hold only spaces")),
-        "{:?}",
-        export.warnings
-    );
+    let err = read_ad_export(&path, &ReadOptions::default()).expect_err("no users");
+    let text = err.to_string();
+    assert!(text.contains("no user entries"), "{text}");
+    assert!(text.contains("ldifde -f"), "{text}");
 }
 
 #[test]

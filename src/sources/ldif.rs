@@ -35,7 +35,7 @@ const EXPORT_HINT: &str = "export the users again, e.g. `ldifde -f users.ldf -r 
 
 /// Parse decoded LDIF text into users. Returns the users and file-level warnings.
 // Until `sources::read_ad_export` dispatches here (other branch), only tests call this.
-#[cfg_attr(not(test), allow(dead_code))]
+
 pub(crate) fn read(
     path: &Path,
     text: &str,

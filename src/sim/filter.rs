@@ -300,13 +300,9 @@ impl Parser<'_> {
                 };
                 self.expect(Tok::Colon)?;
                 let inner = match self.next() {
-                    Some(Tok::Word(x)) if x == var => {
-                        if self.keyword("eq") {
-                            self.next();
-                            Filter::AnyEq(p, self.string_arg()?)
-                        } else {
-                            return Err(self.unsupported(p));
-                        }
+                    Some(Tok::Word(x)) if x == var && self.keyword("eq") => {
+                        self.next();
+                        Filter::AnyEq(p, self.string_arg()?)
                     }
                     Some(Tok::Word(f)) if f.eq_ignore_ascii_case("startsWith") => {
                         self.expect(Tok::Open)?;

@@ -8,16 +8,31 @@ use sim_support::*;
 
 fn faulty(p429: f64, p503: f64, reset: f64) -> SimConfig {
     SimConfig {
-        faults: Faults { p429, p503, reset, ..Faults::default() },
+        faults: Faults {
+            p429,
+            p503,
+            reset,
+            ..Faults::default()
+        },
         fault_seed: 42,
-        throttle: ThrottleQuotas { enabled: false, ..Default::default() },
+        throttle: ThrottleQuotas {
+            enabled: false,
+            ..Default::default()
+        },
         ..SimConfig::default()
     }
 }
 
 #[tokio::test]
 async fn faults_are_injected_at_roughly_the_configured_rates() {
-    let env = Env::start(faulty(0.10, 0.05, 0.02), TenantState { users: many_users(1), ..Default::default() }).await;
+    let env = Env::start(
+        faulty(0.10, 0.05, 0.02),
+        TenantState {
+            users: many_users(1),
+            ..Default::default()
+        },
+    )
+    .await;
     let url = env.url("/users/00000000-0000-4000-8000-000000000000");
     let (mut ok, mut s429, mut s503, mut errors) = (0, 0, 0, 0);
     for i in 0..500 {
@@ -25,7 +40,10 @@ async fn faults_are_injected_at_roughly_the_configured_rates() {
             .http
             .get(&url)
             .bearer_auth(&env.token)
-            .header("client-request-id", format!("00000000-0000-0000-0000-{i:012}"))
+            .header(
+                "client-request-id",
+                format!("00000000-0000-0000-0000-{i:012}"),
+            )
             .send()
             .await;
         match r {
@@ -60,7 +78,11 @@ async fn faults_are_injected_at_roughly_the_configured_rates() {
     let log = env.sim.requests();
     assert!(log.iter().filter(|r| r.fault == Some(Fault::Reset)).count() as u64 == stats.resets);
     let answered = log.iter().find(|r| r.status == 200).unwrap();
-    assert!(answered.client_request_id.as_deref().unwrap().starts_with("00000000-0000-0000-0000-"));
+    assert!(answered
+        .client_request_id
+        .as_deref()
+        .unwrap()
+        .starts_with("00000000-0000-0000-0000-"));
     assert_eq!(answered.method, "GET");
     assert!(answered.path.starts_with("/v1.0/users/"));
 }
@@ -83,12 +105,25 @@ async fn the_same_seed_injects_the_same_faults() {
 #[tokio::test]
 async fn a_reset_drops_the_connection_without_an_answer() {
     let env = Env::start(SimConfig::default(), TenantState::default()).await;
-    env.sim.set_faults(Faults { reset: 1.0, ..Faults::default() });
-    let fresh = reqwest::Client::builder().pool_max_idle_per_host(0).build().unwrap();
-    let r = fresh.get(env.url("/users")).bearer_auth(&env.token).send().await;
+    env.sim.set_faults(Faults {
+        reset: 1.0,
+        ..Faults::default()
+    });
+    let fresh = reqwest::Client::builder()
+        .pool_max_idle_per_host(0)
+        .build()
+        .unwrap();
+    let r = fresh
+        .get(env.url("/users"))
+        .bearer_auth(&env.token)
+        .send()
+        .await;
     assert!(r.is_err(), "expected a transport error, got {r:?}");
     // Runtime changes take effect immediately, and the token endpoint is not faulted by default.
-    env.sim.set_faults(Faults { latency_ms: 30, ..Faults::default() });
+    env.sim.set_faults(Faults {
+        latency_ms: 30,
+        ..Faults::default()
+    });
     let _ = secret_token(&env.http, &env.sim).await;
     let t = std::time::Instant::now();
     assert_eq!(env.get("/users").await.0, 200);
@@ -99,38 +134,74 @@ async fn a_reset_drops_the_connection_without_an_answer() {
 async fn state_is_persisted_atomically_and_reloaded() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("tenant.json");
-    let config = SimConfig { state_file: Some(path.clone()), ..SimConfig::default() };
-    let mut state = TenantState { users: many_users(2), ..Default::default() };
-    state.deleted_users.push(user("dddddddd-0000-4000-8000-000000000001", "old@contoso.com", Some("b2xk")));
+    let config = SimConfig {
+        state_file: Some(path.clone()),
+        ..SimConfig::default()
+    };
+    let mut state = TenantState {
+        users: many_users(2),
+        ..Default::default()
+    };
+    state.deleted_users.push(user(
+        "dddddddd-0000-4000-8000-000000000001",
+        "old@contoso.com",
+        Some("b2xk"),
+    ));
     state.users[1].id = None; // seeded without an id: gets a GUID
     let env = Env::start(config.clone(), state).await;
     assert!(path.exists(), "written at start");
     let (s, _, _) = env
-        .send("PATCH", "/users/00000000-0000-4000-8000-000000000000", Some(json!({"onPremisesImmutableId": "cGVyc2lzdGVk"})))
+        .send(
+            "PATCH",
+            "/users/00000000-0000-4000-8000-000000000000",
+            Some(json!({"onPremisesImmutableId": "cGVyc2lzdGVk"})),
+        )
         .await;
     assert_eq!(s, 204);
     env.sim.shutdown().await.unwrap();
 
-    let names: Vec<_> = std::fs::read_dir(dir.path()).unwrap().map(|e| e.unwrap().file_name()).collect();
+    let names: Vec<_> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
     assert_eq!(names.len(), 1, "no temporary files left: {names:?}");
     let text = std::fs::read_to_string(&path).unwrap();
     assert!(!text.contains("sim."), "no access tokens in the state file");
     let loaded = sim::load_state(&path).unwrap().expect("state file");
     assert_eq!(loaded.users.len(), 2);
-    assert!(loaded.users.iter().all(|u| u.id.as_deref().is_some_and(|i| uuid::Uuid::parse_str(i).is_ok())));
-    assert_eq!(loaded.deleted_users[0].user_principal_name.as_deref(), Some("dddddddd000040008000000000000001old@contoso.com"));
+    assert!(loaded.users.iter().all(|u| u
+        .id
+        .as_deref()
+        .is_some_and(|i| uuid::Uuid::parse_str(i).is_ok())));
+    assert_eq!(
+        loaded.deleted_users[0].user_principal_name.as_deref(),
+        Some("dddddddd000040008000000000000001old@contoso.com")
+    );
 
     let env = Env::start(config, loaded).await;
-    let (_, _, v) = env.get("/users/00000000-0000-4000-8000-000000000000?$select=onPremisesImmutableId").await;
+    let (_, _, v) = env
+        .get("/users/00000000-0000-4000-8000-000000000000?$select=onPremisesImmutableId")
+        .await;
     assert_eq!(v["onPremisesImmutableId"], "cGVyc2lzdGVk");
-    let (s, _, v) = env.send("PATCH", "/users/user1@contoso.com", Some(json!({"onPremisesImmutableId": "b2xk"}))).await;
-    assert_eq!(s, 400, "the reloaded deleted user still holds its ImmutableId: {v}");
+    let (s, _, v) = env
+        .send(
+            "PATCH",
+            "/users/user1@contoso.com",
+            Some(json!({"onPremisesImmutableId": "b2xk"})),
+        )
+        .await;
+    assert_eq!(
+        s, 400,
+        "the reloaded deleted user still holds its ImmutableId: {v}"
+    );
 }
 
 #[test]
 fn a_missing_state_file_is_not_an_error_but_a_corrupt_one_is() {
     let dir = tempfile::tempdir().unwrap();
-    assert!(sim::load_state(&dir.path().join("none.json")).unwrap().is_none());
+    assert!(sim::load_state(&dir.path().join("none.json"))
+        .unwrap()
+        .is_none());
     let bad = dir.path().join("bad.json");
     std::fs::write(&bad, "{not json").unwrap();
     let e = sim::load_state(&bad).unwrap_err();

@@ -8,9 +8,20 @@ use std::collections::HashSet;
 
 fn state() -> TenantState {
     let mut users = many_users(5);
-    users.push(user("aaaaaaaa-0000-4000-8000-000000000001", "$dollar@contoso.com", Some("2/9JCtHr0EmH+hL07o11vA==")));
-    users.push(user("aaaaaaaa-0000-4000-8000-000000000002", "ann_contoso.com#EXT#@contoso.onmicrosoft.com", None));
-    TenantState { users, ..Default::default() }
+    users.push(user(
+        "aaaaaaaa-0000-4000-8000-000000000001",
+        "$dollar@contoso.com",
+        Some("2/9JCtHr0EmH+hL07o11vA=="),
+    ));
+    users.push(user(
+        "aaaaaaaa-0000-4000-8000-000000000002",
+        "ann_contoso.com#EXT#@contoso.onmicrosoft.com",
+        None,
+    ));
+    TenantState {
+        users,
+        ..Default::default()
+    }
 }
 
 fn no_throttle() -> SimConfig {
@@ -24,11 +35,21 @@ async fn select_returns_only_selected_properties_and_immutable_id_only_on_select
     let env = Env::start(no_throttle(), state()).await;
     let (s, h, v) = env.get("/users").await;
     assert_eq!(s, 200);
-    assert!(h.contains_key("request-id") && h.contains_key("x-ms-ags-diagnostic") && h.contains_key("date"));
+    assert!(
+        h.contains_key("request-id")
+            && h.contains_key("x-ms-ags-diagnostic")
+            && h.contains_key("date")
+    );
     let first = &v["value"][0];
-    assert!(first.get("onPremisesImmutableId").is_none(), "not in the default set: {first}");
+    assert!(
+        first.get("onPremisesImmutableId").is_none(),
+        "not in the default set: {first}"
+    );
     assert!(first.get("businessPhones").is_some() && first.get("userPrincipalName").is_some());
-    assert!(v["@odata.context"].as_str().unwrap().ends_with("/v1.0/$metadata#users"));
+    assert!(v["@odata.context"]
+        .as_str()
+        .unwrap()
+        .ends_with("/v1.0/$metadata#users"));
 
     let (s, _, v) = env.get("/users?$select=id,onPremisesImmutableId&$filter=startsWith(userPrincipalName,'$dollar')").await;
     assert_eq!(s, 200);
@@ -62,16 +83,22 @@ async fn filter_supports_eq_in_startswith_any_and_decodes_plus_correctly() {
     assert_eq!(s, 200, "{v}");
     assert_eq!(v["value"][0]["id"], "aaaaaaaa-0000-4000-8000-000000000001");
     // A literal + in a query string is a space, so this must not match.
-    let (_, _, v) = env.get("/users?$filter=onPremisesImmutableId eq '2/9JCtHr0EmH+hL07o11vA=='").await;
+    let (_, _, v) = env
+        .get("/users?$filter=onPremisesImmutableId eq '2/9JCtHr0EmH+hL07o11vA=='")
+        .await;
     assert_eq!(v["value"].as_array().unwrap().len(), 0);
 
     let (_, _, v) = env
         .get("/users?$filter=onPremisesImmutableId in ('x', '2%2F9JCtHr0EmH%2BhL07o11vA%3D%3D')&$select=id")
         .await;
     assert_eq!(v["value"].as_array().unwrap().len(), 1);
-    let (_, _, v) = env.get("/users?$filter=userPrincipalName eq 'USER3@contoso.com'").await;
+    let (_, _, v) = env
+        .get("/users?$filter=userPrincipalName eq 'USER3@contoso.com'")
+        .await;
     assert_eq!(v["value"][0]["userPrincipalName"], "user3@contoso.com");
-    let (_, _, v) = env.get("/users?$filter=proxyAddresses/any(p:p eq 'smtp:user2@contoso.com')").await;
+    let (_, _, v) = env
+        .get("/users?$filter=proxyAddresses/any(p:p eq 'smtp:user2@contoso.com')")
+        .await;
     assert_eq!(v["value"].as_array().unwrap().len(), 1);
     let (_, _, v) = env.get("/users?$filter=startsWith(userPrincipalName,'user') and (id eq 'x' or displayName eq 'user4')").await;
     assert_eq!(v["value"][0]["displayName"], "user4");
@@ -96,14 +123,24 @@ async fn unsupported_filters_get_request_unsupported_query() {
         assert!(v["error"]["innerError"]["request-id"].is_string());
     }
     let (s, _, v) = env.get("/users?$count=true").await;
-    assert_eq!((s, error_message(&v)), (400, "$count is not currently supported."));
+    assert_eq!(
+        (s, error_message(&v)),
+        (400, "$count is not currently supported.")
+    );
 }
 
 #[tokio::test]
 async fn paging_returns_every_user_exactly_once_even_while_users_change() {
     let mut config = no_throttle();
     config.request_log_capacity = 10;
-    let env = Env::start(config, TenantState { users: many_users(2_345), ..Default::default() }).await;
+    let env = Env::start(
+        config,
+        TenantState {
+            users: many_users(2_345),
+            ..Default::default()
+        },
+    )
+    .await;
     let mut seen = HashSet::new();
     let mut url = env.url("/users?$select=id,userPrincipalName&$top=999");
     let mut pages = 0;
@@ -113,7 +150,10 @@ async fn paging_returns_every_user_exactly_once_even_while_users_change() {
         pages += 1;
         for u in v["value"].as_array().unwrap() {
             assert_eq!(u.as_object().unwrap().len(), 2);
-            assert!(seen.insert(u["id"].as_str().unwrap().to_string()), "duplicate {u}");
+            assert!(
+                seen.insert(u["id"].as_str().unwrap().to_string()),
+                "duplicate {u}"
+            );
         }
         if pages == 1 {
             // A user created mid-listing must not shift the pages already served.
@@ -138,7 +178,10 @@ async fn paging_returns_every_user_exactly_once_even_while_users_change() {
     }
     assert_eq!(pages, 3);
     for i in 0..2_345 {
-        assert!(seen.contains(&format!("00000000-0000-4000-8000-{i:012}")), "user {i} missing");
+        assert!(
+            seen.contains(&format!("00000000-0000-4000-8000-{i:012}")),
+            "user {i} missing"
+        );
     }
 }
 
@@ -148,15 +191,25 @@ async fn users_are_found_by_id_upn_and_the_dollar_form() {
     let id = "00000000-0000-4000-8000-000000000001";
     let (s, _, v) = env.get(&format!("/users/{id}")).await;
     assert_eq!((s, v["id"].as_str()), (200, Some(id)));
-    let (s, _, v) = env.get("/users/USER1@Contoso.com?$select=id,onPremisesImmutableId").await;
+    let (s, _, v) = env
+        .get("/users/USER1@Contoso.com?$select=id,onPremisesImmutableId")
+        .await;
     assert_eq!((s, v["id"].as_str()), (200, Some(id)));
     assert!(v["onPremisesImmutableId"].is_null());
     let (s, _, v) = env.get("/users('$dollar@contoso.com')").await;
-    assert_eq!((s, v["userPrincipalName"].as_str()), (200, Some("$dollar@contoso.com")));
+    assert_eq!(
+        (s, v["userPrincipalName"].as_str()),
+        (200, Some("$dollar@contoso.com"))
+    );
     let (s, _, _) = env.get("/users/$dollar@contoso.com").await;
     assert_eq!(s, 400, "a leading $ needs the ('…') form");
-    let (s, _, v) = env.get("/users/ann_contoso.com%23EXT%23@contoso.onmicrosoft.com").await;
-    assert_eq!((s, v["id"].as_str()), (200, Some("aaaaaaaa-0000-4000-8000-000000000002")));
+    let (s, _, v) = env
+        .get("/users/ann_contoso.com%23EXT%23@contoso.onmicrosoft.com")
+        .await;
+    assert_eq!(
+        (s, v["id"].as_str()),
+        (200, Some("aaaaaaaa-0000-4000-8000-000000000002"))
+    );
     let (s, _, v) = env.get("/users/68be84bf-a585-4776-80b3-30aa5207aa22").await;
     assert_eq!(s, 404);
     assert_eq!(error_code(&v), "Request_ResourceNotFound");

@@ -121,7 +121,10 @@ fn serve(a: ServeArgs) -> anyhow::Result<ExitCode> {
     let config = SimConfig {
         tenant_id: a.tenant_id,
         client_id: a.client_id,
-        client_secret: Some(a.client_secret.unwrap_or_else(|| sim::DEFAULT_CLIENT_SECRET.into())),
+        client_secret: Some(
+            a.client_secret
+                .unwrap_or_else(|| sim::DEFAULT_CLIENT_SECRET.into()),
+        ),
         client_certificate_der: certificate,
         time_scale: a.time_scale,
         faults: Faults {
@@ -143,7 +146,9 @@ fn serve(a: ServeArgs) -> anyhow::Result<ExitCode> {
         ..SimConfig::default()
     };
     let existing = match &a.state {
-        Some(p) => sim::load_state(p).with_context(|| format!("cannot load state {}", p.display()))?,
+        Some(p) => {
+            sim::load_state(p).with_context(|| format!("cannot load state {}", p.display()))?
+        }
         None => None,
     };
     let state = match (existing, &a.seed) {
@@ -186,13 +191,14 @@ fn serve(a: ServeArgs) -> anyhow::Result<ExitCode> {
 async fn wait_for_signal() {
     #[cfg(unix)]
     {
-        let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(s) => s,
-            Err(_) => {
-                let _ = tokio::signal::ctrl_c().await;
-                return;
-            }
-        };
+        let mut term =
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(s) => s,
+                Err(_) => {
+                    let _ = tokio::signal::ctrl_c().await;
+                    return;
+                }
+            };
         tokio::select! {
             _ = tokio::signal::ctrl_c() => {}
             _ = term.recv() => {}

@@ -42,11 +42,9 @@ pub(crate) struct AuthState {
 
 impl AuthState {
     pub fn set_device_status(&mut self, user_code: &str, status: DeviceStatus) -> bool {
-        match self
-            .devices
-            .values_mut()
-            .find(|d| d.user_code.eq_ignore_ascii_case(user_code.trim()) && d.status == DeviceStatus::Pending)
-        {
+        match self.devices.values_mut().find(|d| {
+            d.user_code.eq_ignore_ascii_case(user_code.trim()) && d.status == DeviceStatus::Pending
+        }) {
             Some(d) => {
                 d.status = status;
                 true
@@ -77,7 +75,9 @@ pub(crate) fn bearer(sim: &Sim, headers: &Headers) -> Result<String, &'static st
     let auth = lock(&sim.auth);
     match auth.tokens.get(token) {
         None => Err("Access token validation failure."),
-        Some(t) if sim.clock.now() >= t.expires_at => Err("Access token has expired or is not yet valid."),
+        Some(t) if sim.clock.now() >= t.expires_at => {
+            Err("Access token has expired or is not yet valid.")
+        }
         Some(t) => Ok(t.app.clone()),
     }
 }
@@ -124,7 +124,9 @@ fn wire_secs(sim: &Sim, sim_secs: f64) -> u64 {
 
 fn known_tenant(sim: &Sim, tenant: &str, public_client: bool) -> bool {
     tenant.eq_ignore_ascii_case(&sim.cfg.tenant_id)
-        || (public_client && (tenant.eq_ignore_ascii_case("organizations") || tenant.eq_ignore_ascii_case("common")))
+        || (public_client
+            && (tenant.eq_ignore_ascii_case("organizations")
+                || tenant.eq_ignore_ascii_case("common")))
 }
 
 fn unknown_tenant(tenant: &str) -> Reply {
@@ -189,7 +191,9 @@ pub(crate) fn token(sim: &Sim, tenant: &str, headers: &Headers, body: &[u8]) -> 
         if !scheme.eq_ignore_ascii_case("basic") {
             return None;
         }
-        let raw = base64::engine::general_purpose::STANDARD.decode(b64.trim()).ok()?;
+        let raw = base64::engine::general_purpose::STANDARD
+            .decode(b64.trim())
+            .ok()?;
         let s = String::from_utf8(raw).ok()?;
         let (id, secret) = s.split_once(':')?;
         Some((form_decode(id), form_decode(secret)))
@@ -264,27 +268,57 @@ pub(crate) fn token(sim: &Sim, tenant: &str, headers: &Headers, body: &[u8]) -> 
             let now = sim.clock.now();
             let mut auth = lock(&sim.auth);
             let Some(d) = auth.devices.get_mut(&code) else {
-                return token_error(400, "bad_verification_code", 70000, "The provided value for the input parameter 'device_code' is not valid.");
+                return token_error(
+                    400,
+                    "bad_verification_code",
+                    70000,
+                    "The provided value for the input parameter 'device_code' is not valid.",
+                );
             };
             if now >= d.expires_at {
-                return token_error(400, "expired_token", 70020, "The provided value for the input parameter 'device_code' is expired.");
+                return token_error(
+                    400,
+                    "expired_token",
+                    70020,
+                    "The provided value for the input parameter 'device_code' is expired.",
+                );
             }
             if d.status == DeviceStatus::Declined {
                 auth.devices.remove(&code);
-                return token_error(400, "authorization_declined", 70000, "The end user denied the authorization request.");
+                return token_error(
+                    400,
+                    "authorization_declined",
+                    70000,
+                    "The end user denied the authorization request.",
+                );
             }
             let too_fast = d.last_poll.is_some_and(|t| now - t < d.interval);
             d.last_poll = Some(now);
             if too_fast {
                 // RFC 8628 §3.5: the client must add 5 s to its interval from now on.
                 d.interval += 5.0;
-                return token_error(400, "slow_down", 70016, "OAuth 2.0 device flow error. Polling too frequently; slow down.");
+                return token_error(
+                    400,
+                    "slow_down",
+                    70016,
+                    "OAuth 2.0 device flow error. Polling too frequently; slow down.",
+                );
             }
             if d.status == DeviceStatus::Pending {
-                return token_error(400, "authorization_pending", 70016, "OAuth 2.0 device flow error. Authorization is pending. Continue polling.");
+                return token_error(
+                    400,
+                    "authorization_pending",
+                    70016,
+                    "OAuth 2.0 device flow error. Authorization is pending. Continue polling.",
+                );
             }
             let Some(d) = auth.devices.remove(&code) else {
-                return token_error(400, "bad_verification_code", 70000, "The provided value for the input parameter 'device_code' is not valid.");
+                return token_error(
+                    400,
+                    "bad_verification_code",
+                    70000,
+                    "The provided value for the input parameter 'device_code' is not valid.",
+                );
             };
             drop(auth);
             let refresh = d.scope.split(' ').any(|s| s == "offline_access");
@@ -297,7 +331,12 @@ pub(crate) fn token(sim: &Sim, tenant: &str, headers: &Headers, body: &[u8]) -> 
                     let scope = field("scope").unwrap_or_default();
                     issue(sim, &app, &scope, true)
                 }
-                None => token_error(400, "invalid_grant", 9002313, "Invalid request. Request is malformed or invalid."),
+                None => token_error(
+                    400,
+                    "invalid_grant",
+                    9002313,
+                    "Invalid request. Request is malformed or invalid.",
+                ),
             }
         }
         "" => token_error(
@@ -327,20 +366,35 @@ fn b64url_eq(given: &str, digest: &[u8]) -> bool {
 
 /// Certificate assertion checks (certificate-credentials doc). Codes for the individual failures
 /// are Entra's where known; the exact AADSTS numbers for jti replay and lifetime are unverified.
-fn verify_assertion(sim: &Sim, tenant: &str, client_id: &str, assertion: &str) -> Result<(), Reply> {
+fn verify_assertion(
+    sim: &Sim,
+    tenant: &str,
+    client_id: &str,
+    assertion: &str,
+) -> Result<(), Reply> {
     use sha1::Digest as _;
     let bad = |code: u32, msg: &str| token_error(401, "invalid_client", code, msg);
     let Some(der) = &sim.cfg.client_certificate_der else {
         return Err(bad(700027, "The certificate with identifier used to sign the client assertion is not registered on application."));
     };
-    let header = jsonwebtoken::decode_header(assertion).map_err(|_| bad(50027, "JWT token is invalid or malformed."))?;
+    let header = jsonwebtoken::decode_header(assertion)
+        .map_err(|_| bad(50027, "JWT token is invalid or malformed."))?;
     let alg = header.alg;
-    if !matches!(alg, jsonwebtoken::Algorithm::PS256 | jsonwebtoken::Algorithm::RS256) {
-        return Err(bad(5002738, "Invalid JWT token. The signing algorithm is not supported."));
+    if !matches!(
+        alg,
+        jsonwebtoken::Algorithm::PS256 | jsonwebtoken::Algorithm::RS256
+    ) {
+        return Err(bad(
+            5002738,
+            "Invalid JWT token. The signing algorithm is not supported.",
+        ));
     }
     let s256 = sha2::Sha256::digest(der);
     let s1 = sha1::Sha1::digest(der);
-    let thumb_ok = header.x5t_s256.as_deref().is_some_and(|t| b64url_eq(t, &s256))
+    let thumb_ok = header
+        .x5t_s256
+        .as_deref()
+        .is_some_and(|t| b64url_eq(t, &s256))
         || header.x5t.as_deref().is_some_and(|t| b64url_eq(t, &s1));
     if !thumb_ok {
         return Err(bad(700027, "The certificate with identifier used to sign the client assertion is not registered on application."));
@@ -370,7 +424,10 @@ fn verify_assertion(sim: &Sim, tenant: &str, client_id: &str, assertion: &str) -
     let iss = claims.get("iss").and_then(|a| a.as_str());
     let sub = claims.get("sub").and_then(|a| a.as_str());
     if iss != Some(client_id) || sub != Some(client_id) {
-        return Err(bad(700023, "Client assertion issuer and subject must both be the client id."));
+        return Err(bad(
+            700023,
+            "Client assertion issuer and subject must both be the client id.",
+        ));
     }
     // Assertions are minted by the client on the real clock, so they are checked against it.
     let now = std::time::SystemTime::now()
@@ -393,13 +450,24 @@ fn verify_assertion(sim: &Sim, tenant: &str, client_id: &str, assertion: &str) -
             )))
         }
     }
-    let Some(jti) = claims.get("jti").and_then(|j| j.as_str()).filter(|j| !j.is_empty()) else {
+    let Some(jti) = claims
+        .get("jti")
+        .and_then(|j| j.as_str())
+        .filter(|j| !j.is_empty())
+    else {
         return Err(bad(700025, "Client assertion must contain a 'jti' claim."));
     };
     let mut auth = lock(&sim.auth);
     auth.jtis.retain(|_, e| *e + skew > now);
-    if auth.jtis.insert(jti.to_string(), exp.unwrap_or(now)).is_some() {
-        return Err(bad(700025, "Client assertion contains a replayed 'jti' value."));
+    if auth
+        .jtis
+        .insert(jti.to_string(), exp.unwrap_or(now))
+        .is_some()
+    {
+        return Err(bad(
+            700025,
+            "Client assertion contains a replayed 'jti' value.",
+        ));
     }
     Ok(())
 }
@@ -411,18 +479,30 @@ pub(crate) fn device_code(sim: &Sim, tenant: &str, body: &[u8]) -> Reply {
     }
     let field = |n: &str| form_field(body, n).filter(|v| !v.is_empty());
     let Some(client_id) = field("client_id") else {
-        return token_error(400, "invalid_request", 900144, "The request body must contain the following parameter: 'client_id'.");
+        return token_error(
+            400,
+            "invalid_request",
+            900144,
+            "The request body must contain the following parameter: 'client_id'.",
+        );
     };
     if client_id != sim.cfg.client_id {
         return unknown_app(sim, &client_id);
     }
     let Some(scope) = field("scope") else {
-        return token_error(400, "invalid_request", 900144, "The request body must contain the following parameter: 'scope'.");
+        return token_error(
+            400,
+            "invalid_request",
+            900144,
+            "The request body must contain the following parameter: 'scope'.",
+        );
     };
     let device_code = random_token("simdc.");
     let mut rng = fastrand::Rng::new();
     const LETTERS: &[u8] = b"ABCDEFGHJKLMNPQRSTUVWXYZ23456789";
-    let user_code: String = (0..9).map(|_| LETTERS[rng.usize(..LETTERS.len())] as char).collect();
+    let user_code: String = (0..9)
+        .map(|_| LETTERS[rng.usize(..LETTERS.len())] as char)
+        .collect();
     let lifetime = sim.cfg.device_code_lifetime_secs as f64;
     let interval = sim.cfg.device_code_interval_secs as f64;
     lock(&sim.auth).devices.insert(
@@ -437,7 +517,11 @@ pub(crate) fn device_code(sim: &Sim, tenant: &str, body: &[u8]) -> Reply {
         },
     );
     let uri = format!("{}/sim/devicelogin", sim.base_url);
-    let interval_wire = if interval <= 0.0 { 0 } else { wire_secs(sim, interval) };
+    let interval_wire = if interval <= 0.0 {
+        0
+    } else {
+        wire_secs(sim, interval)
+    };
     Reply::json(
         200,
         json!({

@@ -16,10 +16,24 @@ const MAX_ITEMS: usize = 20;
 pub(crate) async fn handle(sim: &Sim, app: &str, ids: &Ids, body: &[u8]) -> Reply {
     let req: BatchRequest = match serde_json::from_slice(body) {
         Ok(r) => r,
-        Err(e) => return graph_error(ids, 400, "BadRequest", &format!("Invalid batch payload format: {e}"), vec![]),
+        Err(e) => {
+            return graph_error(
+                ids,
+                400,
+                "BadRequest",
+                &format!("Invalid batch payload format: {e}"),
+                vec![],
+            )
+        }
     };
     if req.requests.is_empty() {
-        return graph_error(ids, 400, "BadRequest", "Invalid batch payload format: no requests.", vec![]);
+        return graph_error(
+            ids,
+            400,
+            "BadRequest",
+            "Invalid batch payload format: no requests.",
+            vec![],
+        );
     }
     if req.requests.len() > MAX_ITEMS {
         return graph_error(
@@ -43,7 +57,11 @@ pub(crate) async fn handle(sim: &Sim, app: &str, ids: &Ids, body: &[u8]) -> Repl
         }
     }
     for r in &req.requests {
-        if let Some(d) = r.depends_on.iter().find(|d| !seen.contains(d.as_str()) || *d == &r.id) {
+        if let Some(d) = r
+            .depends_on
+            .iter()
+            .find(|d| !seen.contains(d.as_str()) || *d == &r.id)
+        {
             return graph_error(
                 ids,
                 400,
@@ -77,7 +95,11 @@ pub(crate) async fn handle(sim: &Sim, app: &str, ids: &Ids, body: &[u8]) -> Repl
                     .cloned()
                     .unwrap_or_else(|| ids.client_request_id.clone()),
             };
-            let reply = if item.depends_on.iter().any(|d| !(200..300).contains(&done[d])) {
+            let reply = if item
+                .depends_on
+                .iter()
+                .any(|d| !(200..300).contains(&done[d]))
+            {
                 graph_error(
                     &item_ids,
                     424,
@@ -101,7 +123,11 @@ pub(crate) async fn handle(sim: &Sim, app: &str, ids: &Ids, body: &[u8]) -> Repl
                     .map(|i| &url[i + 5..])
                     .unwrap_or(url);
                 let (path, query) = url.split_once('?').unwrap_or((url, ""));
-                let path = if path.starts_with('/') { path.to_string() } else { format!("/{path}") };
+                let path = if path.starts_with('/') {
+                    path.to_string()
+                } else {
+                    format!("/{path}")
+                };
                 graph_call(
                     sim,
                     app,

@@ -15,8 +15,15 @@ pub enum SimClock {
 
 impl SimClock {
     pub fn scaled(scale: f64) -> Self {
-        let scale = if scale.is_finite() && scale > 0.0 { scale } else { 1.0 };
-        SimClock::Scaled { start: Instant::now(), scale }
+        let scale = if scale.is_finite() && scale > 0.0 {
+            scale
+        } else {
+            1.0
+        };
+        SimClock::Scaled {
+            start: Instant::now(),
+            scale,
+        }
     }
 
     pub fn manual() -> Self {

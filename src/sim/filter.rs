@@ -81,7 +81,13 @@ pub const ROLE_ASSIGNMENT: Support = Support {
 
 pub const ROLE_DEFINITION: Support = Support {
     resource: "UnifiedRoleDefinition",
-    eq: &["id", "displayName", "isPrivileged", "templateId", "isBuiltIn"],
+    eq: &[
+        "id",
+        "displayName",
+        "isPrivileged",
+        "templateId",
+        "isBuiltIn",
+    ],
     starts_with: &["displayName"],
     any: &[],
     case_sensitive: &[],
@@ -146,7 +152,9 @@ fn lex(s: &str) -> Result<Vec<Tok>, FilterError> {
                             }
                         }
                         Some((_, ch)) => v.push(ch),
-                        None => return Err(FilterError::Invalid("unterminated string literal".into())),
+                        None => {
+                            return Err(FilterError::Invalid("unterminated string literal".into()))
+                        }
                     }
                 }
                 out.push(Tok::Str(v));
@@ -195,7 +203,9 @@ impl Parser<'_> {
     fn expect(&mut self, t: Tok) -> Result<(), FilterError> {
         match self.next() {
             Some(x) if x == t => Ok(()),
-            other => Err(FilterError::Invalid(format!("expected {t:?}, found {other:?}"))),
+            other => Err(FilterError::Invalid(format!(
+                "expected {t:?}, found {other:?}"
+            ))),
         }
     }
     fn keyword(&self, k: &str) -> bool {
@@ -235,14 +245,18 @@ impl Parser<'_> {
             Some(Tok::Word(w)) if w.eq_ignore_ascii_case("true") => Ok(Some(Literal::Bool(true))),
             Some(Tok::Word(w)) if w.eq_ignore_ascii_case("false") => Ok(Some(Literal::Bool(false))),
             Some(Tok::Word(w)) if w.eq_ignore_ascii_case("null") => Ok(None),
-            other => Err(FilterError::Invalid(format!("expected a literal, found {other:?}"))),
+            other => Err(FilterError::Invalid(format!(
+                "expected a literal, found {other:?}"
+            ))),
         }
     }
 
     fn string_arg(&mut self) -> Result<String, FilterError> {
         match self.next() {
             Some(Tok::Str(s)) => Ok(s),
-            other => Err(FilterError::Invalid(format!("expected a string, found {other:?}"))),
+            other => Err(FilterError::Invalid(format!(
+                "expected a string, found {other:?}"
+            ))),
         }
     }
 
@@ -272,7 +286,11 @@ impl Parser<'_> {
                 self.expect(Tok::Open)?;
                 let prop = match self.next() {
                     Some(Tok::Word(p)) => p,
-                    other => return Err(FilterError::Invalid(format!("expected a property, found {other:?}"))),
+                    other => {
+                        return Err(FilterError::Invalid(format!(
+                            "expected a property, found {other:?}"
+                        )))
+                    }
                 };
                 self.expect(Tok::Comma)?;
                 let v = self.string_arg()?;
@@ -280,7 +298,12 @@ impl Parser<'_> {
                 if w.eq_ignore_ascii_case("endsWith") {
                     return Err(self.unsupported(&prop));
                 }
-                match self.support.starts_with.iter().find(|p| p.eq_ignore_ascii_case(&prop)) {
+                match self
+                    .support
+                    .starts_with
+                    .iter()
+                    .find(|p| p.eq_ignore_ascii_case(&prop))
+                {
                     Some(p) => Ok(Filter::StartsWith(p, v)),
                     None => Err(self.unsupported(&prop)),
                 }
@@ -290,13 +313,23 @@ impl Parser<'_> {
                 if !op.eq_ignore_ascii_case("any") {
                     return Err(self.unsupported(prop));
                 }
-                let Some(p) = self.support.any.iter().find(|x| x.eq_ignore_ascii_case(prop)).copied() else {
+                let Some(p) = self
+                    .support
+                    .any
+                    .iter()
+                    .find(|x| x.eq_ignore_ascii_case(prop))
+                    .copied()
+                else {
                     return Err(self.unsupported(prop));
                 };
                 self.expect(Tok::Open)?;
                 let var = match self.next() {
                     Some(Tok::Word(v)) => v,
-                    other => return Err(FilterError::Invalid(format!("expected a lambda variable, found {other:?}"))),
+                    other => {
+                        return Err(FilterError::Invalid(format!(
+                            "expected a lambda variable, found {other:?}"
+                        )))
+                    }
                 };
                 self.expect(Tok::Colon)?;
                 let inner = match self.next() {
@@ -308,7 +341,11 @@ impl Parser<'_> {
                         self.expect(Tok::Open)?;
                         match self.next() {
                             Some(Tok::Word(x)) if x == var => {}
-                            other => return Err(FilterError::Invalid(format!("expected {var}, found {other:?}"))),
+                            other => {
+                                return Err(FilterError::Invalid(format!(
+                                    "expected {var}, found {other:?}"
+                                )))
+                            }
                         }
                         self.expect(Tok::Comma)?;
                         let v = self.string_arg()?;
@@ -323,9 +360,18 @@ impl Parser<'_> {
             Some(Tok::Word(prop)) => {
                 let op = match self.next() {
                     Some(Tok::Word(op)) => op.to_ascii_lowercase(),
-                    other => return Err(FilterError::Invalid(format!("expected an operator after '{prop}', found {other:?}"))),
+                    other => {
+                        return Err(FilterError::Invalid(format!(
+                            "expected an operator after '{prop}', found {other:?}"
+                        )))
+                    }
                 };
-                let eq_prop = self.support.eq.iter().find(|p| p.eq_ignore_ascii_case(&prop)).copied();
+                let eq_prop = self
+                    .support
+                    .eq
+                    .iter()
+                    .find(|p| p.eq_ignore_ascii_case(&prop))
+                    .copied();
                 match op.as_str() {
                     "eq" => {
                         let lit = self.literal()?;
@@ -345,7 +391,11 @@ impl Parser<'_> {
                             match self.next() {
                                 Some(Tok::Comma) => continue,
                                 Some(Tok::Close) => break,
-                                other => return Err(FilterError::Invalid(format!("expected ',' or ')', found {other:?}"))),
+                                other => {
+                                    return Err(FilterError::Invalid(format!(
+                                        "expected ',' or ')', found {other:?}"
+                                    )))
+                                }
                             }
                         }
                         match eq_prop {
@@ -370,7 +420,11 @@ pub fn parse(s: &str, support: &Support) -> Result<Filter, FilterError> {
     if toks.is_empty() {
         return Err(FilterError::Invalid("empty filter".into()));
     }
-    let mut p = Parser { toks, pos: 0, support };
+    let mut p = Parser {
+        toks,
+        pos: 0,
+        support,
+    };
     let f = p.expr()?;
     if p.pos != p.toks.len() {
         return Err(FilterError::Invalid(format!("unexpected {:?}", p.peek())));
@@ -380,7 +434,8 @@ pub fn parse(s: &str, support: &Support) -> Result<Filter, FilterError> {
 
 fn starts_with_ci(s: &str, prefix: &str) -> bool {
     if s.is_ascii() && prefix.is_ascii() {
-        s.len() >= prefix.len() && s.as_bytes()[..prefix.len()].eq_ignore_ascii_case(prefix.as_bytes())
+        s.len() >= prefix.len()
+            && s.as_bytes()[..prefix.len()].eq_ignore_ascii_case(prefix.as_bytes())
     } else {
         s.to_lowercase().starts_with(&prefix.to_lowercase())
     }
@@ -406,7 +461,9 @@ impl Filter {
             Filter::Or(a, b) => a.matches(item, support) || b.matches(item, support),
             Filter::Eq(p, l) => eq(p, l),
             Filter::In(p, ls) => ls.iter().any(|l| eq(p, l)),
-            Filter::StartsWith(p, v) => matches!(item.prop(p), PropValue::Str(s) if starts_with_ci(s, v)),
+            Filter::StartsWith(p, v) => {
+                matches!(item.prop(p), PropValue::Str(s) if starts_with_ci(s, v))
+            }
             Filter::AnyEq(p, v) => match item.prop(p) {
                 PropValue::List(l) => l.iter().any(|x| x.eq_ignore_ascii_case(v)),
                 _ => false,
@@ -491,7 +548,10 @@ mod tests {
         assert!(ok("startsWith(userPrincipalName,'jo')", &u));
         assert!(ok("proxyAddresses/any(p:p eq 'smtp:jo@contoso.com')", &u));
         assert!(ok("proxyAddresses/any(x:startsWith(x,'SMTP:'))", &u));
-        assert!(ok("onPremisesSyncEnabled eq false and (mail eq 'x' or startsWith(userPrincipalName,'J'))", &u));
+        assert!(ok(
+            "onPremisesSyncEnabled eq false and (mail eq 'x' or startsWith(userPrincipalName,'J'))",
+            &u
+        ));
         assert!(ok("displayName eq 'it''s' or id eq '1'", &u));
     }
 
@@ -503,11 +563,24 @@ mod tests {
             ("endsWith(mail,'x')", "mail"),
             ("not(userPrincipalName eq 'x')", "userPrincipalName"),
             ("jobTitle eq 'x'", "jobTitle"),
-            ("startsWith(onPremisesImmutableId,'x')", "onPremisesImmutableId"),
+            (
+                "startsWith(onPremisesImmutableId,'x')",
+                "onPremisesImmutableId",
+            ),
         ] {
-            assert_eq!(parse(f, &USER), Err(FilterError::Unsupported(p.into())), "{f}");
+            assert_eq!(
+                parse(f, &USER),
+                Err(FilterError::Unsupported(p.into())),
+                "{f}"
+            );
         }
-        assert!(matches!(parse("userPrincipalName eq", &USER), Err(FilterError::Invalid(_))));
-        assert!(matches!(parse("(id eq '1'", &USER), Err(FilterError::Invalid(_))));
+        assert!(matches!(
+            parse("userPrincipalName eq", &USER),
+            Err(FilterError::Invalid(_))
+        ));
+        assert!(matches!(
+            parse("(id eq '1'", &USER),
+            Err(FilterError::Invalid(_))
+        ));
     }
 }

@@ -150,9 +150,12 @@ pub struct SimHandle {
 /// Load the state file if it exists, else `TenantState::default()`.
 pub fn load_state(path: &std::path::Path) -> io::Result<Option<TenantState>> {
     match std::fs::read(path) {
-        Ok(bytes) => serde_json::from_slice(&bytes)
-            .map(Some)
-            .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, format!("{}: {e}", path.display()))),
+        Ok(bytes) => serde_json::from_slice(&bytes).map(Some).map_err(|e| {
+            io::Error::new(
+                io::ErrorKind::InvalidData,
+                format!("{}: {e}", path.display()),
+            )
+        }),
         Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
         Err(e) => Err(e),
     }
@@ -173,7 +176,10 @@ pub async fn start(config: SimConfig, state: TenantState) -> io::Result<SimHandl
         tenant: Mutex::new(Tenant::from_state(state)),
         auth: Mutex::new(auth::AuthState::default()),
         throttle: Mutex::new((throttle::Throttle::default(), config.throttle.clone())),
-        faults: Mutex::new((config.faults.clone(), fastrand::Rng::with_seed(config.fault_seed))),
+        faults: Mutex::new((
+            config.faults.clone(),
+            fastrand::Rng::with_seed(config.fault_seed),
+        )),
         log: Mutex::new(log::RequestLog::new(config.request_log_capacity)),
         dirty: tokio::sync::Notify::new(),
         persist_lock: Mutex::new(()),
@@ -235,7 +241,10 @@ impl SimHandle {
     }
     /// `<base>/<tenant>/oauth2/v2.0/token`.
     pub fn token_url(&self) -> String {
-        format!("{}/{}/oauth2/v2.0/token", self.sim.base_url, self.sim.cfg.tenant_id)
+        format!(
+            "{}/{}/oauth2/v2.0/token",
+            self.sim.base_url, self.sim.cfg.tenant_id
+        )
     }
     pub fn requests(&self) -> Vec<LoggedRequest> {
         lock(&self.sim.log).entries.iter().cloned().collect()
@@ -389,7 +398,10 @@ impl ResettableStream {
             // Zero linger: closing sends RST, which is what a client sees on a real reset.
             #[allow(deprecated)]
             let _ = self.inner.set_linger(Some(std::time::Duration::ZERO));
-            Err(io::Error::new(io::ErrorKind::ConnectionReset, "sim: injected reset"))
+            Err(io::Error::new(
+                io::ErrorKind::ConnectionReset,
+                "sim: injected reset",
+            ))
         } else {
             Ok(())
         }
@@ -397,14 +409,22 @@ impl ResettableStream {
 }
 
 impl AsyncRead for ResettableStream {
-    fn poll_read(mut self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<io::Result<()>> {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
         self.check()?;
         Pin::new(&mut self.inner).poll_read(cx, buf)
     }
 }
 
 impl AsyncWrite for ResettableStream {
-    fn poll_write(mut self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
         self.check()?;
         Pin::new(&mut self.inner).poll_write(cx, buf)
     }

@@ -53,7 +53,13 @@ pub(crate) fn graph_date() -> String {
 }
 
 /// `{"error":{"code","message","innerError":{"date","request-id","client-request-id"},"details"}}`.
-pub(crate) fn graph_error(ids: &Ids, status: u16, code: &str, message: &str, details: Vec<ErrorDetail>) -> Reply {
+pub(crate) fn graph_error(
+    ids: &Ids,
+    status: u16,
+    code: &str,
+    message: &str,
+    details: Vec<ErrorDetail>,
+) -> Reply {
     let body = ErrorResponse {
         error: ErrorBody {
             code: code.into(),
@@ -139,7 +145,12 @@ pub(crate) type Headers = BTreeMap<String, String>;
 
 fn header_map(h: &HeaderMap) -> Headers {
     h.iter()
-        .filter_map(|(k, v)| Some((k.as_str().to_ascii_lowercase(), v.to_str().ok()?.to_string())))
+        .filter_map(|(k, v)| {
+            Some((
+                k.as_str().to_ascii_lowercase(),
+                v.to_str().ok()?.to_string(),
+            ))
+        })
         .collect()
 }
 
@@ -219,10 +230,14 @@ fn to_response(reply: Reply, extra: &[(String, String)]) -> Response {
         .map(|b| serde_json::to_vec(&b).unwrap_or_default())
         .unwrap_or_default();
     let mut r = Response::new(Body::from(bytes));
-    *r.status_mut() = StatusCode::from_u16(reply.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    *r.status_mut() =
+        StatusCode::from_u16(reply.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
     let h = r.headers_mut();
     for (k, v) in reply.headers.iter().chain(extra) {
-        if let (Ok(k), Ok(v)) = (HeaderName::try_from(k.as_str()), HeaderValue::try_from(v.as_str())) {
+        if let (Ok(k), Ok(v)) = (
+            HeaderName::try_from(k.as_str()),
+            HeaderValue::try_from(v.as_str()),
+        ) {
             h.append(k, v);
         }
     }
@@ -235,8 +250,7 @@ fn to_response(reply: Reply, extra: &[(String, String)]) -> Response {
     r
 }
 
-const AGS_DIAGNOSTIC: &str =
-    r#"{"ServerInfo":{"DataCenter":"Simulated","Slice":"E","Ring":"5","ScaleUnit":"000","RoleInstance":"SIM-HARDMATCH","ADSiteName":"SIM"}}"#;
+const AGS_DIAGNOSTIC: &str = r#"{"ServerInfo":{"DataCenter":"Simulated","Slice":"E","Ring":"5","ScaleUnit":"000","RoleInstance":"SIM-HARDMATCH","ADSiteName":"SIM"}}"#;
 
 async fn graph_entry(
     sim: &Arc<Sim>,
@@ -254,7 +268,11 @@ async fn graph_entry(
             .cloned()
             .unwrap_or_else(|| uuid::Uuid::new_v4().to_string()),
     };
-    let logged_path = if raw_query.is_empty() { path.to_string() } else { format!("{path}?{raw_query}") };
+    let logged_path = if raw_query.is_empty() {
+        path.to_string()
+    } else {
+        format!("{path}?{raw_query}")
+    };
     let (latency, reset) = {
         let mut f = lock(&sim.faults);
         let (faults, rng) = &mut *f;
@@ -315,12 +333,20 @@ async fn graph_entry(
         batch_item: None,
         at: sim.clock.now(),
     });
-    let date = chrono::Utc::now().format("%a, %d %b %Y %H:%M:%S GMT").to_string();
+    let date = chrono::Utc::now()
+        .format("%a, %d %b %Y %H:%M:%S GMT")
+        .to_string();
     let common = vec![
         ("request-id".to_string(), ids.request_id.clone()),
-        ("client-request-id".to_string(), ids.client_request_id.clone()),
+        (
+            "client-request-id".to_string(),
+            ids.client_request_id.clone(),
+        ),
         ("date".to_string(), date),
-        ("x-ms-ags-diagnostic".to_string(), AGS_DIAGNOSTIC.to_string()),
+        (
+            "x-ms-ags-diagnostic".to_string(),
+            AGS_DIAGNOSTIC.to_string(),
+        ),
         ("cache-control".to_string(), "no-cache".to_string()),
     ];
     to_response(reply, &common)
@@ -344,7 +370,11 @@ pub(crate) fn graph_call(
     let segs: Vec<String> = rel
         .trim_start_matches('/')
         .split('/')
-        .map(|s| percent_encoding::percent_decode_str(s).decode_utf8_lossy().into_owned())
+        .map(|s| {
+            percent_encoding::percent_decode_str(s)
+                .decode_utf8_lossy()
+                .into_owned()
+        })
         .collect();
     let scope = format!("Tenant_Application/ReadWrite/{app}/{}", sim.cfg.tenant_id);
 
@@ -381,7 +411,12 @@ pub(crate) fn graph_call(
         .get("$top")
         .and_then(|t| t.trim().parse::<u32>().ok())
         .is_some_and(|t| t < 20);
-    let cost = super::throttle::cost(method, is_user_list, query.get("$select").is_some(), small_top);
+    let cost = super::throttle::cost(
+        method,
+        is_user_list,
+        query.get("$select").is_some(),
+        small_top,
+    );
     let users = lock(&sim.tenant).users.len();
     let verdict = {
         let mut t = lock(&sim.throttle);
@@ -391,7 +426,11 @@ pub(crate) fn graph_call(
     let ru = format!("{}", cost.resource_units);
     let pct = |f: f64| (f > 0.8).then(|| format!("{:.2}", f.min(1.8)));
     let mut reply = match verdict {
-        super::throttle::Verdict::Throttled { retry_after, information, limit_fraction } => {
+        super::throttle::Verdict::Throttled {
+            retry_after,
+            information,
+            limit_fraction,
+        } => {
             let mut r = Reply::json(429, too_many_requests(ids))
                 .header("Retry-After", fmt_secs(sim.clock.to_real(retry_after)))
                 .header("x-ms-throttle-scope", scope)
@@ -414,7 +453,11 @@ pub(crate) fn graph_call(
     if batch_item.is_some() {
         lock(&sim.log).push(LoggedRequest {
             method: method.to_string(),
-            path: if raw_query.is_empty() { rel.to_string() } else { format!("{rel}?{raw_query}") },
+            path: if raw_query.is_empty() {
+                rel.to_string()
+            } else {
+                format!("{rel}?{raw_query}")
+            },
             status: reply.status,
             client_request_id: headers.get("client-request-id").cloned(),
             request_id: ids.request_id.clone(),

@@ -61,7 +61,11 @@ pub fn builtin_role_definitions() -> Vec<RoleDefinition> {
     [
         (GLOBAL_ADMINISTRATOR, "Global Administrator", true),
         (USER_ADMINISTRATOR, "User Administrator", true),
-        (HYBRID_IDENTITY_ADMINISTRATOR, "Hybrid Identity Administrator", true),
+        (
+            HYBRID_IDENTITY_ADMINISTRATOR,
+            "Hybrid Identity Administrator",
+            true,
+        ),
         (HELPDESK_ADMINISTRATOR, "Helpdesk Administrator", true),
         (REPORTS_READER, "Reports Reader", false),
     ]
@@ -109,7 +113,11 @@ fn default_sync_features() -> SyncFeatures {
 
 /// `<object id hex without dashes><upn>`: how Entra frees a soft-deleted user's UPN (FIELD, §3).
 pub fn mangle_deleted_upn(id: &str, upn: &str) -> String {
-    let hex: String = id.chars().filter(|c| *c != '-').collect::<String>().to_lowercase();
+    let hex: String = id
+        .chars()
+        .filter(|c| *c != '-')
+        .collect::<String>()
+        .to_lowercase();
     if upn.len() >= hex.len() && upn[..hex.len()].eq_ignore_ascii_case(&hex) {
         upn.to_string()
     } else {
@@ -190,7 +198,11 @@ impl Tenant {
         if let Some(upn) = &u.user_principal_name {
             self.upn_index.insert(upn.to_lowercase(), id.clone());
         }
-        if let Some(imm) = u.on_premises_immutable_id.as_ref().filter(|s| !s.is_empty()) {
+        if let Some(imm) = u
+            .on_premises_immutable_id
+            .as_ref()
+            .filter(|s| !s.is_empty())
+        {
             self.immutable_index.insert(imm.clone(), id.clone());
         }
         self.users.insert(key(&id), u);
@@ -198,7 +210,11 @@ impl Tenant {
 
     pub fn insert_deleted(&mut self, u: User) {
         let id = u.id.clone().unwrap_or_default();
-        if let Some(imm) = u.on_premises_immutable_id.as_ref().filter(|s| !s.is_empty()) {
+        if let Some(imm) = u
+            .on_premises_immutable_id
+            .as_ref()
+            .filter(|s| !s.is_empty())
+        {
             self.immutable_index.insert(imm.clone(), id.clone());
         }
         self.deleted.insert(key(&id), u);
@@ -343,5 +359,62 @@ mod tests {
         assert_eq!(m, "7e06b56615f340138bf879874d52e68ajo@contoso.com");
         assert_eq!(mangle_deleted_upn(id, &m), m, "already mangled stays as is");
         assert_eq!(unmangle_deleted_upn(id, &m), "jo@contoso.com");
+    }
+
+    #[test]
+    fn a_cloud_state_seeds_users_roles_and_the_recycle_bin() {
+        use crate::cloud::{CloudState, CloudUser};
+        let cloud = CloudState {
+            users: vec![
+                CloudUser {
+                    id: "00000000-0000-4000-8000-000000000001".into(),
+                    upn: "admin@contoso.com".into(),
+                    privileged_roles: Some(vec![
+                        "Global Administrator".into(),
+                        "Custom Role".into(),
+                    ]),
+                    ..Default::default()
+                },
+                CloudUser {
+                    upn: "noid@contoso.com".into(),
+                    immutable_id: Some("AQID".into()),
+                    ..Default::default()
+                },
+            ],
+            deleted: vec![CloudUser {
+                id: "00000000-0000-4000-8000-000000000003".into(),
+                upn: "gone@contoso.com".into(),
+                immutable_id: Some("BAUG".into()),
+                ..Default::default()
+            }],
+            ..Default::default()
+        };
+        let state = from_cloud_state(cloud);
+        assert_eq!(state.role_assignments.len(), 2);
+        assert!(state
+            .role_assignments
+            .iter()
+            .any(|a| a.role_definition_id == GLOBAL_ADMINISTRATOR));
+        let custom = state
+            .role_definitions
+            .iter()
+            .find(|d| d.display_name == "Custom Role")
+            .unwrap();
+        assert_eq!(custom.is_privileged, Some(true));
+        let t = Tenant::from_state(state);
+        assert!(t
+            .find_active("NOID@contoso.com")
+            .and_then(|u| u.id.clone())
+            .is_some());
+        assert_eq!(
+            t.immutable_holder("BAUG"),
+            Some("00000000-0000-4000-8000-000000000003")
+        );
+        let gone = t.deleted.values().next().unwrap();
+        assert!(gone.deleted_date_time.is_some());
+        assert_eq!(
+            gone.user_principal_name.as_deref(),
+            Some("00000000000040008000000000000003gone@contoso.com")
+        );
     }
 }

@@ -120,7 +120,9 @@ impl Throttle {
         tenant_users: usize,
     ) -> Verdict {
         if !quotas.enabled {
-            return Verdict::Allowed { limit_fraction: 0.0 };
+            return Verdict::Allowed {
+                limit_fraction: 0.0,
+            };
         }
         let ru_quota = quotas
             .resource_units
@@ -136,7 +138,9 @@ impl Throttle {
             ru.used += cost.resource_units;
             w.used += cost.writes;
             let frac = (ru.used / ru_quota).max(w.used / quotas.writes);
-            return Verdict::Allowed { limit_fraction: frac };
+            return Verdict::Allowed {
+                limit_fraction: frac,
+            };
         }
         if quotas.charge_throttled {
             ru.used += cost.resource_units;
@@ -186,16 +190,29 @@ mod tests {
         let mut t = Throttle::default();
         let c = cost("PATCH", false, false, false);
         for _ in 0..10 {
-            assert!(matches!(t.check("a", 0.0, c, &q, 10), Verdict::Allowed { .. }));
+            assert!(matches!(
+                t.check("a", 0.0, c, &q, 10),
+                Verdict::Allowed { .. }
+            ));
         }
-        let Verdict::Throttled { retry_after, information, .. } = t.check("a", 0.0, c, &q, 10)
+        let Verdict::Throttled {
+            retry_after,
+            information,
+            ..
+        } = t.check("a", 0.0, c, &q, 10)
         else {
             panic!("11th write must be throttled");
         };
         assert_eq!(information, "WriteLimitExceeded");
         assert!((retry_after - 2.0).abs() < 1e-9, "{retry_after}");
-        assert!(matches!(t.check("a", retry_after, c, &q, 10), Verdict::Allowed { .. }));
+        assert!(matches!(
+            t.check("a", retry_after, c, &q, 10),
+            Verdict::Allowed { .. }
+        ));
         // Another app has its own bucket.
-        assert!(matches!(t.check("b", 0.0, c, &q, 10), Verdict::Allowed { .. }));
+        assert!(matches!(
+            t.check("b", 0.0, c, &q, 10),
+            Verdict::Allowed { .. }
+        ));
     }
 }

@@ -78,7 +78,12 @@ const READ_ONLY: &[&str] = &[
 ];
 
 /// What may still change on a synced user (everything else is mastered on-premises).
-const CLOUD_MASTERED: &[&str] = &["usageLocation", "preferredLanguage", "passwordPolicies", "passwordProfile"];
+const CLOUD_MASTERED: &[&str] = &[
+    "usageLocation",
+    "preferredLanguage",
+    "passwordPolicies",
+    "passwordProfile",
+];
 
 pub(crate) fn route(
     sim: &Sim,
@@ -250,7 +255,10 @@ fn sync_object(sim: &Sim, t: &Tenant) -> Value {
 }
 
 fn property_name(name: &str) -> Option<&'static str> {
-    USER_PROPERTIES.iter().find(|p| p.eq_ignore_ascii_case(name)).copied()
+    USER_PROPERTIES
+        .iter()
+        .find(|p| p.eq_ignore_ascii_case(name))
+        .copied()
 }
 
 /// A user as Graph returns it: the `$select`ed properties (null when unset) or the default set.
@@ -324,13 +332,18 @@ fn decode_skiptoken(t: &str) -> Option<String> {
     let b = base64::engine::general_purpose::URL_SAFE_NO_PAD
         .decode(t.strip_prefix("RFNwdAI")?)
         .ok()?;
-    String::from_utf8(b).ok()?.strip_prefix("hm1:").map(String::from)
+    String::from_utf8(b)
+        .ok()?
+        .strip_prefix("hm1:")
+        .map(String::from)
 }
 
 fn list(sim: &Sim, which: Collection, q: &Query, headers: &Headers, ids: &Ids) -> Reply {
     for (k, _) in &q.pairs {
         let k = k.to_ascii_lowercase();
-        if k.starts_with('$') && !["$select", "$top", "$filter", "$skiptoken", "$count"].contains(&k.as_str()) {
+        if k.starts_with('$')
+            && !["$select", "$top", "$filter", "$skiptoken", "$count"].contains(&k.as_str())
+        {
             // $orderby/$search/$expand/$skip are not modelled; say so rather than ignore them.
             return graph_error(
                 ids,
@@ -341,27 +354,36 @@ fn list(sim: &Sim, which: Collection, q: &Query, headers: &Headers, ids: &Ids) -
             );
         }
     }
-    let top = match q.get("$top") {
-        None => 100,
-        Some(t) => match t.trim().parse::<usize>() {
-            Ok(n) if (1..=999).contains(&n) => n,
-            _ => {
-                return graph_error(
+    let top =
+        match q.get("$top") {
+            None => 100,
+            Some(t) => match t.trim().parse::<usize>() {
+                Ok(n) if (1..=999).contains(&n) => n,
+                _ => return graph_error(
                     ids,
                     400,
                     "Request_BadRequest",
-                    &format!("Invalid page size specified: '{t}'. Must be between 1 and 999 inclusive."),
+                    &format!(
+                        "Invalid page size specified: '{t}'. Must be between 1 and 999 inclusive."
+                    ),
                     vec![],
-                )
-            }
-        },
-    };
+                ),
+            },
+        };
     let eventual = headers
         .get("consistencylevel")
         .is_some_and(|v| v.eq_ignore_ascii_case("eventual"));
-    let count = q.get("$count").is_some_and(|c| c.eq_ignore_ascii_case("true"));
+    let count = q
+        .get("$count")
+        .is_some_and(|c| c.eq_ignore_ascii_case("true"));
     if count && !eventual {
-        return graph_error(ids, 400, "Request_BadRequest", "$count is not currently supported.", vec![]);
+        return graph_error(
+            ids,
+            400,
+            "Request_BadRequest",
+            "$count is not currently supported.",
+            vec![],
+        );
     }
     let flt = match parse_filter(q, &filter::USER, ids) {
         Ok(f) => f,
@@ -371,11 +393,23 @@ fn list(sim: &Sim, which: Collection, q: &Query, headers: &Headers, ids: &Ids) -
         None => None,
         Some(t) => match decode_skiptoken(t) {
             Some(k) => Some(k),
-            None => return graph_error(ids, 400, "Request_BadRequest", "Invalid skip token.", vec![]),
+            None => {
+                return graph_error(
+                    ids,
+                    400,
+                    "Request_BadRequest",
+                    "Invalid skip token.",
+                    vec![],
+                )
+            }
         },
     };
     let t = lock(&sim.tenant);
-    let map: &BTreeMap<String, User> = if which == Collection::Users { &t.users } else { &t.deleted };
+    let map: &BTreeMap<String, User> = if which == Collection::Users {
+        &t.users
+    } else {
+        &t.deleted
+    };
     let range = match &after {
         Some(k) => map.range::<String, _>((Bound::Excluded(k.clone()), Bound::Unbounded)),
         None => map.range::<String, _>(..),
@@ -404,7 +438,9 @@ fn list(sim: &Sim, which: Collection, q: &Query, headers: &Headers, ids: &Ids) -
                     ids,
                     400,
                     "Request_BadRequest",
-                    &format!("Could not find a property named '{bad}' on type 'microsoft.graph.user'."),
+                    &format!(
+                        "Could not find a property named '{bad}' on type 'microsoft.graph.user'."
+                    ),
                     vec![],
                 )
             }
@@ -412,7 +448,11 @@ fn list(sim: &Sim, which: Collection, q: &Query, headers: &Headers, ids: &Ids) -
     }
     if let (Some(sel), true) = (q.get("$select"), page.is_empty()) {
         // Validate $select even on an empty page.
-        if let Some(bad) = sel.split(',').map(str::trim).find(|n| !n.is_empty() && property_name(n).is_none()) {
+        if let Some(bad) = sel
+            .split(',')
+            .map(str::trim)
+            .find(|n| !n.is_empty() && property_name(n).is_none())
+        {
             return graph_error(
                 ids,
                 400,
@@ -439,12 +479,24 @@ fn list(sim: &Sim, which: Collection, q: &Query, headers: &Headers, ids: &Ids) -
     }
     if more {
         if let Some(k) = last_key {
-            let path = if which == Collection::Users { "users" } else { "directory/deletedItems/microsoft.graph.user" };
+            let path = if which == Collection::Users {
+                "users"
+            } else {
+                "directory/deletedItems/microsoft.graph.user"
+            };
             let rest = q.raw_without_skiptoken();
-            let sep = if rest.is_empty() { String::new() } else { format!("{rest}&") };
+            let sep = if rest.is_empty() {
+                String::new()
+            } else {
+                format!("{rest}&")
+            };
             out.insert(
                 "@odata.nextLink".into(),
-                json!(format!("{}/v1.0/{path}?{sep}$skiptoken={}", sim.base_url, encode_skiptoken(&k))),
+                json!(format!(
+                    "{}/v1.0/{path}?{sep}$skiptoken={}",
+                    sim.base_url,
+                    encode_skiptoken(&k)
+                )),
             );
         }
     }
@@ -466,7 +518,10 @@ fn one_user(sim: &Sim, method: &str, k: &str, q: &Query, body: Option<Value>, id
                         Some(s) => format!("users({s})/$entity"),
                         None => "users/$entity".into(),
                     };
-                    out.insert("@odata.context".into(), json!(format!("{}/v1.0/$metadata#{ctx}", sim.base_url)));
+                    out.insert(
+                        "@odata.context".into(),
+                        json!(format!("{}/v1.0/$metadata#{ctx}", sim.base_url)),
+                    );
                     out.extend(m);
                     Reply::json(200, Value::Object(out))
                 }
@@ -474,7 +529,9 @@ fn one_user(sim: &Sim, method: &str, k: &str, q: &Query, body: Option<Value>, id
                     ids,
                     400,
                     "Request_BadRequest",
-                    &format!("Could not find a property named '{bad}' on type 'microsoft.graph.user'."),
+                    &format!(
+                        "Could not find a property named '{bad}' on type 'microsoft.graph.user'."
+                    ),
                     vec![],
                 ),
             }
@@ -492,7 +549,8 @@ fn one_user(sim: &Sim, method: &str, k: &str, q: &Query, body: Option<Value>, id
                 }
                 t.insert_deleted(u);
             }
-            t.role_assignments.retain(|a| !a.principal_id.eq_ignore_ascii_case(&id));
+            t.role_assignments
+                .retain(|a| !a.principal_id.eq_ignore_ascii_case(&id));
             drop(t);
             sim.changed();
             Reply::empty(204)
@@ -512,7 +570,8 @@ fn bad_request(ids: &Ids, message: &str) -> Reply {
 }
 
 fn conflict(ids: &Ids, property: &str, holder: Option<&str>) -> Reply {
-    let message = format!("Another object with the same value for property {property} already exists.");
+    let message =
+        format!("Another object with the same value for property {property} already exists.");
     let mut details = vec![ErrorDetail {
         code: "ObjectConflict".into(),
         message: Some(message.clone()),
@@ -531,11 +590,19 @@ fn conflict(ids: &Ids, property: &str, holder: Option<&str>) -> Reply {
 fn invalid_value(ids: &Ids, property: &str) -> Reply {
     // Wording for rejected values is unverified (graph-behaviour.md open item 4); this is
     // Graph's generic invalid-value message.
-    bad_request(ids, &format!("Invalid value specified for property '{property}' of resource 'User'."))
+    bad_request(
+        ids,
+        &format!("Invalid value specified for property '{property}' of resource 'User'."),
+    )
 }
 
 /// Validate a new `onPremisesImmutableId`: `Ok(None)` clears it, `Ok(Some)` sets it.
-fn check_immutable_id(t: &Tenant, self_id: Option<&str>, v: &Value, ids: &Ids) -> Result<Option<String>, Reply> {
+fn check_immutable_id(
+    t: &Tenant,
+    self_id: Option<&str>,
+    v: &Value,
+    ids: &Ids,
+) -> Result<Option<String>, Reply> {
     match v {
         Value::Null => Ok(None),
         Value::String(s) => {
@@ -559,7 +626,10 @@ fn body_object(body: Option<Value>, ids: &Ids) -> Result<Map<String, Value>, Rep
     match body {
         Some(Value::Object(m)) => Ok(m),
         None => Err(bad_request(ids, "Empty Payload. JSON content expected.")),
-        Some(_) => Err(bad_request(ids, "Invalid request payload: a JSON object is expected.")),
+        Some(_) => Err(bad_request(
+            ids,
+            "Invalid request payload: a JSON object is expected.",
+        )),
     }
 }
 
@@ -577,7 +647,10 @@ fn patch_user(sim: &Sim, k: &str, body: Option<Value>, ids: &Ids) -> Reply {
     };
     for name in body.keys() {
         if let Some(ro) = READ_ONLY.iter().find(|r| r.eq_ignore_ascii_case(name)) {
-            return bad_request(ids, &format!("Property '{ro}' is read-only and cannot be set."));
+            return bad_request(
+                ids,
+                &format!("Property '{ro}' is read-only and cannot be set."),
+            );
         }
     }
     if current.on_premises_sync_enabled == Some(true)
@@ -637,20 +710,37 @@ fn create_user(sim: &Sim, body: Option<Value>, ids: &Ids) -> Reply {
     for name in body.keys() {
         if let Some(ro) = READ_ONLY.iter().find(|r| r.eq_ignore_ascii_case(name)) {
             if *ro != "id" {
-                return bad_request(ids, &format!("Property '{ro}' is read-only and cannot be set."));
+                return bad_request(
+                    ids,
+                    &format!("Property '{ro}' is read-only and cannot be set."),
+                );
             }
         }
     }
-    for required in ["accountEnabled", "displayName", "mailNickname", "userPrincipalName"] {
-        if body.get(required).is_none_or(|v| v.is_null() || v.as_str() == Some("")) {
+    for required in [
+        "accountEnabled",
+        "displayName",
+        "mailNickname",
+        "userPrincipalName",
+    ] {
+        if body
+            .get(required)
+            .is_none_or(|v| v.is_null() || v.as_str() == Some(""))
+        {
             return invalid_value(ids, required);
         }
     }
-    if !body.get("passwordProfile").is_some_and(|p| p.get("password").is_some_and(|x| x.is_string())) {
+    if !body
+        .get("passwordProfile")
+        .is_some_and(|p| p.get("password").is_some_and(|x| x.is_string()))
+    {
         return bad_request(ids, "A password must be specified to create a new user.");
     }
     let mut t = lock(&sim.tenant);
-    let upn = body["userPrincipalName"].as_str().unwrap_or_default().to_string();
+    let upn = body["userPrincipalName"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
     if !upn.contains('@') {
         return invalid_value(ids, "userPrincipalName");
     }
@@ -686,9 +776,13 @@ fn create_user(sim: &Sim, body: Option<Value>, ids: &Ids) -> Reply {
     drop(t);
     sim.changed();
     let mut out = Map::new();
-    out.insert("@odata.context".into(), json!(format!("{}/v1.0/$metadata#users/$entity", sim.base_url)));
+    out.insert(
+        "@odata.context".into(),
+        json!(format!("{}/v1.0/$metadata#users/$entity", sim.base_url)),
+    );
     out.extend(rendered);
-    Reply::json(201, Value::Object(out)).header("Location", format!("{}/v1.0/users/{id}", sim.base_url))
+    Reply::json(201, Value::Object(out))
+        .header("Location", format!("{}/v1.0/users/{id}", sim.base_url))
 }
 
 fn restore(sim: &Sim, id: &str, body: Option<Value>, ids: &Ids) -> Reply {
@@ -702,7 +796,12 @@ fn restore(sim: &Sim, id: &str, body: Option<Value>, ids: &Ids) -> Reply {
         .and_then(|b| b.get("newUserPrincipalName"))
         .and_then(|v| v.as_str())
         .map(String::from)
-        .unwrap_or_else(|| unmangle_deleted_upn(&real_id, u.user_principal_name.as_deref().unwrap_or_default()));
+        .unwrap_or_else(|| {
+            unmangle_deleted_upn(
+                &real_id,
+                u.user_principal_name.as_deref().unwrap_or_default(),
+            )
+        });
     if t.upn_index.contains_key(&wanted.to_lowercase()) {
         return conflict(ids, "userPrincipalName", None);
     }
@@ -716,7 +815,10 @@ fn restore(sim: &Sim, id: &str, body: Option<Value>, ids: &Ids) -> Reply {
     let mut out = Map::new();
     out.insert(
         "@odata.context".into(),
-        json!(format!("{}/v1.0/$metadata#directoryObjects/$entity", sim.base_url)),
+        json!(format!(
+            "{}/v1.0/$metadata#directoryObjects/$entity",
+            sim.base_url
+        )),
     );
     out.insert("@odata.type".into(), json!("#microsoft.graph.user"));
     out.extend(rendered);
@@ -725,43 +827,47 @@ fn restore(sim: &Sim, id: &str, body: Option<Value>, ids: &Ids) -> Reply {
 
 fn roles(sim: &Sim, kind: &str, q: &Query, ids: &Ids) -> Reply {
     let t = lock(&sim.tenant);
-    let (items, support, ctx): (Vec<Value>, &Support, &str) = if kind.eq_ignore_ascii_case("roleDefinitions") {
-        (
-            t.role_definitions
-                .iter()
-                .map(|d| {
-                    let mut v = serde_json::to_value(d).unwrap_or_default();
-                    v["isBuiltIn"] = json!(true);
-                    v["isEnabled"] = json!(true);
-                    v
-                })
-                .collect(),
-            &filter::ROLE_DEFINITION,
-            "roleManagement/directory/roleDefinitions",
-        )
-    } else if kind.eq_ignore_ascii_case("roleAssignments") {
-        (
-            t.role_assignments.iter().map(|a| serde_json::to_value(a).unwrap_or_default()).collect(),
-            &filter::ROLE_ASSIGNMENT,
-            "roleManagement/directory/roleAssignments",
-        )
-    } else if kind.eq_ignore_ascii_case("roleEligibilitySchedules") {
-        (
-            t.role_eligibility_schedules
-                .iter()
-                .map(|a| {
-                    let mut v = serde_json::to_value(a).unwrap_or_default();
-                    v["memberType"] = json!("Direct");
-                    v["status"] = json!("Provisioned");
-                    v
-                })
-                .collect(),
-            &filter::ROLE_ASSIGNMENT,
-            "roleManagement/directory/roleEligibilitySchedules",
-        )
-    } else {
-        return segment_not_found(ids, kind);
-    };
+    let (items, support, ctx): (Vec<Value>, &Support, &str) =
+        if kind.eq_ignore_ascii_case("roleDefinitions") {
+            (
+                t.role_definitions
+                    .iter()
+                    .map(|d| {
+                        let mut v = serde_json::to_value(d).unwrap_or_default();
+                        v["isBuiltIn"] = json!(true);
+                        v["isEnabled"] = json!(true);
+                        v
+                    })
+                    .collect(),
+                &filter::ROLE_DEFINITION,
+                "roleManagement/directory/roleDefinitions",
+            )
+        } else if kind.eq_ignore_ascii_case("roleAssignments") {
+            (
+                t.role_assignments
+                    .iter()
+                    .map(|a| serde_json::to_value(a).unwrap_or_default())
+                    .collect(),
+                &filter::ROLE_ASSIGNMENT,
+                "roleManagement/directory/roleAssignments",
+            )
+        } else if kind.eq_ignore_ascii_case("roleEligibilitySchedules") {
+            (
+                t.role_eligibility_schedules
+                    .iter()
+                    .map(|a| {
+                        let mut v = serde_json::to_value(a).unwrap_or_default();
+                        v["memberType"] = json!("Direct");
+                        v["status"] = json!("Provisioned");
+                        v
+                    })
+                    .collect(),
+                &filter::ROLE_ASSIGNMENT,
+                "roleManagement/directory/roleEligibilitySchedules",
+            )
+        } else {
+            return segment_not_found(ids, kind);
+        };
     let flt = match parse_filter(q, support, ids) {
         Ok(f) => f,
         Err(r) => return r,

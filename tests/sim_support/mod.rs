@@ -25,7 +25,13 @@ pub fn user(id: &str, upn: &str, immutable: Option<&str>) -> User {
 /// `n` users with ids `00000000-0000-4000-8000-{i:012}` and UPNs `user{i}@contoso.com`.
 pub fn many_users(n: usize) -> Vec<User> {
     (0..n)
-        .map(|i| user(&format!("00000000-0000-4000-8000-{i:012}"), &format!("user{i}@contoso.com"), None))
+        .map(|i| {
+            user(
+                &format!("00000000-0000-4000-8000-{i:012}"),
+                &format!("user{i}@contoso.com"),
+                None,
+            )
+        })
         .collect()
 }
 
@@ -48,17 +54,34 @@ impl Env {
     }
 
     pub async fn get(&self, rel: &str) -> (u16, reqwest::header::HeaderMap, Value) {
-        let r = self.http.get(self.url(rel)).bearer_auth(&self.token).send().await.expect("GET");
+        let r = self
+            .http
+            .get(self.url(rel))
+            .bearer_auth(&self.token)
+            .send()
+            .await
+            .expect("GET");
         split(r).await
     }
 
     pub async fn get_abs(&self, url: &str) -> (u16, Value) {
-        let r = self.http.get(url).bearer_auth(&self.token).send().await.expect("GET");
+        let r = self
+            .http
+            .get(url)
+            .bearer_auth(&self.token)
+            .send()
+            .await
+            .expect("GET");
         let (s, _, v) = split(r).await;
         (s, v)
     }
 
-    pub async fn send(&self, method: &str, rel: &str, body: Option<Value>) -> (u16, reqwest::header::HeaderMap, Value) {
+    pub async fn send(
+        &self,
+        method: &str,
+        rel: &str,
+        body: Option<Value>,
+    ) -> (u16, reqwest::header::HeaderMap, Value) {
         let m = reqwest::Method::from_bytes(method.as_bytes()).expect("method");
         let mut req = self.http.request(m, self.url(rel)).bearer_auth(&self.token);
         if let Some(b) = body {
@@ -72,7 +95,11 @@ pub async fn split(r: reqwest::Response) -> (u16, reqwest::header::HeaderMap, Va
     let status = r.status().as_u16();
     let headers = r.headers().clone();
     let text = r.text().await.expect("body");
-    let v = if text.is_empty() { Value::Null } else { serde_json::from_str(&text).expect("JSON body") };
+    let v = if text.is_empty() {
+        Value::Null
+    } else {
+        serde_json::from_str(&text).expect("JSON body")
+    };
     (status, headers, v)
 }
 
@@ -90,7 +117,10 @@ pub async fn secret_token(http: &reqwest::Client, sim: &SimHandle) -> String {
         .expect("token request");
     assert_eq!(r.status().as_u16(), 200);
     let v: Value = r.json().await.expect("token JSON");
-    v["access_token"].as_str().expect("access_token").to_string()
+    v["access_token"]
+        .as_str()
+        .expect("access_token")
+        .to_string()
 }
 
 pub fn error_code(v: &Value) -> &str {

@@ -446,6 +446,11 @@ async fn graph_requires_a_valid_unexpired_bearer_token() {
             .as_u16(),
         200
     );
+    assert_eq!(s.stats().token_requests, 1);
+    assert!(s
+        .requests()
+        .iter()
+        .any(|r| r.path.ends_with("/oauth2/v2.0/token") && r.status == 200));
     s.advance_clock(61.0);
     check(
         http.get(&users)

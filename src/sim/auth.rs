@@ -117,9 +117,10 @@ fn token_error(status: u16, error: &str, code: u32, description: &str) -> Reply 
     )
 }
 
-/// Durations go on the wire in real seconds (simulated / time-scale), at least 1.
+/// Durations go on the wire in real seconds (simulated / time-scale), rounded down so a client
+/// never believes a token lives longer than it does; at least 1.
 fn wire_secs(sim: &Sim, sim_secs: f64) -> u64 {
-    (sim.clock.to_real(sim_secs).ceil() as u64).max(1)
+    (sim.clock.to_real(sim_secs).floor() as u64).max(1)
 }
 
 fn known_tenant(sim: &Sim, tenant: &str, public_client: bool) -> bool {

@@ -23,7 +23,10 @@ pub struct LoggedRequest {
 
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct SimStats {
+    /// Graph requests (`/v1.0`), batch envelopes included.
     pub requests: u64,
+    /// Calls to the token and device-code endpoints.
+    pub token_requests: u64,
     pub batch_items: u64,
     pub throttled: u64,
     pub faults_429: u64,
@@ -50,7 +53,10 @@ impl RequestLog {
 
     pub fn push(&mut self, r: LoggedRequest) {
         let s = &mut self.stats;
-        if r.batch_item.is_some() {
+        let token_endpoint = r.path.contains("/oauth2/");
+        if token_endpoint {
+            s.token_requests += 1;
+        } else if r.batch_item.is_some() {
             s.batch_items += 1;
         } else {
             s.requests += 1;
@@ -64,7 +70,11 @@ impl RequestLog {
             Some(super::Fault::Reset) => s.resets += 1,
             None => {}
         }
-        if r.method != "GET" && (200..300).contains(&r.status) && r.path != "/v1.0/$batch" {
+        if !token_endpoint
+            && r.method != "GET"
+            && (200..300).contains(&r.status)
+            && r.path != "/v1.0/$batch"
+        {
             s.writes_ok += 1;
         }
         if self.capacity == 0 {

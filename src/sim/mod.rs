@@ -203,16 +203,20 @@ pub async fn start(config: SimConfig, state: TenantState) -> io::Result<SimHandl
     let writer = {
         let sim = sim.clone();
         tokio::spawn(async move {
+            let mut pause = std::time::Duration::from_millis(50);
             loop {
                 sim.dirty.notified().await;
-                // Debounce: one write for a burst of changes.
-                tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+                // Debounce: one write per burst of changes, and never more than about a third
+                // of the time spent writing (a million-user state takes a while to serialise).
+                tokio::time::sleep(pause).await;
                 let s = sim.clone();
+                let started = std::time::Instant::now();
                 match tokio::task::spawn_blocking(move || s.persist()).await {
                     Ok(Err(e)) => tracing::error!("sim: cannot write state: {e}"),
                     Err(e) => tracing::error!("sim: state writer failed: {e}"),
                     Ok(Ok(())) => {}
                 }
+                pause = (started.elapsed() * 2).max(std::time::Duration::from_millis(50));
             }
         })
     };

@@ -195,6 +195,18 @@ pub(crate) async fn entry(
             } else {
                 auth::device_code(&sim, &tenant, &body)
             };
+            // Logged without the body: it carries secrets and assertions.
+            lock(&sim.log).push(LoggedRequest {
+                method,
+                path: path.clone(),
+                status: reply.status,
+                client_request_id: headers.get("client-request-id").cloned(),
+                request_id: String::new(),
+                throttled: false,
+                fault: None,
+                batch_item: None,
+                at: sim.clock.now(),
+            });
             to_response(reply, &[])
         }
         ["sim", "devicecode", action @ ("approve" | "decline")] if method == "POST" => {

@@ -354,12 +354,12 @@ fn list(sim: &Sim, which: Collection, q: &Query, headers: &Headers, ids: &Ids) -
             );
         }
     }
-    let top =
-        match q.get("$top") {
-            None => 100,
-            Some(t) => match t.trim().parse::<usize>() {
-                Ok(n) if (1..=999).contains(&n) => n,
-                _ => return graph_error(
+    let top = match q.get("$top") {
+        None => 100,
+        Some(t) => match t.trim().parse::<usize>() {
+            Ok(n) if (1..=999).contains(&n) => n,
+            _ => {
+                return graph_error(
                     ids,
                     400,
                     "Request_BadRequest",
@@ -367,9 +367,10 @@ fn list(sim: &Sim, which: Collection, q: &Query, headers: &Headers, ids: &Ids) -
                         "Invalid page size specified: '{t}'. Must be between 1 and 999 inclusive."
                     ),
                     vec![],
-                ),
-            },
-        };
+                )
+            }
+        },
+    };
     let eventual = headers
         .get("consistencylevel")
         .is_some_and(|v| v.eq_ignore_ascii_case("eventual"));
@@ -542,6 +543,14 @@ fn one_user(sim: &Sim, method: &str, k: &str, q: &Query, body: Option<Value>, id
             let Some(id) = t.active_id(k) else {
                 return not_found(ids, k);
             };
+            if t.find_active(&id)
+                .is_some_and(|u| u.on_premises_sync_enabled == Some(true))
+            {
+                return bad_request(
+                    ids,
+                    "Unable to update the specified properties for on-premises mastered Directory Sync objects or objects currently undergoing migration.",
+                );
+            }
             if let Some(mut u) = t.remove_active(&id) {
                 u.deleted_date_time = Some(state::now_iso());
                 if let Some(upn) = &u.user_principal_name {

@@ -77,7 +77,10 @@ async fn faults_are_injected_at_roughly_the_configured_rates() {
     // Every answered request is logged with the client-request-id it carried.
     let log = env.sim.requests();
     assert!(log.iter().filter(|r| r.fault == Some(Fault::Reset)).count() as u64 == stats.resets);
-    let answered = log.iter().find(|r| r.status == 200 && r.path.starts_with("/v1.0/")).unwrap();
+    let answered = log
+        .iter()
+        .find(|r| r.status == 200 && r.path.starts_with("/v1.0/"))
+        .unwrap();
     assert!(answered
         .client_request_id
         .as_deref()

@@ -122,6 +122,30 @@ async fn unsupported_filters_get_request_unsupported_query() {
         );
         assert!(v["error"]["innerError"]["request-id"].is_string());
     }
+    let values = |n: usize| {
+        (0..n)
+            .map(|i| format!("'v{i}'"))
+            .collect::<Vec<_>>()
+            .join(",")
+    };
+    let (s, _, _) = env
+        .get(&format!(
+            "/users?$filter=onPremisesImmutableId in ({})",
+            values(15)
+        ))
+        .await;
+    assert_eq!(s, 200, "15 expressions are allowed");
+    let (s, _, v) = env
+        .get(&format!(
+            "/users?$filter=onPremisesImmutableId in ({})",
+            values(16)
+        ))
+        .await;
+    assert_eq!(
+        (s, error_code(&v)),
+        (400, "Request_UnsupportedQuery"),
+        "documented limit of 15 expressions"
+    );
     let (s, _, v) = env.get("/users?$count=true").await;
     assert_eq!(
         (s, error_message(&v)),

@@ -27,6 +27,8 @@ pub enum FilterError {
     Unsupported(String),
     /// Not parseable at all (`BadRequest` "Invalid filter clause").
     Invalid(String),
+    /// More than [`MAX_EXPRESSIONS`] comparisons.
+    TooManyExpressions(usize),
 }
 
 /// Which operators a resource supports by default, per property (canonical spelling).
@@ -429,6 +431,10 @@ pub fn parse(s: &str, support: &Support) -> Result<Filter, FilterError> {
     if p.pos != p.toks.len() {
         return Err(FilterError::Invalid(format!("unexpected {:?}", p.peek())));
     }
+    let n = f.expression_count();
+    if n > MAX_EXPRESSIONS {
+        return Err(FilterError::TooManyExpressions(n));
+    }
     Ok(f)
 }
 
@@ -441,7 +447,20 @@ fn starts_with_ci(s: &str, prefix: &str) -> bool {
     }
 }
 
+/// Graph's known-issues page: "When using the "in" operator, the request is limited to 15
+/// expressions in the filter clause by default".
+pub const MAX_EXPRESSIONS: usize = 15;
+
 impl Filter {
+    /// Leaf comparisons, each value of an `in (…)` counting as one.
+    pub fn expression_count(&self) -> usize {
+        match self {
+            Filter::And(a, b) | Filter::Or(a, b) => a.expression_count() + b.expression_count(),
+            Filter::In(_, v) => v.len(),
+            _ => 1,
+        }
+    }
+
     pub fn matches(&self, item: &dyn Filterable, support: &Support) -> bool {
         let eq = |prop: &str, lit: &Literal| -> bool {
             match (item.prop(prop), lit) {

@@ -216,8 +216,8 @@ pub(crate) fn route(
             roles(sim, kind, query, ids)
         }
         _ => {
-            let bad = segs.iter().find(|x| !x.is_empty()).cloned().unwrap_or_default();
-            segment_not_found(ids, segs.last().filter(|_| !segs.is_empty()).unwrap_or(&bad))
+            let last = segs.iter().rev().find(|x| !x.is_empty()).cloned().unwrap_or_default();
+            segment_not_found(ids, &last)
         }
     }
 }
@@ -310,6 +310,17 @@ fn parse_filter(q: &Query, support: &Support, ids: &Ids) -> Result<Option<Filter
                 &format!(
                     "Unsupported or invalid query filter clause specified for property '{p}' of resource '{}'.",
                     support.resource
+                ),
+                vec![],
+            ),
+            // The limit is documented; the error text is from field reports and unverified.
+            FilterError::TooManyExpressions(n) => graph_error(
+                ids,
+                400,
+                "Request_UnsupportedQuery",
+                &format!(
+                    "Too many child clauses specified in search filter expression containing 'OR' operators: {n}. Max allowed: {}.",
+                    filter::MAX_EXPRESSIONS
                 ),
                 vec![],
             ),

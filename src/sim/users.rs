@@ -62,7 +62,24 @@ const USER_PROPERTIES: &[&str] = &[
     "usageLocation",
     "userPrincipalName",
     "userType",
+    "employeeType",
+    "postalCode",
+    "state",
+    "streetAddress",
+    "passwordPolicies",
 ];
+
+/// Settable but never returned.
+const WRITE_ONLY: &[&str] = &["passwordProfile"];
+
+/// Graph rejects properties the type does not have.
+fn unknown_property(body: &Map<String, Value>, ids: &Ids) -> Option<Reply> {
+    body.keys()
+        .find(|n| {
+            property_name(n).is_none() && !WRITE_ONLY.iter().any(|w| w.eq_ignore_ascii_case(n))
+        })
+        .map(|n| bad_request(ids, &format!("Invalid property '{n}'.")))
+}
 
 /// Never settable by PATCH/POST.
 const READ_ONLY: &[&str] = &[
@@ -658,6 +675,9 @@ fn patch_user(sim: &Sim, k: &str, body: Option<Value>, ids: &Ids) -> Reply {
         Ok(b) => b,
         Err(r) => return r,
     };
+    if let Some(r) = unknown_property(&body, ids) {
+        return r;
+    }
     let mut t = lock(&sim.tenant);
     let Some(id) = t.active_id(k) else {
         return not_found(ids, k);
@@ -727,6 +747,9 @@ fn create_user(sim: &Sim, body: Option<Value>, ids: &Ids) -> Reply {
         Ok(b) => b,
         Err(r) => return r,
     };
+    if let Some(r) = unknown_property(&body, ids) {
+        return r;
+    }
     for name in body.keys() {
         if let Some(ro) = READ_ONLY.iter().find(|r| r.eq_ignore_ascii_case(name)) {
             if *ro != "id" {
@@ -892,12 +915,27 @@ fn roles(sim: &Sim, kind: &str, q: &Query, ids: &Ids) -> Reply {
         Ok(f) => f,
         Err(r) => return r,
     };
+    let select: Option<Vec<&str>> = q.get("$select").map(|s| {
+        s.split(',')
+            .map(str::trim)
+            .filter(|n| !n.is_empty())
+            .collect()
+    });
     let value: Vec<Value> = items
         .into_iter()
         .filter(|v| match (&flt, v.as_object()) {
             (Some(f), Some(m)) => f.matches(m, support),
             (None, _) => true,
             _ => false,
+        })
+        .map(|v| match (&select, v) {
+            (Some(names), Value::Object(m)) => Value::Object(
+                names
+                    .iter()
+                    .map(|n| (n.to_string(), m.get(*n).cloned().unwrap_or(Value::Null)))
+                    .collect(),
+            ),
+            (_, v) => v,
         })
         .collect();
     Reply::json(

@@ -242,3 +242,31 @@ async fn users_are_found_by_id_upn_and_the_dollar_form() {
         "Resource '68be84bf-a585-4776-80b3-30aa5207aa22' does not exist or one of its queried reference-property objects are not present."
     );
 }
+
+#[tokio::test]
+async fn client_request_id_is_echoed_or_generated() {
+    let env = Env::start(no_throttle(), state()).await;
+    let sent = "9b2f3c1e-0000-4000-8000-00000000c0de";
+    let r = env
+        .http
+        .get(env.url("/users/nobody"))
+        .bearer_auth(&env.token)
+        .header("client-request-id", sent)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.headers()["client-request-id"], sent);
+    let request_id = r.headers()["request-id"].to_str().unwrap().to_string();
+    let (_, _, v) = split(r).await;
+    assert_eq!(v["error"]["innerError"]["client-request-id"], sent);
+    assert_eq!(v["error"]["innerError"]["request-id"], request_id.as_str());
+    let (_, h, _) = env.get("/users").await;
+    let generated = h["client-request-id"].to_str().unwrap();
+    assert!(uuid::Uuid::parse_str(generated).is_ok());
+    let logged = env.sim.requests();
+    assert!(logged
+        .iter()
+        .any(|r| r.client_request_id.as_deref() == Some(sent)
+            && r.status == 404
+            && r.request_id == request_id));
+}

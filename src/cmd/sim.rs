@@ -27,6 +27,10 @@ pub struct ServeArgs {
     /// Seed users (active and deleted) from a cloud export, when the state file does not exist yet.
     #[arg(long, value_name = "CLOUD_EXPORT")]
     seed: Option<PathBuf>,
+    /// Start from N made-up users (UPNs over the whole alphabet, some ImmutableIds, some synced,
+    /// N/100 deleted) when the state file does not exist yet; for benchmarks and rehearsals.
+    #[arg(long, value_name = "N", conflicts_with = "seed")]
+    synthetic: Option<usize>,
     /// Port on 127.0.0.1 (0 = any free port).
     #[arg(long, default_value_t = 0)]
     port: u16,
@@ -151,15 +155,16 @@ fn serve(a: ServeArgs) -> anyhow::Result<ExitCode> {
         }
         None => None,
     };
-    let state = match (existing, &a.seed) {
-        (Some(s), seed) => {
-            if seed.is_some() {
-                eprintln!("sim: state file exists; --seed ignored");
+    let state = match (existing, &a.seed, a.synthetic) {
+        (Some(s), seed, synthetic) => {
+            if seed.is_some() || synthetic.is_some() {
+                eprintln!("sim: state file exists; --seed/--synthetic ignored");
             }
             s
         }
-        (None, Some(seed)) => sim::from_cloud_state(hardmatch::cloud::read_cloud_export(seed)?),
-        (None, None) => TenantState::default(),
+        (None, Some(seed), _) => sim::from_cloud_state(hardmatch::cloud::read_cloud_export(seed)?),
+        (None, None, Some(n)) => TenantState::synthetic(n, a.fault_seed),
+        (None, None, None) => TenantState::default(),
     };
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()

@@ -111,6 +111,52 @@ fn default_sync_features() -> SyncFeatures {
     }
 }
 
+impl TenantState {
+    /// A made-up tenant for benchmarks and rehearsals: `users` active users whose UPNs start with
+    /// every letter (so partitioned listing has work to split), about a third holding a
+    /// GUID-based ImmutableId, 5 % still synced, plus `users / 100` soft-deleted users.
+    /// The same seed gives the same tenant.
+    pub fn synthetic(users: usize, seed: u64) -> TenantState {
+        use base64::Engine as _;
+        let mut rng = fastrand::Rng::with_seed(seed);
+        let mut guid = |rng: &mut fastrand::Rng| {
+            let mut b = [0u8; 16];
+            rng.fill(&mut b);
+            uuid::Builder::from_random_bytes(b).into_uuid()
+        };
+        let mut make = |i: usize, rng: &mut fastrand::Rng| {
+            let first: String = (0..rng.usize(3..8)).map(|_| rng.lowercase()).collect();
+            let upn = format!("{first}.{i}@contoso.com");
+            let id = guid(rng);
+            let immutable = rng.u8(..100) < 33;
+            let mut anchor = [0u8; 16];
+            rng.fill(&mut anchor);
+            User {
+                id: Some(id.to_string()),
+                user_principal_name: Some(upn.clone()),
+                mail: Some(upn.clone()),
+                display_name: Some(format!("{first} {i}")),
+                proxy_addresses: Some(vec![format!("SMTP:{upn}")]),
+                on_premises_immutable_id: immutable
+                    .then(|| base64::engine::general_purpose::STANDARD.encode(anchor)),
+                on_premises_sync_enabled: (rng.u8(..100) < 5).then_some(true),
+                ..Default::default()
+            }
+        };
+        let mut state = TenantState::default();
+        state.users = (0..users).map(|i| make(i, &mut rng)).collect();
+        state.deleted_users = (users..users + users / 100)
+            .map(|i| {
+                let mut u = make(i, &mut rng);
+                u.on_premises_sync_enabled = None;
+                u.deleted_date_time = Some("2026-01-01T00:00:00Z".into());
+                u
+            })
+            .collect();
+        state
+    }
+}
+
 /// `<object id hex without dashes><upn>`: how Entra frees a soft-deleted user's UPN (FIELD, §3).
 pub fn mangle_deleted_upn(id: &str, upn: &str) -> String {
     let hex: String = id
@@ -351,6 +397,22 @@ pub fn from_cloud_state(cloud: crate::cloud::CloudState) -> TenantState {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn synthetic_tenants_are_reproducible_and_spread_over_the_alphabet() {
+        let a = TenantState::synthetic(2_000, 7);
+        assert_eq!(a, TenantState::synthetic(2_000, 7));
+        assert_eq!((a.users.len(), a.deleted_users.len()), (2_000, 20));
+        let firsts: std::collections::HashSet<char> = a
+            .users
+            .iter()
+            .filter_map(|u| u.user_principal_name.as_ref()?.chars().next())
+            .collect();
+        assert_eq!(firsts.len(), 26);
+        let t = Tenant::from_state(a);
+        assert_eq!(t.users.len(), 2_000, "ids are unique");
+        assert!(t.immutable_index.len() > 500);
+    }
 
     #[test]
     fn deleted_upn_mangling_round_trips() {

@@ -119,12 +119,12 @@ impl TenantState {
     pub fn synthetic(users: usize, seed: u64) -> TenantState {
         use base64::Engine as _;
         let mut rng = fastrand::Rng::with_seed(seed);
-        let mut guid = |rng: &mut fastrand::Rng| {
+        let guid = |rng: &mut fastrand::Rng| {
             let mut b = [0u8; 16];
             rng.fill(&mut b);
             uuid::Builder::from_random_bytes(b).into_uuid()
         };
-        let mut make = |i: usize, rng: &mut fastrand::Rng| {
+        let make = |i: usize, rng: &mut fastrand::Rng| {
             let first: String = (0..rng.usize(3..8)).map(|_| rng.lowercase()).collect();
             let upn = format!("{first}.{i}@contoso.com");
             let id = guid(rng);
@@ -143,9 +143,8 @@ impl TenantState {
                 ..Default::default()
             }
         };
-        let mut state = TenantState::default();
-        state.users = (0..users).map(|i| make(i, &mut rng)).collect();
-        state.deleted_users = (users..users + users / 100)
+        let users_v: Vec<User> = (0..users).map(|i| make(i, &mut rng)).collect();
+        let deleted_users = (users..users + users / 100)
             .map(|i| {
                 let mut u = make(i, &mut rng);
                 u.on_premises_sync_enabled = None;
@@ -153,7 +152,11 @@ impl TenantState {
                 u
             })
             .collect();
-        state
+        TenantState {
+            users: users_v,
+            deleted_users,
+            ..TenantState::default()
+        }
     }
 }
 

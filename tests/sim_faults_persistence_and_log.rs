@@ -122,6 +122,30 @@ async fn a_reset_drops_the_connection_without_an_answer() {
         .send()
         .await;
     assert!(r.is_err(), "expected a transport error, got {r:?}");
+    // Some resets happen after the write was carried out: the client cannot tell, so it must retry idempotently.
+    env.sim.update_state(|s| s.users = many_users(20));
+    let mut transport_errors = 0;
+    for i in 0..20 {
+        let r = fresh
+            .patch(env.url(&format!("/users/00000000-0000-4000-8000-{i:012}")))
+            .bearer_auth(&env.token)
+            .json(&json!({"displayName": "changed"}))
+            .send()
+            .await;
+        transport_errors += usize::from(r.is_err());
+    }
+    assert_eq!(transport_errors, 20);
+    let applied = env
+        .sim
+        .state()
+        .users
+        .iter()
+        .filter(|u| u.display_name.as_deref() == Some("changed"))
+        .count();
+    assert!(
+        (3..=17).contains(&applied),
+        "some but not all resets came after the write: {applied}"
+    );
     // Runtime changes take effect immediately, and the token endpoint is not faulted by default.
     env.sim.set_faults(Faults {
         latency_ms: 30,

@@ -28,6 +28,12 @@ impl Default for Faults {
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ResetPoint {
+    BeforeHandling,
+    AfterHandling,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Fault {
     TooManyRequests,
     ServiceUnavailable,
@@ -35,9 +41,19 @@ pub enum Fault {
 }
 
 impl Faults {
-    /// Drop the connection instead of answering? Drawn once per HTTP request.
-    pub fn roll_reset(&self, rng: &mut fastrand::Rng) -> bool {
-        self.reset > 0.0 && rng.f64() < self.reset
+    /// Drop the connection instead of answering? Drawn once per HTTP request. Half of the
+    /// resets happen after the request was carried out (the client cannot tell which), so a
+    /// client's retries must be idempotent.
+    pub fn roll_reset(&self, rng: &mut fastrand::Rng) -> Option<ResetPoint> {
+        if self.reset > 0.0 && rng.f64() < self.reset {
+            Some(if rng.bool() {
+                ResetPoint::BeforeHandling
+            } else {
+                ResetPoint::AfterHandling
+            })
+        } else {
+            None
+        }
     }
 
     /// An injected error status, drawn per Graph call (each `$batch` item draws its own).

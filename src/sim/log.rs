@@ -8,6 +8,7 @@ pub struct LoggedRequest {
     pub method: String,
     /// Path and query as received (for batch items: the item's relative URL).
     pub path: String,
+    /// 0 when the connection was reset instead of answered.
     pub status: u16,
     pub client_request_id: Option<String>,
     pub request_id: String,

@@ -28,7 +28,7 @@ mod throttle;
 mod users;
 
 pub use clock::SimClock;
-pub use faults::{Fault, Faults};
+pub use faults::{Fault, Faults, ResetPoint};
 pub use log::{LoggedRequest, SimStats};
 pub use state::{
     builtin_role_definitions, from_cloud_state, mangle_deleted_upn, Tenant, TenantState,

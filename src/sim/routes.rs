@@ -1,6 +1,7 @@
 //! HTTP entry: splits the token endpoints, `/sim` hooks and Graph (`/v1.0`), and wraps every
 //! Graph answer with the headers Graph sends (graph-behaviour.md §2, §6, §9).
 
+use super::faults::ResetPoint;
 use super::{auth, batch, lock, users, ConnHandle, Fault, LoggedRequest, Sim};
 use crate::wire::{ErrorBody, ErrorDetail, ErrorResponse, InnerError};
 use axum::body::Body;
@@ -182,7 +183,7 @@ pub(crate) async fn entry(
                     let (faults, rng) = &mut *f;
                     (faults.roll_reset(rng), faults.roll_error(rng))
                 };
-                if reset {
+                if reset.is_some() {
                     conn.reset();
                     return plain(500, "");
                 }
@@ -293,13 +294,8 @@ async fn graph_entry(
     if latency > 0 {
         tokio::time::sleep(std::time::Duration::from_millis(latency)).await;
     }
-    let reply = if reset {
-        conn.reset();
-        Reply {
-            status: 0,
-            fault: Some(Fault::Reset),
-            ..Default::default()
-        }
+    let mut reply = if reset == Some(ResetPoint::BeforeHandling) {
+        Reply::default()
     } else {
         match auth::bearer(sim, headers) {
             Err(message) => graph_error(&ids, 401, "InvalidAuthenticationToken", message, vec![]).header(
@@ -334,6 +330,12 @@ async fn graph_entry(
             }
         }
     };
+    if reset.is_some() {
+        // The handler may have run (AfterHandling); either way the client gets no answer.
+        conn.reset();
+        reply.status = 0;
+        reply.fault = Some(Fault::Reset);
+    }
     lock(&sim.log).push(LoggedRequest {
         method: method.to_string(),
         path: logged_path,

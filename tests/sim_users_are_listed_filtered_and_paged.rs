@@ -234,6 +234,12 @@ async fn users_are_found_by_id_upn_and_the_dollar_form() {
         (s, v["id"].as_str()),
         (200, Some("aaaaaaaa-0000-4000-8000-000000000002"))
     );
+    assert_eq!(
+        env.get("/users%C3%A9x").await.0,
+        400,
+        "odd segments are a 400, not a crash"
+    );
+    assert_eq!(env.get("/users/j%C3%B6@contoso.com").await.0, 404);
     let (s, _, v) = env.get("/users/68be84bf-a585-4776-80b3-30aa5207aa22").await;
     assert_eq!(s, 404);
     assert_eq!(error_code(&v), "Request_ResourceNotFound");

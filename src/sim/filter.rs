@@ -602,4 +602,26 @@ mod tests {
             Err(FilterError::Invalid(_))
         ));
     }
+
+    proptest::proptest! {
+        #[test]
+        fn any_input_parses_or_fails_cleanly(s in "\\PC{0,80}") {
+            let _ = parse(&s, &USER);
+        }
+
+        #[test]
+        fn filter_shaped_input_never_panics(
+            parts in proptest::collection::vec(
+                proptest::sample::select(vec!["(", ")", "'a'", "'b''c'", "eq", "in", "and", "or", "not",
+                    "startsWith", "userPrincipalName", "proxyAddresses/any", "p", ":", ",", "null", "true"]),
+                0..16,
+            )
+        ) {
+            let s = parts.join(" ");
+            if let Ok(f) = parse(&s, &USER) {
+                let u = user("x@y", None);
+                let _ = f.matches(&u, &USER);
+            }
+        }
+    }
 }

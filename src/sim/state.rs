@@ -167,7 +167,10 @@ pub fn mangle_deleted_upn(id: &str, upn: &str) -> String {
         .filter(|c| *c != '-')
         .collect::<String>()
         .to_lowercase();
-    if upn.len() >= hex.len() && upn[..hex.len()].eq_ignore_ascii_case(&hex) {
+    if upn
+        .get(..hex.len())
+        .is_some_and(|p| p.eq_ignore_ascii_case(&hex))
+    {
         upn.to_string()
     } else {
         format!("{hex}{upn}")
@@ -424,6 +427,9 @@ mod tests {
         assert_eq!(m, "7e06b56615f340138bf879874d52e68ajo@contoso.com");
         assert_eq!(mangle_deleted_upn(id, &m), m, "already mangled stays as is");
         assert_eq!(unmangle_deleted_upn(id, &m), "jo@contoso.com");
+        // Non-ASCII UPNs must not split a character.
+        let upn = "jösé.müller.ßtraße.ñandú.øre@contoso.com";
+        assert_eq!(unmangle_deleted_upn(id, &mangle_deleted_upn(id, upn)), upn);
     }
 
     #[test]

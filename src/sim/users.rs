@@ -127,7 +127,7 @@ pub(crate) fn route(
             "POST" => create_user(sim, body, ids),
             _ => not_allowed(),
         },
-        [u] if u.len() > 6 && u[..6].eq_ignore_ascii_case("users(") && u.ends_with(')') => {
+        [u] if u.get(..6).is_some_and(|p| p.eq_ignore_ascii_case("users(")) && u.len() > 7 && u.ends_with(')') => {
             let inner = &u[6..u.len() - 1];
             let k = inner
                 .strip_prefix('\'')

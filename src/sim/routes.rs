@@ -336,6 +336,13 @@ async fn graph_entry(
         reply.status = 0;
         reply.fault = Some(Fault::Reset);
     }
+    tracing::debug!(
+        method,
+        path = %logged_path,
+        status = reply.status,
+        request_id = %ids.request_id,
+        "sim: graph request"
+    );
     lock(&sim.log).push(LoggedRequest {
         method: method.to_string(),
         path: logged_path,

@@ -59,6 +59,9 @@ pub struct ServeArgs {
     /// Probability of dropping the connection without an answer.
     #[arg(long, value_name = "P", default_value_t = 0.0)]
     fault_reset: f64,
+    /// `Retry-After` of an injected 429, simulated seconds.
+    #[arg(long, value_name = "SECS", default_value_t = 1.0)]
+    fault_retry_after: f64,
     /// Seed of the fault RNG (same seed, same faults for the same request sequence).
     #[arg(long, value_name = "N", default_value_t = 0x5151)]
     fault_seed: u64,
@@ -136,6 +139,7 @@ fn serve(a: ServeArgs) -> anyhow::Result<ExitCode> {
             p503: probability("fault-503", a.fault_503)?,
             reset: probability("fault-reset", a.fault_reset)?,
             latency_ms: a.latency,
+            retry_after_secs: a.fault_retry_after.max(0.0),
             ..Faults::default()
         },
         fault_seed: a.fault_seed,

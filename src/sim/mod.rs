@@ -62,7 +62,8 @@ pub struct SimConfig {
     pub client_certificate_der: Option<Vec<u8>>,
     /// Simulated seconds per real second.
     pub time_scale: f64,
-    /// Use a manual clock ([`SimHandle::advance_clock`]) instead of real time × scale.
+    /// Use a manual clock ([`SimHandle::advance_clock`]) instead of real time × scale. Only for
+    /// tests that never sleep: a client waiting out `Retry-After` would wait forever.
     pub manual_clock: bool,
     pub faults: Faults,
     pub fault_seed: u64,
@@ -285,7 +286,7 @@ impl SimHandle {
     pub fn now(&self) -> f64 {
         self.sim.clock.now()
     }
-    /// Move a manual clock (see [`SimConfig::manual_clock`]); false for a real clock.
+    /// Jump simulated time forward (either clock kind); e.g. past a token's lifetime.
     pub fn advance_clock(&self, secs: f64) -> bool {
         self.sim.clock.advance(secs)
     }

@@ -461,4 +461,31 @@ async fn graph_requires_a_valid_unexpired_bearer_token() {
         "Access token has expired or is not yet valid.",
     )
     .await;
+    // Runtime changes: a shorter lifetime for new tokens, and revocation of all issued ones.
+    s.set_token_lifetime(5);
+    let short: TokenResponse = http
+        .post(s.token_url())
+        .form(&[
+            ("client_id", s.client_id()),
+            ("scope", SCOPE),
+            ("grant_type", "client_credentials"),
+            ("client_secret", "sim-secret"),
+        ])
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(short.expires_in, 5);
+    s.revoke_tokens();
+    check(
+        http.get(&users)
+            .bearer_auth(&short.access_token)
+            .send()
+            .await
+            .unwrap(),
+        "Access token validation failure.",
+    )
+    .await;
 }

@@ -38,6 +38,8 @@ pub(crate) struct AuthState {
     refresh: HashMap<String, String>,
     /// Assertion ids already used, with their expiry (unix seconds) for pruning.
     jtis: HashMap<String, u64>,
+    /// Set at runtime ([`super::SimHandle::set_token_lifetime`]); else the configured lifetime.
+    pub lifetime_override: Option<u64>,
 }
 
 impl AuthState {
@@ -153,8 +155,10 @@ fn unknown_app(sim: &Sim, client_id: &str) -> Reply {
 
 fn issue(sim: &Sim, app: &str, scope: &str, with_refresh: bool) -> Reply {
     let access = random_token("sim.");
-    let lifetime = sim.cfg.token_lifetime_secs as f64;
     let mut auth = lock(&sim.auth);
+    let lifetime = auth
+        .lifetime_override
+        .unwrap_or(sim.cfg.token_lifetime_secs) as f64;
     auth.tokens.insert(
         access.clone(),
         TokenInfo {

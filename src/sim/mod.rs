@@ -301,6 +301,10 @@ impl SimHandle {
     pub fn pending_user_codes(&self) -> Vec<String> {
         lock(&self.sim.auth).pending_user_codes()
     }
+    /// Lifetime (simulated seconds) of tokens issued from now on; short ones force refreshes.
+    pub fn set_token_lifetime(&self, secs: u64) {
+        lock(&self.sim.auth).lifetime_override = Some(secs);
+    }
     /// Invalidate every issued access token (the next call gets 401).
     pub fn revoke_tokens(&self) {
         lock(&self.sim.auth).tokens.clear();

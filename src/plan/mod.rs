@@ -1,9 +1,14 @@
 //! Decide, per AD user, what must change in the cloud and what blocks it. Pure: values in,
 //! decisions out, no I/O.
 
-use crate::cloud::CloudState;
-use crate::sources::AdUser;
+mod decide;
+mod index;
+#[doc(hidden)]
+pub mod synthetic;
+
 use std::fmt;
+
+pub use decide::build;
 
 /// Exactly one per AD row.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -83,7 +88,10 @@ impl Action {
 
     /// Whether apply has anything to execute for this action once approved.
     pub fn is_executable(self) -> bool {
-        matches!(self, Action::Set | Action::Replace | Action::ConflictDeleted)
+        matches!(
+            self,
+            Action::Set | Action::Replace | Action::ConflictDeleted
+        )
     }
 }
 
@@ -186,10 +194,4 @@ impl Plan {
             .filter(|r| r.action == Some(action))
             .count()
     }
-}
-
-/// Match and decide.
-pub fn build(ad: &[AdUser], cloud: &CloudState, opts: &PlanOptions) -> Plan {
-    let _ = (ad, cloud, opts);
-    todo!("plan::build")
 }

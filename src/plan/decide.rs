@@ -480,6 +480,7 @@ fn decide_row(u: &AdUser, p: &Prepared, cloud: &CloudState, idx: &CloudIndex<'_>
             .as_deref()
             .map(|t| format!(", deleted {t}"))
             .unwrap_or_default();
+        let holder = format!("{} (id {}{when})", d.upn, d.id);
         let then = match non_empty(&cu.immutable_id) {
             Some(old) => format!(
                 "then cloud user {}'s ImmutableId can be replaced ({old} → {})",
@@ -493,9 +494,8 @@ fn decide_row(u: &AdUser, p: &Prepared, cloud: &CloudState, idx: &CloudIndex<'_>
             ),
         };
         row.reason = format!(
-            "Soft-deleted user {}{when} in the recycle bin still holds ImmutableId {}. Purging it from the recycle bin \
+            "Soft-deleted user {holder} in the recycle bin still holds ImmutableId {}. Purging it from the recycle bin \
              (permanent delete) resolves it; {then}.",
-            name(d),
             row.new_immutable_id
         );
         return row;

@@ -175,3 +175,64 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     println!("Review workbook: {}", args.output.display());
     Ok(ExitCode::SUCCESS)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cloud_argument_is_a_file_unless_it_says_graph() {
+        assert_eq!(CloudInput::parse("graph"), CloudInput::Graph);
+        assert_eq!(CloudInput::parse("Graph"), CloudInput::Graph);
+        assert_eq!(
+            CloudInput::parse("cloud.csv"),
+            CloudInput::File(PathBuf::from("cloud.csv"))
+        );
+    }
+
+    #[test]
+    fn flags_parse_as_documented() {
+        use clap::Parser;
+        #[derive(Parser)]
+        struct Cli {
+            #[command(flatten)]
+            args: Args,
+        }
+        let cli = Cli::try_parse_from([
+            "plan",
+            "ad.csv",
+            "--cloud",
+            "c.csv",
+            "--match",
+            "upn-mail",
+            "--pre-approve",
+            "set",
+            "--format",
+            "csvde",
+            "--sheet",
+            "Users",
+            "--hex-as",
+            "octets",
+        ])
+        .unwrap();
+        assert_eq!(cli.args.output, PathBuf::from("plan.xlsx"));
+        assert_eq!(cli.args.match_keys, MatchKeys::UpnMail);
+        assert_eq!(cli.args.pre_approve, Some(PreApprove::Set));
+        assert_eq!(cli.args.format, Some(Format::Csvde));
+        assert_eq!(cli.args.sheet.as_deref(), Some("Users"));
+        assert_eq!(cli.args.hex_as, Some(HexAsArg::Octets));
+        assert!(
+            Cli::try_parse_from(["plan", "ad.csv"]).is_err(),
+            "--cloud is required"
+        );
+        assert!(Cli::try_parse_from([
+            "plan",
+            "ad.csv",
+            "--cloud",
+            "c",
+            "--pre-approve",
+            "replace"
+        ])
+        .is_err());
+    }
+}

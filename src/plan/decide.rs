@@ -11,7 +11,9 @@ use std::fmt::Write as _;
 const NAME_AT_MOST: usize = 5;
 
 /// What matching found for one AD row, before any decision.
+#[derive(Default)]
 enum Found {
+    #[default]
     None,
     One(u32, MatchedBy),
     /// Several active cloud users; the key kind and the value that matched them all.
@@ -19,6 +21,7 @@ enum Found {
 }
 
 /// Per-AD-row facts gathered in the first pass, so the second pass can see every row's match.
+#[derive(Default)]
 struct Prepared {
     anchor: Option<SourceAnchor>,
     /// The row's own problems make it `InvalidInput` (problems, or no anchor at all).
@@ -67,19 +70,18 @@ pub fn build(ad: &[AdUser], cloud: &CloudState, opts: &PlanOptions) -> Plan {
     let active = &cloud.users;
     let idx = CloudIndex::new(cloud, opts.match_keys);
 
-    // Pass 1: anchors and matches.
-    let prepared: Vec<Prepared> = ad
-        .iter()
-        .map(|u| {
-            let anchor = u.source_anchor();
-            let invalid = !u.problems.is_empty() || anchor.is_none();
-            Prepared {
-                anchor,
-                invalid,
-                found: idx.find(u, anchor),
-            }
-        })
-        .collect();
+    // Pass 1: anchors and matches (read-only on the indexes, so it runs on every core).
+    let mut prepared: Vec<Prepared> = Vec::with_capacity(ad.len());
+    prepared.resize_with(ad.len(), Prepared::default);
+    par_fill(&mut prepared, |i, p| {
+        let u = &ad[i];
+        let anchor = u.source_anchor();
+        *p = Prepared {
+            anchor,
+            invalid: !u.problems.is_empty() || anchor.is_none(),
+            found: idx.find(u, anchor),
+        };
+    });
 
     // Duplicate anchors and cloud users claimed by more than one valid row.
     let mut by_anchor: Index<SourceAnchor> = Index::with_capacity(ad.len());
@@ -108,21 +110,26 @@ pub fn build(ad: &[AdUser], cloud: &CloudState, opts: &PlanOptions) -> Plan {
             }
         }
     }
+    drop(first_claim);
+    // Only the few rows involved in a duplicate look the duplicates up again.
+    let mut duplicated = vec![false; ad.len()];
+    for rows in by_anchor.shared().chain(extra_claims.shared()) {
+        for &r in rows {
+            duplicated[r as usize] = true;
+        }
+    }
 
-    // Pass 2: decide.
-    let rows = ad
-        .iter()
-        .zip(&prepared)
-        .enumerate()
-        .map(|(i, (u, p))| {
-            let mut row = decide_row(u, p, cloud, &idx);
-            row.row_id = i as u64 + 1;
-            if !p.invalid {
-                mark_duplicates(&mut row, i as u32, p, ad, active, &by_anchor, &extra_claims);
-            }
-            row
-        })
-        .collect();
+    // Pass 2: decide, on every core.
+    let mut rows = Vec::with_capacity(ad.len());
+    rows.resize_with(ad.len(), PlanRow::default);
+    par_fill(&mut rows, |i, row| {
+        let p = &prepared[i];
+        *row = decide_row(&ad[i], p, cloud, &idx);
+        row.row_id = i as u64 + 1;
+        if duplicated[i] {
+            mark_duplicates(row, i as u32, p, ad, active, &by_anchor, &extra_claims);
+        }
+    });
 
     let unmatched_cloud = matched
         .iter()
@@ -148,6 +155,32 @@ pub fn build(ad: &[AdUser], cloud: &CloudState, opts: &PlanOptions) -> Plan {
         unmatched_cloud,
         warnings,
     }
+}
+
+/// Below this many rows a second thread costs more than it saves.
+const PARALLEL_FROM: usize = 20_000;
+
+/// `out[i] = f(i)` for every element, on up to all available cores, in place (no second copy of
+/// a million rows to concatenate).
+fn par_fill<T: Send, F: Fn(usize, &mut T) + Sync>(out: &mut [T], f: F) {
+    let threads = std::thread::available_parallelism()
+        .map_or(1, |n| n.get())
+        .min(8);
+    if threads < 2 || out.len() < PARALLEL_FROM {
+        out.iter_mut().enumerate().for_each(|(i, x)| f(i, x));
+        return;
+    }
+    let chunk = out.len().div_ceil(threads);
+    std::thread::scope(|s| {
+        for (c, part) in out.chunks_mut(chunk).enumerate() {
+            let f = &f;
+            s.spawn(move || {
+                for (j, x) in part.iter_mut().enumerate() {
+                    f(c * chunk + j, x);
+                }
+            });
+        }
+    });
 }
 
 /// The cloud side, indexed once.
@@ -422,8 +455,7 @@ fn decide_row(u: &AdUser, p: &Prepared, cloud: &CloudState, idx: &CloudIndex<'_>
             )
         } else {
             format!(
-                "Cloud user {} already holds ImmutableId {}. Nothing to write.",
-                name(cu),
+                "The cloud user already holds ImmutableId {}. Nothing to write.",
                 row.new_immutable_id
             )
         };
@@ -444,10 +476,9 @@ fn decide_row(u: &AdUser, p: &Prepared, cloud: &CloudState, idx: &CloudIndex<'_>
             None => "it has no ImmutableId".to_string(),
         };
         row.reason = format!(
-            "Cloud user {} is still synced from a directory (onPremisesSyncEnabled = true; {current}); Graph refuses to \
-             change its ImmutableId to {}. Take it out of sync scope (it is then soft-deleted; restore it as cloud-only) \
-             and plan again.",
-            name(cu),
+            "The cloud user is still synced from a directory (onPremisesSyncEnabled = true; {current}); Graph refuses \
+             to change its ImmutableId to {}. Take it out of sync scope (it is then soft-deleted; restore it as \
+             cloud-only) and plan again.",
             row.new_immutable_id
         );
         return row;
@@ -505,19 +536,16 @@ fn decide_row(u: &AdUser, p: &Prepared, cloud: &CloudState, idx: &CloudIndex<'_>
         Some(old) => {
             row.action = Some(Action::Replace);
             row.reason = format!(
-                "Cloud user {} is cloud-only but holds a different ImmutableId: {old} → {}. Approve only if {old} is known \
-                 to be wrong; a Replace needs its own explicit approval.",
-                name(cu),
+                "Cloud-only but holds a different ImmutableId: {old} → {}. Needs its own explicit approval: approve only \
+                 if {old} is known to be wrong.",
                 row.new_immutable_id
             );
         }
         None => {
             row.action = Some(Action::Set);
             row.reason = format!(
-                "Cloud user {} is cloud-only and has no ImmutableId: set it to {} (GUID {}).",
-                name(cu),
-                row.new_immutable_id,
-                row.onprem_guid
+                "Cloud-only with no ImmutableId: set it to {}.",
+                row.new_immutable_id
             );
         }
     }

@@ -109,6 +109,14 @@ impl<K: Hash + Eq> Index<K> {
         }
     }
 
+    /// The index lists of keys filed more than once: the only ones duplicate detection looks at.
+    pub(crate) fn shared(&self) -> impl Iterator<Item = &[u32]> {
+        self.map.values().filter_map(|h| match h {
+            Hits::One(_) => None,
+            Hits::Many(v) => Some(v.as_slice()),
+        })
+    }
+
     pub(crate) fn get(&self, key: &K) -> &[u32] {
         self.map.get(key).map(Hits::as_slice).unwrap_or(&[])
     }

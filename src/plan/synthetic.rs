@@ -252,7 +252,9 @@ mod tests {
 
     #[test]
     fn synthetic_users_produce_the_intended_actions() {
-        let n = 1000;
+        // Above the threshold where build splits the rows over threads, so the stitched result
+        // is checked row by row too.
+        let n = 25_000;
         let plan = build(&ad_users(n), &cloud_state(n), &PlanOptions::default());
         assert_eq!(plan.rows.len(), n);
         for (i, r) in plan.rows.iter().enumerate() {

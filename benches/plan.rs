@@ -35,9 +35,29 @@ fn reset_peak() {
     let _ = std::fs::write("/proc/self/clear_refs", "5");
 }
 
+/// CPU seconds (user + system) used by the process so far: steadier than wall time on a shared
+/// machine, and with several threads it shows how much work there was.
+fn cpu_secs() -> f64 {
+    let Ok(stat) = std::fs::read_to_string("/proc/self/stat") else {
+        return f64::NAN;
+    };
+    // Fields after the ")" closing the command name; utime and stime are the 12th and 13th.
+    let rest = stat.rsplit_once(')').map_or("", |(_, r)| r);
+    let f: Vec<&str> = rest.split_whitespace().collect();
+    let ticks: f64 = f
+        .get(11)
+        .and_then(|u| u.parse::<f64>().ok())
+        .unwrap_or(f64::NAN)
+        + f.get(12)
+            .and_then(|s| s.parse::<f64>().ok())
+            .unwrap_or(f64::NAN);
+    ticks / 100.0
+}
+
 struct Timer {
     start: Instant,
     last: Instant,
+    last_cpu: f64,
 }
 
 impl Timer {
@@ -46,6 +66,7 @@ impl Timer {
         Timer {
             start: now,
             last: now,
+            last_cpu: cpu_secs(),
         }
     }
 
@@ -53,11 +74,14 @@ impl Timer {
         let now = Instant::now();
         let d = now - self.last;
         self.last = now;
+        let cpu = cpu_secs();
         println!(
-            "  {name:<22}{:>8.2} s   peak RSS {:>7.0} MiB",
+            "  {name:<22}{:>8.2} s wall {:>7.2} s CPU   peak RSS {:>7.0} MiB",
             d.as_secs_f64(),
+            cpu - self.last_cpu,
             peak_mib()
         );
+        self.last_cpu = cpu;
         d
     }
 

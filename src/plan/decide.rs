@@ -199,46 +199,76 @@ struct CloudIndex<'a> {
 
 impl<'a> CloudIndex<'a> {
     fn new(cloud: &'a CloudState, keys: MatchKeys) -> Self {
-        let n = cloud.users.len();
+        let users = &cloud.users;
         let by_mail = keys == MatchKeys::UpnMail;
-        let mut ix = CloudIndex {
+        let upn = || {
+            let mut ix = Index::with_capacity(users.len());
+            for (i, u) in users.iter().enumerate() {
+                if let Some(k) = Folded::new(&u.upn) {
+                    ix.insert(k, i as u32);
+                }
+            }
+            ix
+        };
+        let immutable_ids = |list: &'a [CloudUser]| {
+            let n = list
+                .iter()
+                .filter(|u| non_empty(&u.immutable_id).is_some())
+                .count();
+            let mut ix = Index::with_capacity(n);
+            for (i, u) in list.iter().enumerate() {
+                if let Some(id) = non_empty(&u.immutable_id) {
+                    ix.insert(id, i as u32);
+                }
+            }
+            ix
+        };
+        let addresses = || {
+            let mut mail = Index::with_capacity(if by_mail { users.len() } else { 0 });
+            let mut address = Index::with_capacity(if by_mail { users.len() * 2 } else { 0 });
+            if by_mail {
+                for (i, u) in users.iter().enumerate() {
+                    let i = i as u32;
+                    if let Some(k) = u.mail.as_deref().and_then(Folded::new) {
+                        mail.insert(k, i);
+                        address.insert(k, i);
+                    }
+                    for k in u
+                        .proxy_addresses
+                        .iter()
+                        .filter_map(|p| smtp_address(p))
+                        .filter_map(Folded::new)
+                    {
+                        address.insert(k, i);
+                    }
+                }
+            }
+            (mail, address)
+        };
+        // The tables are independent: build them side by side on big inputs.
+        let ((upn, (mail, address)), (immutable_id, deleted_immutable_id)) =
+            if users.len() >= PARALLEL_FROM {
+                std::thread::scope(|s| {
+                    let ids = s.spawn(|| (immutable_ids(users), immutable_ids(&cloud.deleted)));
+                    let keys = (upn(), addresses());
+                    let ids = ids.join().unwrap_or_else(|p| std::panic::resume_unwind(p));
+                    (keys, ids)
+                })
+            } else {
+                (
+                    (upn(), addresses()),
+                    (immutable_ids(users), immutable_ids(&cloud.deleted)),
+                )
+            };
+        CloudIndex {
             cloud,
             keys,
-            upn: Index::with_capacity(n),
-            immutable_id: Index::with_capacity(n),
-            deleted_immutable_id: Index::with_capacity(cloud.deleted.len()),
-            mail: Index::with_capacity(if by_mail { n } else { 0 }),
-            address: Index::with_capacity(if by_mail { n * 2 } else { 0 }),
-        };
-        for (i, u) in cloud.users.iter().enumerate() {
-            let i = i as u32;
-            if let Some(k) = Folded::new(&u.upn) {
-                ix.upn.insert(k, i);
-            }
-            if let Some(id) = non_empty(&u.immutable_id) {
-                ix.immutable_id.insert(id, i);
-            }
-            if by_mail {
-                if let Some(k) = u.mail.as_deref().and_then(Folded::new) {
-                    ix.mail.insert(k, i);
-                    ix.address.insert(k, i);
-                }
-                for k in u
-                    .proxy_addresses
-                    .iter()
-                    .filter_map(|p| smtp_address(p))
-                    .filter_map(Folded::new)
-                {
-                    ix.address.insert(k, i);
-                }
-            }
+            upn,
+            immutable_id,
+            deleted_immutable_id,
+            mail,
+            address,
         }
-        for (i, u) in cloud.deleted.iter().enumerate() {
-            if let Some(id) = non_empty(&u.immutable_id) {
-                ix.deleted_immutable_id.insert(id, i as u32);
-            }
-        }
-        ix
     }
 
     fn find(&self, u: &AdUser, anchor: Option<SourceAnchor>) -> Found {

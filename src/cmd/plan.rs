@@ -137,11 +137,21 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     drop(ad);
 
     let counts: Vec<(Action, usize)> = Action::ALL.iter().map(|&a| (a, plan.count(a))).collect();
-    let unmatched: Vec<&cloud::CloudUser> = plan
-        .unmatched_cloud
-        .iter()
-        .filter_map(|&i| cloud.users.get(i))
+    let (active, deleted) = (cloud.users.len(), cloud.deleted.len());
+    // Keep only the unmatched cloud users (moved, not cloned) and free the rest before writing.
+    let mut keep = vec![false; active];
+    for &i in &plan.unmatched_cloud {
+        if let Some(k) = keep.get_mut(i) {
+            *k = true;
+        }
+    }
+    let unmatched_users: Vec<cloud::CloudUser> = cloud
+        .users
+        .into_iter()
+        .zip(keep)
+        .filter_map(|(u, k)| k.then_some(u))
         .collect();
+    let unmatched: Vec<&cloud::CloudUser> = unmatched_users.iter().collect();
     let rows = plan::review_rows(plan.rows, args.pre_approve == Some(PreApprove::Set));
     let approved = rows
         .iter()
@@ -161,9 +171,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         eprintln!("warning: {w}");
     }
     println!(
-        "Planned {ad_rows} AD users against {} active and {} soft-deleted cloud users:",
-        cloud.users.len(),
-        cloud.deleted.len()
+        "Planned {ad_rows} AD users against {active} active and {deleted} soft-deleted cloud users:"
     );
     for (a, n) in counts.iter().filter(|(_, n)| *n > 0) {
         println!("  {:<16}{n:>9}", a.as_str());

@@ -586,3 +586,41 @@ fn every_row_gets_exactly_one_action_and_a_reason() {
         assert!(p.count(a) > 0, "{a} missing");
     }
 }
+
+#[test]
+fn only_set_rows_without_checks_can_be_pre_approved() {
+    let mut megan = ad("megan@x.com", G1);
+    megan.display_name = Some("Megan Bowen".into());
+    let mut cm = cu("1", "megan@x.com");
+    cm.display_name = Some("Bowen, Megan".into());
+    let p = plan(
+        &[ad("adele@x.com", G2), megan, ad("bo@x.com", G3)],
+        &state(
+            vec![
+                cu("2", "adele@x.com"),
+                cm,
+                with_id(cu("3", "bo@x.com"), "legacy-anchor"),
+            ],
+            vec![],
+        ),
+    );
+    let clean: Vec<bool> = p.rows.iter().map(hardmatch::plan::is_clean_set).collect();
+    assert_eq!(p.rows[1].action, Some(Action::Set));
+    assert_eq!(p.rows[2].action, Some(Action::Replace));
+    assert_eq!(clean, [true, false, false]);
+}
+
+#[test]
+fn an_ad_row_found_through_its_immutable_id_and_another_through_upn_are_duplicates() {
+    // bo@x.com's cloud user already carries ann's anchor: two AD users point at one cloud user.
+    let p = plan(
+        &[ad("ann@x.com", G1), ad("bo@x.com", G2)],
+        &state(vec![with_id(cu("c-bo", "bo@x.com"), &iid(G1))], vec![]),
+    );
+    assert_eq!(p.rows[0].matched_by, Some(MatchedBy::ImmutableId));
+    assert_eq!(p.rows[1].matched_by, Some(MatchedBy::Upn));
+    for r in &p.rows {
+        assert_eq!(r.action, Some(Action::DuplicateSource), "{}", r.reason);
+        assert!(r.reason.contains("bo@x.com (id c-bo)"), "{}", r.reason);
+    }
+}

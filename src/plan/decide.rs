@@ -63,9 +63,10 @@ struct Prepared {
 /// 9. `Set`: cloud-only with no anchor.
 ///
 /// A cloud user with `onPremisesObjectIdentifier` set or a privileged role gets a Check, not a
-/// different Action: the ImmutableId write itself succeeds, it is Entra Connect's hard match that
-/// the cloud refuses since 2026, and the Check says what to clear first. Rows with Checks are
-/// never pre-approved, so a reviewer has to read it.
+/// different Action: the 2026 protection is enforced on Entra Connect's hard match, not on the
+/// ImmutableId write, the role rule's start date is uncertain (field notes §1), and the fix (clear
+/// the identifier, drop the roles) is outside this tool. The Check says what to clear first; rows
+/// with Checks are never pre-approved, so a reviewer has to read it.
 pub fn build(ad: &[AdUser], cloud: &CloudState, opts: &PlanOptions) -> Plan {
     let active = &cloud.users;
     let idx = CloudIndex::new(cloud, opts.match_keys);

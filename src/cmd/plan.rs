@@ -1,9 +1,246 @@
-//! `hardmatch plan`: TODO.
+//! `hardmatch plan`: read the AD export and the cloud state, decide per AD user what must change and
+//! what blocks it, and write the review workbook a change board approves.
+
+use anyhow::Context;
+use hardmatch::anchor::HexAs;
+use hardmatch::cloud::{self, CloudState};
+use hardmatch::plan::{self, Action, MatchKeys, PlanOptions};
+use hardmatch::sources::{self, Format, ReadOptions};
+use hardmatch::workbook::{self, InputSummary, ReviewMeta, WriteOptions};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
 
 #[derive(Debug, clap::Args)]
-pub struct Args {}
+#[command(
+    after_help = "Example:\n  hardmatch plan samples/ad-users.csv --cloud samples/cloud-users.csv -o plan.xlsx"
+)]
+pub struct Args {
+    /// AD export: PowerShell Export-Csv, csvde, XLSX or ldifde/ldapsearch LDIF (detected from the content).
+    pub ad_export: PathBuf,
+    /// Cloud state: a cloud-user export (CSV or XLSX, Get-MgUser column names).
+    #[arg(long, value_name = "CLOUD_EXPORT")]
+    pub cloud: String,
+    /// Where to write the review workbook.
+    #[arg(short, long, default_value = "plan.xlsx")]
+    pub output: PathBuf,
+    /// Which keys may match an AD user to a cloud user.
+    #[arg(long = "match", value_enum, default_value_t = MatchKeys::Upn)]
+    pub match_keys: MatchKeys,
+    /// Pre-fill Approve = Yes for clean rows of this kind (Set rows without Checks only).
+    #[arg(long, value_enum)]
+    pub pre_approve: Option<PreApprove>,
+    /// Read the AD export as this format instead of detecting it.
+    #[arg(long, value_enum)]
+    pub format: Option<Format>,
+    /// XLSX sheet holding the AD users (default: the first).
+    #[arg(long, value_name = "NAME")]
+    pub sheet: Option<String>,
+    /// How to read 32 plain hex digits in a GUID column: .NET "N" GUID text or raw octets.
+    #[arg(long, value_enum)]
+    pub hex_as: Option<HexAsArg>,
+}
 
-pub fn run(args: Args) -> anyhow::Result<std::process::ExitCode> {
-    let _ = args;
-    todo!("plan")
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum PreApprove {
+    /// Set rows whose Checks column is empty.
+    Set,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum HexAsArg {
+    Guid,
+    Octets,
+}
+
+impl From<HexAsArg> for HexAs {
+    fn from(h: HexAsArg) -> HexAs {
+        match h {
+            HexAsArg::Guid => HexAs::Guid,
+            HexAsArg::Octets => HexAs::Octets,
+        }
+    }
+}
+
+/// Where the cloud state comes from. Only export files today; a live Graph read plugs in here.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CloudInput {
+    File(PathBuf),
+    /// `--cloud graph`: read live from Microsoft Graph.
+    Graph,
+}
+
+impl CloudInput {
+    pub fn parse(arg: &str) -> CloudInput {
+        if arg.eq_ignore_ascii_case("graph") && !Path::new(arg).exists() {
+            CloudInput::Graph
+        } else {
+            CloudInput::File(PathBuf::from(arg))
+        }
+    }
+
+    fn load(&self) -> anyhow::Result<CloudState> {
+        match self {
+            CloudInput::File(path) => Ok(cloud::read_cloud_export(path)?),
+            CloudInput::Graph => anyhow::bail!(
+                "reading the cloud state live from Graph (--cloud graph) is not available in this build; \
+                 export the users (Get-MgUser -All -Property Id,UserPrincipalName,OnPremisesImmutableId,\
+                 OnPremisesSyncEnabled,Mail,ProxyAddresses,DisplayName | Export-Csv) and pass the file"
+            ),
+        }
+    }
+}
+
+pub fn run(args: Args) -> anyhow::Result<ExitCode> {
+    let read_opts = ReadOptions {
+        format: args.format,
+        sheet: args.sheet.clone(),
+        hex_as: args.hex_as.map(HexAs::from),
+    };
+    let ad = sources::read_ad_export(&args.ad_export, &read_opts)?;
+    let cloud = CloudInput::parse(&args.cloud).load()?;
+
+    let plan = plan::build(
+        &ad.users,
+        &cloud,
+        &PlanOptions {
+            match_keys: args.match_keys,
+        },
+    );
+
+    let mut inputs = vec![InputSummary {
+        role: "AD export".into(),
+        path: ad.path.display().to_string(),
+        sha256: ad.sha256.clone(),
+        rows: ad.users.len(),
+    }];
+    inputs.extend(cloud.sources.iter().map(|s| InputSummary {
+        role: "Cloud users".into(),
+        path: s.description.clone(),
+        sha256: s.sha256.clone().unwrap_or_default(),
+        rows: s.rows,
+    }));
+    let warnings: Vec<String> = ad
+        .warnings
+        .iter()
+        .chain(&cloud.warnings)
+        .chain(&plan.warnings)
+        .cloned()
+        .collect();
+    let meta = ReviewMeta {
+        inputs,
+        generated_at: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+        tool_version: env!("CARGO_PKG_VERSION").to_string(),
+        warnings,
+    };
+    let ad_rows = ad.users.len();
+    // The AD rows are copied into the plan; free them before the workbook is built.
+    drop(ad);
+
+    let counts: Vec<(Action, usize)> = Action::ALL.iter().map(|&a| (a, plan.count(a))).collect();
+    let (active, deleted) = (cloud.users.len(), cloud.deleted.len());
+    // Keep only the unmatched cloud users (moved, not cloned) and free the rest before writing.
+    let mut keep = vec![false; active];
+    for &i in &plan.unmatched_cloud {
+        if let Some(k) = keep.get_mut(i) {
+            *k = true;
+        }
+    }
+    let unmatched_users: Vec<cloud::CloudUser> = cloud
+        .users
+        .into_iter()
+        .zip(keep)
+        .filter_map(|(u, k)| k.then_some(u))
+        .collect();
+    let unmatched: Vec<&cloud::CloudUser> = unmatched_users.iter().collect();
+    let rows = plan::review_rows(plan.rows, args.pre_approve == Some(PreApprove::Set));
+    let approved = rows
+        .iter()
+        .filter(|r| r.approve == workbook::Approval::Yes)
+        .count();
+
+    workbook::write_review(
+        &args.output,
+        &rows,
+        &unmatched,
+        &meta,
+        &WriteOptions::default(),
+    )
+    .with_context(|| format!("writing {}", args.output.display()))?;
+
+    for w in &meta.warnings {
+        eprintln!("warning: {w}");
+    }
+    println!(
+        "Planned {ad_rows} AD users against {active} active and {deleted} soft-deleted cloud users:"
+    );
+    for (a, n) in counts.iter().filter(|(_, n)| *n > 0) {
+        println!("  {:<16}{n:>9}", a.as_str());
+    }
+    println!("  {:<16}{:>9}", "Unmatched cloud", unmatched.len());
+    if args.pre_approve.is_some() {
+        println!("Pre-approved {approved} clean Set rows.");
+    }
+    println!("Review workbook: {}", args.output.display());
+    Ok(ExitCode::SUCCESS)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cloud_argument_is_a_file_unless_it_says_graph() {
+        assert_eq!(CloudInput::parse("graph"), CloudInput::Graph);
+        assert_eq!(CloudInput::parse("Graph"), CloudInput::Graph);
+        assert_eq!(
+            CloudInput::parse("cloud.csv"),
+            CloudInput::File(PathBuf::from("cloud.csv"))
+        );
+    }
+
+    #[test]
+    fn flags_parse_as_documented() {
+        use clap::Parser;
+        #[derive(Parser)]
+        struct Cli {
+            #[command(flatten)]
+            args: Args,
+        }
+        let cli = Cli::try_parse_from([
+            "plan",
+            "ad.csv",
+            "--cloud",
+            "c.csv",
+            "--match",
+            "upn-mail",
+            "--pre-approve",
+            "set",
+            "--format",
+            "csvde",
+            "--sheet",
+            "Users",
+            "--hex-as",
+            "octets",
+        ])
+        .unwrap();
+        assert_eq!(cli.args.output, PathBuf::from("plan.xlsx"));
+        assert_eq!(cli.args.match_keys, MatchKeys::UpnMail);
+        assert_eq!(cli.args.pre_approve, Some(PreApprove::Set));
+        assert_eq!(cli.args.format, Some(Format::Csvde));
+        assert_eq!(cli.args.sheet.as_deref(), Some("Users"));
+        assert_eq!(cli.args.hex_as, Some(HexAsArg::Octets));
+        assert!(
+            Cli::try_parse_from(["plan", "ad.csv"]).is_err(),
+            "--cloud is required"
+        );
+        assert!(Cli::try_parse_from([
+            "plan",
+            "ad.csv",
+            "--cloud",
+            "c",
+            "--pre-approve",
+            "replace"
+        ])
+        .is_err());
+    }
 }

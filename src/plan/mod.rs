@@ -1,9 +1,14 @@
 //! Decide, per AD user, what must change in the cloud and what blocks it. Pure: values in,
 //! decisions out, no I/O.
 
-use crate::cloud::CloudState;
-use crate::sources::AdUser;
+mod decide;
+mod index;
+#[doc(hidden)]
+pub mod synthetic;
+
 use std::fmt;
+
+pub use decide::build;
 
 /// Exactly one per AD row.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -191,8 +196,29 @@ impl Plan {
     }
 }
 
-/// Match and decide.
-pub fn build(ad: &[AdUser], cloud: &CloudState, opts: &PlanOptions) -> Plan {
-    let _ = (ad, cloud, opts);
-    todo!("plan::build")
+/// Turn decisions into Plan-sheet rows: fingerprinted, Approve empty except, with
+/// `pre_approve_set`, clean `Set` rows. Pure, like the rest of this module; consumes the rows so a
+/// million-row plan is not held twice.
+pub fn review_rows(rows: Vec<PlanRow>, pre_approve_set: bool) -> Vec<crate::workbook::ReviewRow> {
+    rows.into_iter()
+        .map(|plan| {
+            let approve = if pre_approve_set && is_clean_set(&plan) {
+                crate::workbook::Approval::Yes
+            } else {
+                crate::workbook::Approval::Empty
+            };
+            crate::workbook::ReviewRow {
+                fingerprint: crate::workbook::fingerprint(&plan),
+                approve,
+                plan,
+                ..Default::default()
+            }
+        })
+        .collect()
+}
+
+/// A `Set` row nobody needs to read twice: no Checks (no name/mail difference, no ConsistencyGuid
+/// question, no hard-match block). Only these may be pre-approved.
+pub fn is_clean_set(row: &PlanRow) -> bool {
+    row.action == Some(Action::Set) && row.checks.is_empty()
 }

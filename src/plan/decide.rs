@@ -1,0 +1,673 @@
+//! Matching and the one-Action-per-row decision.
+
+use super::index::{smtp_address, Folded, Index};
+use super::{Action, MatchKeys, MatchedBy, Plan, PlanOptions, PlanRow};
+use crate::anchor::SourceAnchor;
+use crate::cloud::{CloudState, CloudUser};
+use crate::sources::AdUser;
+use std::fmt::Write as _;
+
+/// How many other rows or candidates a reason names before it says "and N more".
+const NAME_AT_MOST: usize = 5;
+
+/// What matching found for one AD row, before any decision.
+#[derive(Default)]
+enum Found {
+    #[default]
+    None,
+    One(u32, MatchedBy),
+    /// Several active cloud users; the key kind and the value that matched them all.
+    Many(Vec<u32>, MatchedBy),
+}
+
+/// Per-AD-row facts gathered in the first pass, so the second pass can see every row's match.
+#[derive(Default)]
+struct Prepared {
+    anchor: Option<SourceAnchor>,
+    /// The row's own problems make it `InvalidInput` (problems, or no anchor at all).
+    invalid: bool,
+    found: Found,
+}
+
+/// Match every AD user to an active cloud user and decide exactly one [`Action`] per AD row.
+///
+/// # Matching
+/// 1. Case-insensitive, trimmed userPrincipalName.
+/// 2. With [`MatchKeys::UpnMail`] and no UPN hit: the AD mail against cloud mail; then, still
+///    without a hit, every AD address (mail and `smtp:` proxyAddresses, prefix stripped) against
+///    every cloud address (mail and `smtp:` proxyAddresses). Only SMTP proxies count, as in Entra
+///    Connect's soft match.
+/// 3. Still nothing: an active cloud user already holding the row's ImmutableId is the match
+///    ([`MatchedBy::ImmutableId`]), because Entra Connect hard-matches on the anchor whatever the
+///    UPN says.
+///
+/// Several candidates at the first step that finds any make the row `Ambiguous`: we report, never
+/// guess. Soft-deleted users are never matched; they only matter as holders of an ImmutableId.
+///
+/// # Priority (the first that applies wins)
+/// 1. `InvalidInput`: the row has problems, or neither objectGUID nor mS-DS-ConsistencyGuid. Such
+///    rows take no part in duplicate detection: they cannot be applied anyway, and a valid row
+///    should not be blocked by a broken one.
+/// 2. `DuplicateSource`: another valid AD row has the same anchor, or matched the same cloud user.
+///    Every row involved gets it, naming the others, because the tool cannot know which is right.
+/// 3. `NoCloudUser`, then `Ambiguous`: there is no single cloud user to judge.
+/// 4. `AlreadyMatched`: the cloud user already holds exactly (case-sensitively) this ImmutableId.
+///    It comes *before* `BlockedSynced` on purpose: nothing has to be written, so the sync flag
+///    cannot block anything; a still-synced user gets a Check instead (stop the old sync first).
+/// 5. `BlockedSynced`: `onPremisesSyncEnabled` is true; Graph refuses every anchor write, so any
+///    conflict below is moot until the user is out of sync scope.
+/// 6. `ConflictActive`: another active cloud user holds the ImmutableId. Before `ConflictDeleted`,
+///    because purging the recycle bin would not help while an active holder remains.
+/// 7. `ConflictDeleted`: a soft-deleted user holds it; purging that user resolves it.
+/// 8. `Replace`: cloud-only with a different anchor (separate approval).
+/// 9. `Set`: cloud-only with no anchor.
+///
+/// A cloud user with `onPremisesObjectIdentifier` set or a privileged role gets a Check, not a
+/// different Action: the 2026 protection is enforced on Entra Connect's hard match, not on the
+/// ImmutableId write, the role rule's start date is uncertain (field notes §1), and the fix (clear
+/// the identifier, drop the roles) is outside this tool. The Check says what to clear first; rows
+/// with Checks are never pre-approved, so a reviewer has to read it.
+pub fn build(ad: &[AdUser], cloud: &CloudState, opts: &PlanOptions) -> Plan {
+    let active = &cloud.users;
+    let idx = CloudIndex::new(cloud, opts.match_keys);
+
+    // Pass 1: anchors and matches (read-only on the indexes, so it runs on every core).
+    let mut prepared: Vec<Prepared> = Vec::with_capacity(ad.len());
+    prepared.resize_with(ad.len(), Prepared::default);
+    par_fill(&mut prepared, |i, p| {
+        let u = &ad[i];
+        let anchor = u.source_anchor();
+        *p = Prepared {
+            anchor,
+            invalid: !u.problems.is_empty() || anchor.is_none(),
+            found: idx.find(u, anchor),
+        };
+    });
+
+    // Duplicate anchors and cloud users claimed by more than one valid row.
+    let mut by_anchor: Index<SourceAnchor> = Index::with_capacity(ad.len());
+    const NOBODY: u32 = u32::MAX;
+    let mut first_claim = vec![NOBODY; active.len()];
+    let mut extra_claims: Index<u32> = Index::with_capacity(0);
+    let mut matched = vec![false; active.len()];
+    for (row, p) in prepared.iter().enumerate() {
+        let row = row as u32;
+        if let Found::One(c, _) = p.found {
+            matched[c as usize] = true;
+        }
+        if p.invalid {
+            continue;
+        }
+        if let Some(a) = p.anchor {
+            by_anchor.insert(a, row);
+        }
+        if let Found::One(c, _) = p.found {
+            let first = &mut first_claim[c as usize];
+            if *first == NOBODY {
+                *first = row;
+            } else {
+                extra_claims.insert(c, *first);
+                extra_claims.insert(c, row);
+            }
+        }
+    }
+    drop(first_claim);
+    // Only the few rows involved in a duplicate look the duplicates up again.
+    let mut duplicated = vec![false; ad.len()];
+    for rows in by_anchor.shared().chain(extra_claims.shared()) {
+        for &r in rows {
+            duplicated[r as usize] = true;
+        }
+    }
+
+    // Pass 2: decide, on every core.
+    let mut rows = Vec::with_capacity(ad.len());
+    rows.resize_with(ad.len(), PlanRow::default);
+    par_fill(&mut rows, |i, row| {
+        let p = &prepared[i];
+        *row = decide_row(&ad[i], p, cloud, &idx);
+        row.row_id = i as u64 + 1;
+        if duplicated[i] {
+            mark_duplicates(row, i as u32, p, ad, active, &by_anchor, &extra_claims);
+        }
+    });
+
+    let unmatched_cloud = matched
+        .iter()
+        .enumerate()
+        .filter(|(_, m)| !**m)
+        .map(|(i, _)| i)
+        .collect();
+
+    let mut warnings = Vec::new();
+    if let Some(f) = &cloud.features {
+        if f.block_cloud_object_takeover_through_hard_match {
+            warnings.push(
+                "The tenant has BlockCloudObjectTakeoverThroughHardMatchEnabled turned on: even with the right ImmutableId, \
+                 Entra Connect will refuse to take over cloud users (sync error InvalidHardMatch). Turn it off for the matching \
+                 period (Update-MgDirectoryOnPremiseSynchronization, Features) and back on once matching is done."
+                    .to_string(),
+            );
+        }
+    }
+
+    Plan {
+        rows,
+        unmatched_cloud,
+        warnings,
+    }
+}
+
+/// Below this many rows a second thread costs more than it saves.
+const PARALLEL_FROM: usize = 20_000;
+
+/// `out[i] = f(i)` for every element, on up to all available cores, in place (no second copy of
+/// a million rows to concatenate).
+fn par_fill<T: Send, F: Fn(usize, &mut T) + Sync>(out: &mut [T], f: F) {
+    let threads = std::thread::available_parallelism()
+        .map_or(1, |n| n.get())
+        .min(8);
+    if threads < 2 || out.len() < PARALLEL_FROM {
+        out.iter_mut().enumerate().for_each(|(i, x)| f(i, x));
+        return;
+    }
+    let chunk = out.len().div_ceil(threads);
+    std::thread::scope(|s| {
+        for (c, part) in out.chunks_mut(chunk).enumerate() {
+            let f = &f;
+            s.spawn(move || {
+                for (j, x) in part.iter_mut().enumerate() {
+                    f(c * chunk + j, x);
+                }
+            });
+        }
+    });
+}
+
+/// The cloud side, indexed once.
+struct CloudIndex<'a> {
+    cloud: &'a CloudState,
+    keys: MatchKeys,
+    upn: Index<Folded<'a>>,
+    /// Active users by `onPremisesImmutableId`, exact (anchors are case-sensitive).
+    immutable_id: Index<&'a str>,
+    deleted_immutable_id: Index<&'a str>,
+    /// Only built for `--match upn-mail`, to save memory otherwise.
+    mail: Index<Folded<'a>>,
+    /// Mail and SMTP proxy addresses together.
+    address: Index<Folded<'a>>,
+}
+
+impl<'a> CloudIndex<'a> {
+    fn new(cloud: &'a CloudState, keys: MatchKeys) -> Self {
+        let users = &cloud.users;
+        let by_mail = keys == MatchKeys::UpnMail;
+        let upn = || {
+            let mut ix = Index::with_capacity(users.len());
+            for (i, u) in users.iter().enumerate() {
+                if let Some(k) = Folded::new(&u.upn) {
+                    ix.insert(k, i as u32);
+                }
+            }
+            ix
+        };
+        let immutable_ids = |list: &'a [CloudUser]| {
+            let n = list
+                .iter()
+                .filter(|u| non_empty(&u.immutable_id).is_some())
+                .count();
+            let mut ix = Index::with_capacity(n);
+            for (i, u) in list.iter().enumerate() {
+                if let Some(id) = non_empty(&u.immutable_id) {
+                    ix.insert(id, i as u32);
+                }
+            }
+            ix
+        };
+        let addresses = || {
+            let mut mail = Index::with_capacity(if by_mail { users.len() } else { 0 });
+            let mut address = Index::with_capacity(if by_mail { users.len() * 2 } else { 0 });
+            if by_mail {
+                for (i, u) in users.iter().enumerate() {
+                    let i = i as u32;
+                    if let Some(k) = u.mail.as_deref().and_then(Folded::new) {
+                        mail.insert(k, i);
+                        address.insert(k, i);
+                    }
+                    for k in u
+                        .proxy_addresses
+                        .iter()
+                        .filter_map(|p| smtp_address(p))
+                        .filter_map(Folded::new)
+                    {
+                        address.insert(k, i);
+                    }
+                }
+            }
+            (mail, address)
+        };
+        // The tables are independent: build them side by side on big inputs.
+        let ((upn, (mail, address)), (immutable_id, deleted_immutable_id)) =
+            if users.len() >= PARALLEL_FROM {
+                std::thread::scope(|s| {
+                    let ids = s.spawn(|| (immutable_ids(users), immutable_ids(&cloud.deleted)));
+                    let keys = (upn(), addresses());
+                    let ids = ids.join().unwrap_or_else(|p| std::panic::resume_unwind(p));
+                    (keys, ids)
+                })
+            } else {
+                (
+                    (upn(), addresses()),
+                    (immutable_ids(users), immutable_ids(&cloud.deleted)),
+                )
+            };
+        CloudIndex {
+            cloud,
+            keys,
+            upn,
+            immutable_id,
+            deleted_immutable_id,
+            mail,
+            address,
+        }
+    }
+
+    fn find(&self, u: &AdUser, anchor: Option<SourceAnchor>) -> Found {
+        if let Some(k) = Folded::new(&u.upn) {
+            if let Some(f) = found(self.upn.get(&k), MatchedBy::Upn) {
+                return f;
+            }
+        }
+        if self.keys == MatchKeys::UpnMail {
+            if let Some(k) = u.mail.as_deref().and_then(Folded::new) {
+                if let Some(f) = found(self.mail.get(&k), MatchedBy::Mail) {
+                    return f;
+                }
+            }
+            let mut hits: Vec<u32> = u
+                .mail
+                .as_deref()
+                .into_iter()
+                .chain(u.proxy_addresses.iter().filter_map(|p| smtp_address(p)))
+                .filter_map(Folded::new)
+                .flat_map(|k| self.address.get(&k).iter().copied())
+                .collect();
+            hits.sort_unstable();
+            hits.dedup();
+            if let Some(f) = found(&hits, MatchedBy::ProxyAddress) {
+                return f;
+            }
+        }
+        if let Some(a) = anchor {
+            if let Some(f) = found(
+                self.immutable_id.get(&a.immutable_id().as_str()),
+                MatchedBy::ImmutableId,
+            ) {
+                return f;
+            }
+        }
+        Found::None
+    }
+
+    fn user(&self, i: u32) -> &'a CloudUser {
+        &self.cloud.users[i as usize]
+    }
+}
+
+fn found(hits: &[u32], by: MatchedBy) -> Option<Found> {
+    match hits {
+        [] => None,
+        [one] => Some(Found::One(*one, by)),
+        many => Some(Found::Many(many.to_vec(), by)),
+    }
+}
+
+fn non_empty(s: &Option<String>) -> Option<&str> {
+    s.as_deref().map(str::trim).filter(|s| !s.is_empty())
+}
+
+/// `a@x.com (id 1234…)`: how reasons name a cloud user.
+fn name(u: &CloudUser) -> String {
+    if u.upn.is_empty() {
+        format!("(no UPN, id {})", u.id)
+    } else {
+        format!("{} (id {})", u.upn, u.id)
+    }
+}
+
+/// "a, b, c and 2 more".
+fn list(items: impl ExactSizeIterator<Item = String>) -> String {
+    let n = items.len();
+    let mut out = String::new();
+    for (i, s) in items.take(NAME_AT_MOST).enumerate() {
+        if i > 0 {
+            out.push_str(", ");
+        }
+        out.push_str(&s);
+    }
+    if n > NAME_AT_MOST {
+        let _ = write!(out, " and {} more", n - NAME_AT_MOST);
+    }
+    out
+}
+
+fn differs(a: Option<&str>, b: Option<&str>) -> Option<(String, String)> {
+    let a = a.map(str::trim).filter(|s| !s.is_empty())?;
+    let b = b.map(str::trim).filter(|s| !s.is_empty())?;
+    (Folded::new(a) != Folded::new(b)).then(|| (a.to_string(), b.to_string()))
+}
+
+/// Everything except the duplicate rule, which needs every row's match.
+fn decide_row(u: &AdUser, p: &Prepared, cloud: &CloudState, idx: &CloudIndex<'_>) -> PlanRow {
+    let new_id = p.anchor.map(|a| a.immutable_id()).unwrap_or_default();
+    let mut row = PlanRow {
+        upn: u.upn.trim().to_string(),
+        onprem_guid: p.anchor.map(|a| a.to_string()).unwrap_or_default(),
+        mail_onprem: u.mail.clone().unwrap_or_default(),
+        display_name_onprem: u.display_name.clone().unwrap_or_default(),
+        source: u.location.clone(),
+        matched_by: Some(MatchedBy::None),
+        ..PlanRow::default()
+    };
+
+    if let (Some(cg), Some(og)) = (u.consistency_guid, u.object_guid) {
+        if cg != og {
+            row.checks.push(format!(
+                "mS-DS-ConsistencyGuid differs from objectGUID: Entra Connect will use mS-DS-ConsistencyGuid ({cg}, \
+                 ImmutableId {}), not objectGUID ({og}, ImmutableId {}); planned with mS-DS-ConsistencyGuid",
+                cg.immutable_id(),
+                og.immutable_id()
+            ));
+        }
+    }
+
+    let matched = match &p.found {
+        Found::One(c, by) => {
+            let cu = idx.user(*c);
+            row.matched_by = Some(*by);
+            row.cloud_object_id = cu.id.clone();
+            row.cloud_upn = cu.upn.clone();
+            row.cloud_immutable_id = cu.immutable_id.clone().unwrap_or_default();
+            row.mail_cloud = cu.mail.clone().unwrap_or_default();
+            row.display_name_cloud = cu.display_name.clone().unwrap_or_default();
+            cloud_checks(&mut row, u, cu, *by, &new_id);
+            Some(cu)
+        }
+        _ => None,
+    };
+
+    // The holders of the ImmutableId this row would write.
+    let (active_holders, deleted_holders): (Vec<&CloudUser>, Vec<&CloudUser>) = if new_id.is_empty()
+    {
+        (Vec::new(), Vec::new())
+    } else {
+        (
+            idx.immutable_id
+                .get(&new_id.as_str())
+                .iter()
+                .map(|&i| idx.user(i))
+                .filter(|h| matched.is_none_or(|m| !std::ptr::eq(*h, m)))
+                .collect(),
+            idx.deleted_immutable_id
+                .get(&new_id.as_str())
+                .iter()
+                .map(|&i| &cloud.deleted[i as usize])
+                .collect(),
+        )
+    };
+
+    row.new_immutable_id = new_id;
+
+    if p.invalid {
+        row.action = Some(Action::InvalidInput);
+        row.reason = if !u.problems.is_empty() {
+            format!(
+                "The AD row cannot be used: {}. Fix the export and plan again.",
+                u.problems.join("; ")
+            )
+        } else {
+            "The AD row has neither objectGUID nor mS-DS-ConsistencyGuid, so there is no anchor to write. Export objectGUID \
+             (e.g. Get-ADUser -Properties ObjectGUID) and plan again."
+                .to_string()
+        };
+        return row;
+    }
+
+    let cu = match (&p.found, matched) {
+        (_, Some(cu)) => cu,
+        (Found::Many(cands, by), _) => {
+            let key = match by {
+                MatchedBy::Upn => format!("UPN {}", row.upn),
+                MatchedBy::Mail => format!("mail {}", row.mail_onprem),
+                MatchedBy::ProxyAddress => "mail or SMTP proxyAddresses".to_string(),
+                MatchedBy::ImmutableId => format!("ImmutableId {}", row.new_immutable_id),
+                MatchedBy::None => String::new(),
+            };
+            row.action = Some(Action::Ambiguous);
+            row.matched_by = Some(*by);
+            row.reason = format!(
+                "{} active cloud users match by {key}: {}. Fix the data so only one matches; hardmatch does not guess.",
+                cands.len(),
+                list(cands.iter().map(|&c| name(idx.user(c))))
+            );
+            return row;
+        }
+        _ => {
+            row.action = Some(Action::NoCloudUser);
+            let keys = match idx.keys {
+                MatchKeys::UpnMail => "UPN, mail or SMTP proxyAddresses",
+                MatchKeys::Upn => "UPN",
+            };
+            row.reason = format!(
+                "No active cloud user has this {keys} ({}), and none holds ImmutableId {}. Entra Connect will create a new cloud user for it.",
+                row.upn, row.new_immutable_id
+            );
+            if let Some(d) = deleted_holders.first() {
+                row.checks.push(format!(
+                    "soft-deleted user {} in the recycle bin holds ImmutableId {}: Entra Connect will clash with it; \
+                     restore it if it is this person, otherwise purge it",
+                    name(d),
+                    row.new_immutable_id
+                ));
+            }
+            return row;
+        }
+    };
+
+    if cu.immutable_id.as_deref() == Some(row.new_immutable_id.as_str()) {
+        row.action = Some(Action::AlreadyMatched);
+        row.reason = if row.matched_by == Some(MatchedBy::ImmutableId) {
+            format!(
+                "No cloud user has UPN {}, but cloud user {} already holds ImmutableId {}: Entra Connect will hard-match \
+                 it to this AD user. Nothing to write.",
+                row.upn,
+                name(cu),
+                row.new_immutable_id
+            )
+        } else {
+            format!(
+                "The cloud user already holds ImmutableId {}. Nothing to write.",
+                row.new_immutable_id
+            )
+        };
+        if cu.sync_enabled == Some(true) {
+            row.checks.push(
+                "cloud user is still synced (onPremisesSyncEnabled = true): stop the old directory's sync of this user before \
+                 the new Entra Connect takes it over"
+                    .to_string(),
+            );
+        }
+        return row;
+    }
+
+    if cu.sync_enabled == Some(true) {
+        row.action = Some(Action::BlockedSynced);
+        let current = match non_empty(&cu.immutable_id) {
+            Some(c) => format!("its ImmutableId is {c}"),
+            None => "it has no ImmutableId".to_string(),
+        };
+        row.reason = format!(
+            "The cloud user is still synced from a directory (onPremisesSyncEnabled = true; {current}); Graph refuses \
+             to change its ImmutableId to {}. Take it out of sync scope (it is then soft-deleted; restore it as \
+             cloud-only) and plan again.",
+            row.new_immutable_id
+        );
+        return row;
+    }
+
+    if let Some(h) = active_holders.first() {
+        row.action = Some(Action::ConflictActive);
+        row.holder_object_id = h.id.clone();
+        row.reason = format!(
+            "Matched cloud user {} should get ImmutableId {}, but another active cloud user {} already holds it. \
+             ImmutableIds are unique: resolve that user first (clear its ImmutableId, or it is the right match for this AD user).",
+            name(cu),
+            row.new_immutable_id,
+            name(h)
+        );
+        if active_holders.len() > 1 {
+            row.reason.push_str(&format!(
+                " Other holders: {}.",
+                list(active_holders[1..].iter().map(|h| name(h)))
+            ));
+        }
+        return row;
+    }
+
+    if let Some(d) = deleted_holders.first() {
+        row.action = Some(Action::ConflictDeleted);
+        row.holder_object_id = d.id.clone();
+        let when = d
+            .deleted_date_time
+            .as_deref()
+            .map(|t| format!(", deleted {t}"))
+            .unwrap_or_default();
+        let holder = format!("{} (id {}{when})", d.upn, d.id);
+        let then = match non_empty(&cu.immutable_id) {
+            Some(old) => format!(
+                "then cloud user {}'s ImmutableId can be replaced ({old} → {})",
+                name(cu),
+                row.new_immutable_id
+            ),
+            None => format!(
+                "then cloud user {} can get ImmutableId {}",
+                name(cu),
+                row.new_immutable_id
+            ),
+        };
+        row.reason = format!(
+            "Soft-deleted user {holder} in the recycle bin still holds ImmutableId {}. Purging it from the recycle bin \
+             (permanent delete) resolves it; {then}.",
+            row.new_immutable_id
+        );
+        return row;
+    }
+
+    match non_empty(&cu.immutable_id) {
+        Some(old) => {
+            row.action = Some(Action::Replace);
+            row.reason = format!(
+                "Cloud-only but holds a different ImmutableId: {old} → {}. Needs its own explicit approval: approve only \
+                 if {old} is known to be wrong.",
+                row.new_immutable_id
+            );
+        }
+        None => {
+            row.action = Some(Action::Set);
+            row.reason = format!(
+                "Cloud-only with no ImmutableId: set it to {}.",
+                row.new_immutable_id
+            );
+        }
+    }
+    row
+}
+
+/// Checks about the matched cloud user that do not change the action.
+fn cloud_checks(row: &mut PlanRow, u: &AdUser, cu: &CloudUser, by: MatchedBy, new_id: &str) {
+    if by != MatchedBy::Upn {
+        if let Some((a, b)) = differs(Some(&u.upn), Some(&cu.upn)) {
+            row.checks
+                .push(format!("UPN differs: on-prem {a}, cloud {b}"));
+        }
+    }
+    if let Some((a, b)) = differs(u.mail.as_deref(), cu.mail.as_deref()) {
+        row.checks
+            .push(format!("mail differs: on-prem {a}, cloud {b}"));
+    }
+    if let Some((a, b)) = differs(u.display_name.as_deref(), cu.display_name.as_deref()) {
+        row.checks
+            .push(format!("display name differs: on-prem {a}, cloud {b}"));
+    }
+    if let Some(raw) = non_empty(&cu.immutable_id) {
+        if cu.anchor().is_none() && raw != new_id {
+            row.checks.push(format!(
+                "cloud anchor is not GUID-based: current ImmutableId {raw:?} is not base64 of 16 bytes (an e-mail address or \
+                 employee ID from another sync or federation tool?)"
+            ));
+        }
+    }
+    if let Some(oid) = non_empty(&cu.on_prem_object_identifier) {
+        row.checks.push(format!(
+            "hard match will be blocked since 2026: the cloud user has onPremisesObjectIdentifier {oid}; clear it first \
+             (PATCH onPremisesObjectIdentifier null on the beta endpoint, or Clear-ADSyncToolsOnPremisesAttribute)"
+        ));
+    }
+    if let Some(roles) = cu.privileged_roles.as_ref().filter(|r| !r.is_empty()) {
+        row.checks.push(format!(
+            "hard match will be blocked since 2026: the cloud user has or is eligible for privileged role(s) {}; remove the \
+             roles (and PIM eligibility), let Entra Connect match, then re-add them",
+            roles.join(", ")
+        ));
+    }
+}
+
+/// Rule 2: overrides any later decision with `DuplicateSource`, naming the other rows.
+fn mark_duplicates(
+    row: &mut PlanRow,
+    me: u32,
+    p: &Prepared,
+    ad: &[AdUser],
+    active: &[CloudUser],
+    by_anchor: &Index<SourceAnchor>,
+    extra_claims: &Index<u32>,
+) {
+    let others = |rows: &[u32]| {
+        let v: Vec<String> = rows
+            .iter()
+            .filter(|&&r| r != me)
+            .map(|&r| ad[r as usize].location.clone())
+            .collect();
+        list(v.into_iter())
+    };
+    let mut reasons = Vec::new();
+    if let Some(a) = p.anchor {
+        let same = by_anchor.get(&a);
+        if same.len() > 1 {
+            reasons.push(format!(
+                "AD row(s) {} carry the same anchor {a} (ImmutableId {}); only one AD user can own it",
+                others(same),
+                a.immutable_id()
+            ));
+        }
+    }
+    if let Found::One(c, _) = p.found {
+        let claims = extra_claims.get(&c);
+        if claims.len() > 1 {
+            reasons.push(format!(
+                "AD row(s) {} match the same cloud user {}; one cloud user can be hard-matched to only one AD user",
+                others(claims),
+                name(&active[c as usize])
+            ));
+        }
+    }
+    if !reasons.is_empty() {
+        row.action = Some(Action::DuplicateSource);
+        row.reason = format!(
+            "This row ({}) and {}. Remove or fix the wrong row and plan again.",
+            ad[me as usize].location,
+            reasons.join("; and ")
+        );
+        row.holder_object_id.clear();
+    }
+}

@@ -91,4 +91,3 @@ pub fn read_cloud_export(path: &Path) -> Result<CloudState, InputError> {
     let _ = path;
     todo!("cloud::read_cloud_export")
 }
-

@@ -78,7 +78,11 @@ impl Tenant {
 }
 
 async fn tenant() -> (Stub, Arc<Tenant>) {
-    let users: Vec<Value> = upns()
+    tenant_with(upns()).await
+}
+
+async fn tenant_with(upns: Vec<String>) -> (Stub, Arc<Tenant>) {
+    let users: Vec<Value> = upns
         .iter()
         .enumerate()
         .map(|(i, u)| json!({"id": format!("id-{i:04}"), "userPrincipalName": u, "onPremisesImmutableId": format!("imm{i}+/=")}))
@@ -193,6 +197,45 @@ async fn partitioned_listing_equals_sequential_listing() {
             .iter()
             .any(|r| r.uri.contains("%27%23%27")),
         "# encoded in the query"
+    );
+}
+
+#[tokio::test]
+async fn partitions_with_a_shared_long_prefix_are_split_and_still_complete() {
+    let mut upns: Vec<String> = (0..300)
+        .map(|i| format!("user{i:05}@contoso.com"))
+        .collect();
+    upns.extend(
+        [
+            "u@contoso.com",
+            "us@x.com",
+            "user@x.com",
+            "USER9@x.com",
+            "user00001.b@x.com",
+        ]
+        .map(String::from),
+    );
+    let (stub, t) = tenant_with(upns).await;
+    let (mut cfg, _) = stub.config(secret_auth());
+    cfg.concurrency = 8;
+    let client = GraphClient::connect(cfg).unwrap();
+    let sequential = client.list_users(|_| {}).await.unwrap();
+    let partitioned = client.list_users_partitioned(|_| {}).await.unwrap();
+    assert_eq!(sequential.len(), t.users.len());
+    assert_eq!(partitioned.len(), t.users.len());
+    assert_eq!(ids(&partitioned), ids(&sequential));
+    let filters: BTreeSet<String> = stub
+        .graph_requests()
+        .iter()
+        .filter_map(|r| r.query("$filter"))
+        .collect();
+    assert!(
+        filters.contains("startsWith(userPrincipalName,'user000')"),
+        "split down the shared prefix"
+    );
+    assert!(
+        filters.contains("startsWith(userPrincipalName,'u@')"),
+        "a prefix can end the local part"
     );
 }
 

@@ -185,3 +185,79 @@ impl GraphArgs {
         Ok(config)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+    use hardmatch::graph::Auth;
+
+    #[derive(Parser)]
+    struct Cli {
+        #[command(flatten)]
+        graph: GraphArgs,
+    }
+
+    fn parse(args: &[&str]) -> GraphArgs {
+        let mut argv = vec![
+            "hardmatch",
+            "--tenant",
+            "t1",
+            "--client-id",
+            "app",
+            "--client-secret",
+            "s3cret-flag",
+        ];
+        argv.extend_from_slice(args);
+        Cli::try_parse_from(argv).unwrap().graph
+    }
+
+    #[test]
+    fn flags_build_the_client_config() {
+        let cfg = parse(&[
+            "--cloud",
+            "usgov-dod",
+            "--write-quota",
+            "600",
+            "--write-window",
+            "30",
+            "--max-attempts",
+            "3",
+            "--concurrency",
+            "9",
+        ])
+        .config()
+        .unwrap();
+        assert_eq!(cfg.tenant, "t1");
+        assert!(
+            matches!(&cfg.auth, Auth::ClientSecret { client_id, secret } if client_id == "app" && secret.expose() == "s3cret-flag")
+        );
+        assert_eq!(
+            cfg.endpoints().unwrap().graph,
+            "https://dod-graph.microsoft.us"
+        );
+        assert_eq!(cfg.pacing.writes_per_window, 600);
+        assert_eq!(cfg.pacing.write_window, Duration::from_secs(30));
+        assert_eq!((cfg.retry.max_attempts, cfg.concurrency), (3, 9));
+        assert!(
+            !format!("{:?}", parse(&[])).contains("s3cret-flag"),
+            "Debug of the flags hides the secret"
+        );
+    }
+
+    #[test]
+    fn bad_hosts_fail_before_any_request() {
+        let err = parse(&["--graph-url", "http://graph.example.org"])
+            .config()
+            .unwrap_err();
+        assert!(format!("{err:#}").contains("loopback"), "{err:#}");
+        assert!(parse(&[
+            "--graph-url",
+            "http://127.0.0.1:4000",
+            "--login-url",
+            "http://127.0.0.1:4000"
+        ])
+        .config()
+        .is_ok());
+    }
+}

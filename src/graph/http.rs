@@ -192,7 +192,13 @@ impl Pipeline {
                         attempt,
                         "graph response"
                     );
-                    self.pacer.observe_pressure(pct);
+                    // A 429 means someone (maybe another app on the tenant) is over a limit:
+                    // slow down a little even without the percentage header.
+                    self.pacer.observe_pressure(if status == 429 {
+                        pct.or(Some(0.8))
+                    } else {
+                        pct
+                    });
                     let ra = retry_after(&h);
                     let body = match resp.bytes().await {
                         Ok(b) => b.to_vec(),

@@ -13,6 +13,45 @@
 //! # Ok(()) }
 //! ```
 //!
+//! # Set-up notes (for the README)
+//!
+//! - **Sign-in** ([`Auth`], flags in `src/cmd/graph_args.rs`): client secret or certificate
+//!   (app-only, client credentials; PEM with cert + unencrypted key, or PFX with password;
+//!   assertion PS256 + `x5t#S256`, or `--assertion-alg rs256` for RS256 + `x5t`), device code
+//!   (an admin signs in; the app registration needs "Allow public client flows" = Yes and the
+//!   delegated permissions below), or an access token from `HARDMATCH_ACCESS_TOKEN` /
+//!   `--access-token-stdin`. `AZURE_TENANT_ID`, `AZURE_CLIENT_ID`, `AZURE_CLIENT_SECRET`,
+//!   `AZURE_CLIENT_CERTIFICATE_PATH`, `AZURE_CLIENT_CERTIFICATE_PASSWORD` are read like
+//!   azure-identity's EnvironmentCredential; flags override them ([`AuthOptions`]).
+//! - **Permissions** (application, or delegated for device code): `User.ReadWrite.All` to write
+//!   `onPremisesImmutableId`; `User.DeleteRestore.All` to purge/restore deleted users;
+//!   `User.Read.All` and `RoleManagement.Read.Directory` to read users and role assignments and
+//!   eligibilities; `OnPremDirectorySynchronization.Read.All` for the tenant's sync features.
+//!   Delegated sign-in also needs the User Administrator or Hybrid Identity Administrator role.
+//! - **Clouds** (`--cloud`, [`CloudEnv`]): `global` (login.microsoftonline.com /
+//!   graph.microsoft.com, incl. GCC), `usgov` (GCC High: login.microsoftonline.us /
+//!   graph.microsoft.us), `usgov-dod` (login.microsoftonline.us / dod-graph.microsoft.us),
+//!   `china` (login.partner.microsoftonline.cn / microsoftgraph.chinacloudapi.cn). Microsoft's
+//!   pages disagree on China's login host: entra-docs say login.partner.microsoftonline.cn, the
+//!   Graph deployments page says login.chinacloudapi.cn; pass `--login-url` for the other one.
+//! - `--graph-url` is the service root *without* version (the client appends `/v1.0`);
+//!   plain `http://` is accepted only for loopback hosts (the simulated tenant).
+//! - **Unverified against the real service**: `$filter=onPremisesImmutableId in (…)` on
+//!   `/directory/deletedItems/microsoft.graph.user`
+//!   ([`GraphClient::find_deleted_users_by_immutable_ids`]).
+//!
+//! # Behaviour
+//!
+//! - One `client-request-id` GUID per logical request, kept across its retries; `request-id`,
+//!   `date`, `x-ms-ags-diagnostic`, `x-ms-resource-unit`, `x-ms-throttle-limit-percentage` are
+//!   logged at debug and kept in [`ApiError`].
+//! - 429 waits `Retry-After` (fractional); 503/504/resets back off exponentially with jitter;
+//!   attempts are bounded ([`RetryPolicy`]); 400/403/404/409 are never retried; a 401 signs in
+//!   again once.
+//! - [`PacingConfig`]: token buckets at the documented write (3,000 / 150 s) and read
+//!   (8,000 RU / 10 s) quotas; slower while Graph reports `x-ms-throttle-limit-percentage`.
+//! - Every wait goes through the [`Clock`] (real, scaled, or virtual for tests).
+//!
 //! Layout: [`auth`] (sign-in, token cache), [`cloud_env`] (national clouds, loopback rule),
 //! `http` (request pipeline: ids, retries, logging), [`pacing`] (token buckets), `batch`
 //! (`$batch`), `ops` (the operations), [`error`] (typed errors), [`clock`] (every wait).

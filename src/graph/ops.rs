@@ -54,12 +54,13 @@ pub struct ImmutableIdUpdate {
     pub immutable_id: Option<String>,
 }
 
-/// The UPN first characters listed by [`GraphClient::list_users_partitioned`], one
+/// The UPN first characters [`GraphClient::list_users_partitioned`] starts from, one
 /// `startsWith(userPrincipalName,'…')` query each (case-insensitive on Graph): letters, digits,
-/// and every other character Entra allows in a UPN's local part (`' . - _ ! # ^ ~`, per
-/// "UserPrincipalName formats" in Entra docs) plus `$` (Graph documents UPNs starting with `$`).
-/// Since Entra refuses UPNs with other characters, the union of these partitions is the whole
-/// user list; [`GraphClient::list_users_partitioned`] still dedupes by id.
+/// `.` and every other RFC 5322 `atext` character (`! # $ % & ' * + - / = ? ^ _ \` { | } ~`).
+/// Entra's documented UPN character set (letters, digits, `' . - _ ! # ^ ~`) is a subset, and
+/// Graph documents UPNs starting with `$`; so every UPN Entra accepts falls in exactly one
+/// partition and the union equals the sequential listing. (Non-ASCII UPNs, which Entra refuses,
+/// would be missed.)
 pub fn partition_prefixes() -> Vec<String> {
     let mut p: Vec<String> = ('a'..='z').chain('0'..='9').map(String::from).collect();
     p.extend(
@@ -70,6 +71,27 @@ pub fn partition_prefixes() -> Vec<String> {
         .map(String::from),
     );
     p
+}
+
+/// Characters that can follow a prefix inside a UPN: the first-character set plus `@` (a
+/// prefix can be a whole local part). After `@` come domain characters (letters, digits,
+/// `-`, `.`), all in the set. A UPN always continues past a prefix (it has a domain), so the
+/// children of a prefix cover all its users.
+fn next_chars() -> Vec<String> {
+    let mut p = partition_prefixes();
+    p.push("@".into());
+    p
+}
+
+/// Longest prefix a partition is split to.
+const MAX_PREFIX_CHARS: usize = 8;
+
+/// What one partition task found.
+enum Partition {
+    /// All users under the prefix (path = the prefix's position, for a stable merge order).
+    Leaf(Vec<usize>, Vec<User>),
+    /// More than one page: split into children instead.
+    Split(Vec<usize>, String),
 }
 
 fn enc(v: &str) -> String {
@@ -134,9 +156,14 @@ impl GraphClient {
             .await
     }
 
-    /// All users, read as parallel `startsWith(userPrincipalName,…)` partitions
-    /// ([`partition_prefixes`]), `concurrency` at a time, merged and deduplicated by id.
-    /// Order: by partition, then Graph's order. `progress` gets the running total.
+    /// All users, read as parallel `startsWith(userPrincipalName,…)` partitions, `concurrency`
+    /// at a time, merged and deduplicated by id; equal as a set to [`GraphClient::list_users`].
+    ///
+    /// Starts from one partition per [`partition_prefixes`] character. A partition whose first
+    /// page has a nextLink (more than 999 users) is split into one child per possible next
+    /// character (its first page is dropped, one wasted request), down to 8 characters, so
+    /// tenants whose UPNs share a long prefix (`user000123@…`) still spread over many workers.
+    /// Order: by prefix, then Graph's order. `progress` gets the running total.
     pub async fn list_users_partitioned(
         &self,
         progress: impl Fn(usize) + Send + Sync + 'static,
@@ -145,38 +172,45 @@ impl GraphClient {
         let count = Arc::new(std::sync::atomic::AtomicUsize::new(0));
         let sem = Arc::new(tokio::sync::Semaphore::new(self.inner.concurrency));
         let mut set = tokio::task::JoinSet::new();
-        for (i, prefix) in partition_prefixes().into_iter().enumerate() {
+        let spawn = |set: &mut tokio::task::JoinSet<Result<Partition, GraphError>>,
+                     path: Vec<usize>,
+                     prefix: String| {
             let client = self.clone();
             let (progress, count, sem) = (progress.clone(), count.clone(), sem.clone());
             set.spawn(async move {
                 let _permit = sem.acquire_owned().await;
-                let filter = format!("startsWith(userPrincipalName,{})", odata_literal(&prefix));
-                let url = format!(
-                    "/users?$select={}&$top=999&$filter={}",
-                    select(),
-                    enc(&filter)
-                );
-                let users: Result<Vec<User>, GraphError> =
-                    client.collect_pages(url, &*progress, &count).await;
-                (i, users)
+                client
+                    .list_partition(path, prefix, &*progress, &count)
+                    .await
             });
+        };
+        for (i, prefix) in partition_prefixes().into_iter().enumerate() {
+            spawn(&mut set, vec![i], prefix);
         }
-        let mut parts: Vec<(usize, Vec<User>)> = Vec::new();
+        let mut leaves: Vec<(Vec<usize>, Vec<User>)> = Vec::new();
         while let Some(joined) = set.join_next().await {
-            let (i, users) =
+            let part =
                 joined.map_err(|e| GraphError::config(format!("listing task failed: {e}")))?;
-            match users {
-                Ok(u) => parts.push((i, u)),
+            match part {
+                Ok(Partition::Leaf(path, users)) => leaves.push((path, users)),
+                Ok(Partition::Split(path, prefix)) => {
+                    tracing::debug!(prefix = %prefix, "splitting a large listing partition");
+                    for (i, c) in next_chars().into_iter().enumerate() {
+                        let mut child = path.clone();
+                        child.push(i);
+                        spawn(&mut set, child, format!("{prefix}{c}"));
+                    }
+                }
                 Err(e) => {
                     set.abort_all();
                     return Err(e);
                 }
             }
         }
-        parts.sort_by_key(|(i, _)| *i);
+        leaves.sort_by(|a, b| a.0.cmp(&b.0));
         let mut seen = HashSet::new();
         let mut out = Vec::new();
-        for (_, users) in parts {
+        for (_, users) in leaves {
             for u in users {
                 let key = u.id.clone().unwrap_or_default();
                 if key.is_empty() || seen.insert(key) {
@@ -185,6 +219,32 @@ impl GraphClient {
             }
         }
         Ok(out)
+    }
+
+    async fn list_partition(
+        &self,
+        path: Vec<usize>,
+        prefix: String,
+        progress: &(dyn Fn(usize) + Send + Sync),
+        count: &std::sync::atomic::AtomicUsize,
+    ) -> Result<Partition, GraphError> {
+        let filter = format!("startsWith(userPrincipalName,{})", odata_literal(&prefix));
+        let url = format!(
+            "/users?$select={}&$top=999&$filter={}",
+            select(),
+            enc(&filter)
+        );
+        let first: Page<User> = self.get_json(&url).await?;
+        if first.next_link.is_some() && prefix.chars().count() < MAX_PREFIX_CHARS {
+            return Ok(Partition::Split(path, prefix));
+        }
+        let n = first.value.len();
+        progress(count.fetch_add(n, std::sync::atomic::Ordering::Relaxed) + n);
+        let mut users = first.value;
+        if let Some(next) = first.next_link {
+            users.extend(self.collect_pages::<User>(next, progress, count).await?);
+        }
+        Ok(Partition::Leaf(path, users))
     }
 
     /// One user by object id or UPN (`$select` = [`USER_SELECT`]). A UPN starting with `$`

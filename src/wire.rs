@@ -47,18 +47,10 @@ pub struct User {
 /// A page of a collection: `value` plus an opaque `@odata.nextLink`.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Page<T> {
-    #[serde(
-        rename = "@odata.context",
-        default,
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(rename = "@odata.context", default, skip_serializing_if = "Option::is_none")]
     pub context: Option<String>,
     pub value: Vec<T>,
-    #[serde(
-        rename = "@odata.nextLink",
-        default,
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(rename = "@odata.nextLink", default, skip_serializing_if = "Option::is_none")]
     pub next_link: Option<String>,
 }
 
@@ -72,11 +64,7 @@ pub struct ErrorResponse {
 pub struct ErrorBody {
     pub code: String,
     pub message: String,
-    #[serde(
-        rename = "innerError",
-        default,
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(rename = "innerError", default, skip_serializing_if = "Option::is_none")]
     pub inner_error: Option<InnerError>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub details: Vec<ErrorDetail>,
@@ -90,17 +78,9 @@ pub struct InnerError {
     pub message: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub date: Option<String>,
-    #[serde(
-        rename = "request-id",
-        default,
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(rename = "request-id", default, skip_serializing_if = "Option::is_none")]
     pub request_id: Option<String>,
-    #[serde(
-        rename = "client-request-id",
-        default,
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(rename = "client-request-id", default, skip_serializing_if = "Option::is_none")]
     pub client_request_id: Option<String>,
 }
 

@@ -91,3 +91,4 @@ pub fn read_cloud_export(path: &Path) -> Result<CloudState, InputError> {
     let _ = path;
     todo!("cloud::read_cloud_export")
 }
+

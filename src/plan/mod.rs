@@ -83,10 +83,7 @@ impl Action {
 
     /// Whether apply has anything to execute for this action once approved.
     pub fn is_executable(self) -> bool {
-        matches!(
-            self,
-            Action::Set | Action::Replace | Action::ConflictDeleted
-        )
+        matches!(self, Action::Set | Action::Replace | Action::ConflictDeleted)
     }
 }
 

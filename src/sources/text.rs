@@ -27,11 +27,7 @@ pub fn decode<'a>(
             return Err(InputError::new(
                 path,
                 "",
-                format!(
-                    "the file starts with a {} byte-order mark but is not valid {}",
-                    enc.name(),
-                    enc.name()
-                ),
+                format!("the file starts with a {} byte-order mark but is not valid {}", enc.name(), enc.name()),
                 "re-export the file, or save it again as \"CSV UTF-8\" / UTF-8",
             ));
         }
@@ -49,11 +45,7 @@ pub fn decode<'a>(
         Err(e) => {
             let (text, _, _) = encoding_rs::WINDOWS_1252.decode(bytes);
             // Count the line of the first invalid byte so the admin can look at it.
-            let line = bytes[..e.valid_up_to()]
-                .iter()
-                .filter(|b| **b == b'\n')
-                .count()
-                + 1;
+            let line = bytes[..e.valid_up_to()].iter().filter(|b| **b == b'\n').count() + 1;
             let warning = format!(
                 "{}: not UTF-8 (first invalid byte on line {line}); read as Windows-1252. \
                  If names look wrong, export with -Encoding UTF8 and plan again.",

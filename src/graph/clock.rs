@@ -10,10 +10,12 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 /// Time source and sleeper shared by everything in one [`crate::graph::GraphClient`].
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 pub struct Clock(Arc<Inner>);
 
-#[derive(Debug)]
+/// Called with each sleep's duration on a manual clock.
+type SleepHook = Arc<dyn Fn(Duration) + Send + Sync>;
+
 enum Inner {
     Scaled {
         start: Instant,
@@ -22,7 +24,17 @@ enum Inner {
     Manual {
         now: Mutex<Duration>,
         slept: Mutex<Duration>,
+        on_sleep: Option<SleepHook>,
     },
+}
+
+impl std::fmt::Debug for Clock {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match &*self.0 {
+            Inner::Scaled { scale, .. } => write!(f, "Clock::scaled({scale})"),
+            Inner::Manual { .. } => write!(f, "Clock::manual(now = {:?})", self.now()),
+        }
+    }
 }
 
 impl Clock {
@@ -50,6 +62,17 @@ impl Clock {
         Clock(Arc::new(Inner::Manual {
             now: Mutex::new(Duration::ZERO),
             slept: Mutex::new(Duration::ZERO),
+            on_sleep: None,
+        }))
+    }
+
+    /// A manual clock that also calls `on_sleep(d)` for every sleep, e.g. to advance the
+    /// simulated tenant's manual clock in lock-step with the client's.
+    pub fn manual_with_hook(on_sleep: impl Fn(Duration) + Send + Sync + 'static) -> Clock {
+        Clock(Arc::new(Inner::Manual {
+            now: Mutex::new(Duration::ZERO),
+            slept: Mutex::new(Duration::ZERO),
+            on_sleep: Some(Arc::new(on_sleep)),
         }))
     }
 
@@ -69,11 +92,18 @@ impl Clock {
                     tokio::time::sleep(d.mul_f64(*scale)).await
                 }
             }
-            Inner::Manual { now, slept } => {
+            Inner::Manual {
+                now,
+                slept,
+                on_sleep,
+            } => {
                 {
                     // Concurrent sleeps add up: virtual time is an upper bound of real time.
                     *lock(now) += d;
                     *lock(slept) += d;
+                }
+                if let Some(hook) = on_sleep {
+                    hook(d);
                 }
                 tokio::task::yield_now().await;
             }
@@ -98,4 +128,30 @@ impl Clock {
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn manual_sleeps_are_virtual_and_reported_to_the_hook() {
+        let seen = Arc::new(Mutex::new(Vec::new()));
+        let s2 = seen.clone();
+        let clock = Clock::manual_with_hook(move |d| s2.lock().unwrap().push(d));
+        clock.sleep(Duration::from_millis(2128)).await;
+        clock.advance(Duration::from_secs(1));
+        assert_eq!(clock.now(), Duration::from_millis(3128));
+        assert_eq!(clock.total_slept(), Duration::from_millis(2128));
+        assert_eq!(*seen.lock().unwrap(), [Duration::from_millis(2128)]);
+    }
+
+    #[tokio::test]
+    async fn scaled_clocks_compress_waits() {
+        let clock = Clock::scaled(0.001);
+        let t = Instant::now();
+        clock.sleep(Duration::from_secs(2)).await; // 2 ms of real time
+        assert!(t.elapsed() < Duration::from_millis(500));
+        assert!(clock.now() >= Duration::from_secs(2));
+    }
 }

@@ -182,6 +182,7 @@ impl Pipeline {
                         hv("x-ms-throttle-limit-percentage").and_then(|v| v.parse::<f64>().ok());
                     tracing::debug!(
                         method = %method,
+                        path = resp.url().path(),
                         status,
                         client_request_id = %crid,
                         request_id = request_id.as_deref().unwrap_or(""),

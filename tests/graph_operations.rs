@@ -166,7 +166,7 @@ async fn listing_follows_opaque_next_links_across_many_pages() {
 async fn partitioned_listing_equals_sequential_listing() {
     let (stub, _) = tenant().await;
     let (mut cfg, _) = stub.config(secret_auth());
-    cfg.concurrency = 8;
+    cfg.list_concurrency = 8;
     let client = GraphClient::connect(cfg).unwrap();
     let sequential = client.list_users(|_| {}).await.unwrap();
     let count = Arc::new(AtomicUsize::new(0));
@@ -217,7 +217,7 @@ async fn partitions_with_a_shared_long_prefix_are_split_and_still_complete() {
     );
     let (stub, t) = tenant_with(upns).await;
     let (mut cfg, _) = stub.config(secret_auth());
-    cfg.concurrency = 8;
+    cfg.list_concurrency = 8;
     let client = GraphClient::connect(cfg).unwrap();
     let sequential = client.list_users(|_| {}).await.unwrap();
     let partitioned = client.list_users_partitioned(|_| {}).await.unwrap();

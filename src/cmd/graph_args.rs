@@ -68,7 +68,7 @@ pub struct GraphArgs {
     )]
     pub max_attempts: u32,
 
-    /// Parallel requests (batches, listing partitions).
+    /// $batch requests in flight (20 requests each).
     #[arg(
         long,
         value_name = "N",
@@ -76,6 +76,15 @@ pub struct GraphArgs {
         help_heading = "Microsoft Graph"
     )]
     pub concurrency: usize,
+
+    /// Parallel listing partitions when reading all users.
+    #[arg(
+        long,
+        value_name = "N",
+        default_value_t = 16,
+        help_heading = "Microsoft Graph"
+    )]
+    pub list_concurrency: usize,
 
     /// Writes allowed per write window (Graph: 3,000 per 150 s per app and tenant).
     #[arg(
@@ -165,6 +174,7 @@ impl GraphArgs {
             ..RetryPolicy::default()
         };
         config.concurrency = self.concurrency.max(1);
+        config.list_concurrency = self.list_concurrency.max(1);
         config.pacing = PacingConfig {
             enabled: !self.no_pacing,
             writes_per_window: self.write_quota,

@@ -98,8 +98,11 @@ pub struct GraphConfig {
     pub retry: RetryPolicy,
     /// Client-side quotas.
     pub pacing: PacingConfig,
-    /// Parallel requests (batches, listing partitions) in flight (default 4).
+    /// `$batch` requests in flight (default 4).
     pub concurrency: usize,
+    /// Listing partitions read in parallel by [`GraphClient::list_users_partitioned`]
+    /// (default 16; reads are cheap in resource units, and listing is latency-bound).
+    pub list_concurrency: usize,
     /// Requests per `$batch` (1–20, default 20).
     pub batch_size: usize,
     /// Refresh a token this long before it expires (default 5 min; at most half its lifetime).
@@ -124,6 +127,7 @@ impl std::fmt::Debug for GraphConfig {
             .field("retry", &self.retry)
             .field("pacing", &self.pacing)
             .field("concurrency", &self.concurrency)
+            .field("list_concurrency", &self.list_concurrency)
             .field("batch_size", &self.batch_size)
             .finish_non_exhaustive()
     }
@@ -141,6 +145,7 @@ impl GraphConfig {
             retry: RetryPolicy::default(),
             pacing: PacingConfig::default(),
             concurrency: 4,
+            list_concurrency: 16,
             batch_size: 20,
             refresh_margin: Duration::from_secs(300),
             timeout: Duration::from_secs(100),
@@ -168,6 +173,7 @@ pub struct GraphClient {
 struct Inner {
     pipeline: http::Pipeline,
     concurrency: usize,
+    list_concurrency: usize,
     batch_size: usize,
 }
 
@@ -223,6 +229,7 @@ impl GraphClient {
             inner: Arc::new(Inner {
                 pipeline,
                 concurrency: config.concurrency.max(1),
+                list_concurrency: config.list_concurrency.max(1),
                 batch_size: config.batch_size.clamp(1, 20),
             }),
         })

@@ -86,12 +86,12 @@ fn next_chars() -> Vec<String> {
 /// Longest prefix a partition is split to.
 const MAX_PREFIX_CHARS: usize = 8;
 
-/// What one partition task found.
-enum Partition {
-    /// All users under the prefix (path = the prefix's position, for a stable merge order).
-    Leaf(Vec<usize>, Vec<User>),
-    /// More than one page: split into children instead.
-    Split(Vec<usize>, String),
+fn report_total(
+    progress: &Arc<dyn Fn(usize) + Send + Sync>,
+    count: &std::sync::atomic::AtomicUsize,
+    n: usize,
+) {
+    progress(count.fetch_add(n, std::sync::atomic::Ordering::Relaxed) + n);
 }
 
 fn enc(v: &str) -> String {
@@ -160,63 +160,90 @@ impl GraphClient {
     /// `list_concurrency` at a time, merged and deduplicated by id; equal as a set to
     /// [`GraphClient::list_users`].
     ///
-    /// Starts from one partition per [`partition_prefixes`] character. A partition whose first
-    /// page has a nextLink (more than 999 users) is split into one child per possible next
-    /// character (its first page is dropped), down to 8 characters, so tenants whose UPNs share
-    /// a long prefix (`user000123@…`) still spread over many workers. A split costs ~57 mostly
-    /// empty queries, so only the first `2 × list_concurrency` large partitions found are
-    /// split; the rest are paged through. Order: by prefix, then Graph's order. `progress` gets
-    /// the running total.
+    /// Works level by level. Level 1 asks one partition per [`partition_prefixes`] character
+    /// for its first page. Partitions without a nextLink are complete. If fewer large
+    /// partitions (with a nextLink) remain than there are workers, they are split into one
+    /// child per possible next character (their first pages are dropped) and the next level
+    /// asks those; otherwise — or at 8 characters — the large ones are paged through in
+    /// parallel. So tenants whose UPNs share a long prefix (`user000123@…`) still spread over
+    /// the workers, while a tenant with many large partitions pays for no split (a split costs
+    /// ~57 mostly empty queries). Order: by prefix, then Graph's order. `progress` gets the
+    /// running total.
     pub async fn list_users_partitioned(
         &self,
         progress: impl Fn(usize) + Send + Sync + 'static,
     ) -> Result<Vec<User>, GraphError> {
+        type Path = Vec<usize>;
         let progress: Arc<dyn Fn(usize) + Send + Sync> = Arc::new(progress);
         let count = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let report =
+            |n: usize| progress(count.fetch_add(n, std::sync::atomic::Ordering::Relaxed) + n);
         let workers = self.inner.list_concurrency;
-        let sem = Arc::new(tokio::sync::Semaphore::new(workers));
-        let split_budget = Arc::new(std::sync::atomic::AtomicUsize::new(2 * workers));
-        let mut set = tokio::task::JoinSet::new();
-        let spawn = |set: &mut tokio::task::JoinSet<Result<Partition, GraphError>>,
-                     path: Vec<usize>,
-                     prefix: String| {
-            let client = self.clone();
-            let (progress, count, sem, budget) = (
-                progress.clone(),
-                count.clone(),
-                sem.clone(),
-                split_budget.clone(),
-            );
-            set.spawn(async move {
-                let _permit = sem.acquire_owned().await;
-                client
-                    .list_partition(path, prefix, &*progress, &count, &budget)
-                    .await
-            });
-        };
-        for (i, prefix) in partition_prefixes().into_iter().enumerate() {
-            spawn(&mut set, vec![i], prefix);
-        }
-        let mut leaves: Vec<(Vec<usize>, Vec<User>)> = Vec::new();
-        while let Some(joined) = set.join_next().await {
-            let part =
-                joined.map_err(|e| GraphError::config(format!("listing task failed: {e}")))?;
-            match part {
-                Ok(Partition::Leaf(path, users)) => leaves.push((path, users)),
-                Ok(Partition::Split(path, prefix)) => {
+        let children = next_chars();
+        let mut leaves: Vec<(Path, Vec<User>)> = Vec::new();
+        let mut level: Vec<(Path, String)> = partition_prefixes()
+            .into_iter()
+            .enumerate()
+            .map(|(i, p)| (vec![i], p))
+            .collect();
+        let mut to_page: Vec<(Path, Page<User>)> = Vec::new();
+        while !level.is_empty() {
+            let firsts = self
+                .run_concurrently(level, workers, |client, (path, prefix)| async move {
+                    let filter =
+                        format!("startsWith(userPrincipalName,{})", odata_literal(&prefix));
+                    let url = format!(
+                        "/users?$select={}&$top=999&$filter={}",
+                        select(),
+                        enc(&filter)
+                    );
+                    let page: Page<User> = client.get_json(&url).await?;
+                    Ok((path, prefix, page))
+                })
+                .await?;
+            let mut big = Vec::new();
+            for (path, prefix, page) in firsts {
+                if page.next_link.is_some() {
+                    big.push((path, prefix, page));
+                } else {
+                    report(page.value.len());
+                    leaves.push((path, page.value));
+                }
+            }
+            level = Vec::new();
+            let split = big.len() < workers;
+            for (path, prefix, page) in big {
+                if split && prefix.chars().count() < MAX_PREFIX_CHARS {
                     tracing::debug!(prefix = %prefix, "splitting a large listing partition");
-                    for (i, c) in next_chars().into_iter().enumerate() {
+                    for (i, c) in children.iter().enumerate() {
                         let mut child = path.clone();
                         child.push(i);
-                        spawn(&mut set, child, format!("{prefix}{c}"));
+                        level.push((child, format!("{prefix}{c}")));
                     }
-                }
-                Err(e) => {
-                    set.abort_all();
-                    return Err(e);
+                } else {
+                    report(page.value.len());
+                    to_page.push((path, page));
                 }
             }
         }
+        let report = Arc::new(move |n: usize| report_total(&progress, &count, n));
+        let paged = self
+            .run_concurrently(to_page, workers, move |client, (path, first)| {
+                let report = report.clone();
+                async move {
+                    let mut users = first.value;
+                    let mut next = first.next_link;
+                    while let Some(url) = next {
+                        let page: Page<User> = client.get_json(&url).await?;
+                        report(page.value.len());
+                        users.extend(page.value);
+                        next = page.next_link;
+                    }
+                    Ok((path, users))
+                }
+            })
+            .await?;
+        leaves.extend(paged);
         leaves.sort_by(|a, b| a.0.cmp(&b.0));
         let mut seen = HashSet::new();
         let mut out = Vec::new();
@@ -231,40 +258,44 @@ impl GraphClient {
         Ok(out)
     }
 
-    async fn list_partition(
+    /// Runs `job` for every input, `workers` at a time; results in input order; the first
+    /// error stops the rest.
+    async fn run_concurrently<I, O, F, Fut>(
         &self,
-        path: Vec<usize>,
-        prefix: String,
-        progress: &(dyn Fn(usize) + Send + Sync),
-        count: &std::sync::atomic::AtomicUsize,
-        split_budget: &std::sync::atomic::AtomicUsize,
-    ) -> Result<Partition, GraphError> {
-        let filter = format!("startsWith(userPrincipalName,{})", odata_literal(&prefix));
-        let url = format!(
-            "/users?$select={}&$top=999&$filter={}",
-            select(),
-            enc(&filter)
-        );
-        let first: Page<User> = self.get_json(&url).await?;
-        let may_split = first.next_link.is_some()
-            && prefix.chars().count() < MAX_PREFIX_CHARS
-            && split_budget
-                .fetch_update(
-                    std::sync::atomic::Ordering::SeqCst,
-                    std::sync::atomic::Ordering::SeqCst,
-                    |b| b.checked_sub(1),
-                )
-                .is_ok();
-        if may_split {
-            return Ok(Partition::Split(path, prefix));
+        inputs: Vec<I>,
+        workers: usize,
+        job: F,
+    ) -> Result<Vec<O>, GraphError>
+    where
+        I: Send + 'static,
+        O: Send + 'static,
+        F: Fn(GraphClient, I) -> Fut + Send + Sync + 'static,
+        Fut: std::future::Future<Output = Result<O, GraphError>> + Send + 'static,
+    {
+        let job = Arc::new(job);
+        let sem = Arc::new(tokio::sync::Semaphore::new(workers.max(1)));
+        let mut set = tokio::task::JoinSet::new();
+        let n = inputs.len();
+        for (i, input) in inputs.into_iter().enumerate() {
+            let (client, job, sem) = (self.clone(), job.clone(), sem.clone());
+            set.spawn(async move {
+                let _permit = sem.acquire_owned().await;
+                (i, job(client, input).await)
+            });
         }
-        let n = first.value.len();
-        progress(count.fetch_add(n, std::sync::atomic::Ordering::Relaxed) + n);
-        let mut users = first.value;
-        if let Some(next) = first.next_link {
-            users.extend(self.collect_pages::<User>(next, progress, count).await?);
+        let mut out: Vec<Option<O>> = (0..n).map(|_| None).collect();
+        while let Some(joined) = set.join_next().await {
+            let (i, r) =
+                joined.map_err(|e| GraphError::config(format!("listing task failed: {e}")))?;
+            match r {
+                Ok(o) => out[i] = Some(o),
+                Err(e) => {
+                    set.abort_all();
+                    return Err(e);
+                }
+            }
         }
-        Ok(Partition::Leaf(path, users))
+        Ok(out.into_iter().flatten().collect())
     }
 
     /// One user by object id or UPN (`$select` = [`USER_SELECT`]). A UPN starting with `$`

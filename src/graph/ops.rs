@@ -83,6 +83,9 @@ fn next_chars() -> Vec<String> {
     p
 }
 
+/// Pages a partition reads before it may be split.
+const PROBE_PAGES: usize = 3;
+
 /// Longest prefix a partition is split to.
 const MAX_PREFIX_CHARS: usize = 8;
 
@@ -160,15 +163,15 @@ impl GraphClient {
     /// `list_concurrency` at a time, merged and deduplicated by id; equal as a set to
     /// [`GraphClient::list_users`].
     ///
-    /// Works level by level. Level 1 asks one partition per [`partition_prefixes`] character
-    /// for its first page. Partitions without a nextLink are complete. If fewer large
-    /// partitions (with a nextLink) remain than there are workers, they are split into one
-    /// child per possible next character (their first pages are dropped) and the next level
-    /// asks those; otherwise — or at 8 characters — the large ones are paged through in
-    /// parallel. So tenants whose UPNs share a long prefix (`user000123@…`) still spread over
-    /// the workers, while a tenant with many large partitions pays for no split (a split costs
-    /// ~57 mostly empty queries). Order: by prefix, then Graph's order. `progress` gets the
-    /// running total.
+    /// Works level by level. Level 1 reads up to 3 pages of one partition per
+    /// [`partition_prefixes`] character; partitions that end there are complete. If fewer
+    /// large partitions (more than 3 pages, ~3,000 users) remain than there are workers, they
+    /// are split into one child per possible next character (their pages so far are dropped)
+    /// and the next level reads those; otherwise — or at 8 characters — the large ones are
+    /// paged to the end in parallel. So a tenant whose UPNs share a long prefix
+    /// (`user000123@…`) still spreads over the workers, while small tenants and tenants with
+    /// many large partitions pay for no split (a split costs ~57 mostly empty queries).
+    /// Order: by prefix, then Graph's order. `progress` gets the running total.
     pub async fn list_users_partitioned(
         &self,
         progress: impl Fn(usize) + Send + Sync + 'static,
@@ -186,33 +189,40 @@ impl GraphClient {
             .enumerate()
             .map(|(i, p)| (vec![i], p))
             .collect();
-        let mut to_page: Vec<(Path, Page<User>)> = Vec::new();
+        let mut to_page: Vec<(Path, Vec<User>, String)> = Vec::new();
         while !level.is_empty() {
-            let firsts = self
+            let probed = self
                 .run_concurrently(level, workers, |client, (path, prefix)| async move {
                     let filter =
                         format!("startsWith(userPrincipalName,{})", odata_literal(&prefix));
-                    let url = format!(
+                    let mut next = Some(format!(
                         "/users?$select={}&$top=999&$filter={}",
                         select(),
                         enc(&filter)
-                    );
-                    let page: Page<User> = client.get_json(&url).await?;
-                    Ok((path, prefix, page))
+                    ));
+                    let mut users = Vec::new();
+                    for _ in 0..PROBE_PAGES {
+                        let Some(url) = next.take() else { break };
+                        let page: Page<User> = client.get_json(&url).await?;
+                        users.extend(page.value);
+                        next = page.next_link;
+                    }
+                    Ok((path, prefix, users, next))
                 })
                 .await?;
             let mut big = Vec::new();
-            for (path, prefix, page) in firsts {
-                if page.next_link.is_some() {
-                    big.push((path, prefix, page));
-                } else {
-                    report(page.value.len());
-                    leaves.push((path, page.value));
+            for (path, prefix, users, next) in probed {
+                match next {
+                    Some(next) => big.push((path, prefix, users, next)),
+                    None => {
+                        report(users.len());
+                        leaves.push((path, users));
+                    }
                 }
             }
             level = Vec::new();
             let split = big.len() < workers;
-            for (path, prefix, page) in big {
+            for (path, prefix, users, next) in big {
                 if split && prefix.chars().count() < MAX_PREFIX_CHARS {
                     tracing::debug!(prefix = %prefix, "splitting a large listing partition");
                     for (i, c) in children.iter().enumerate() {
@@ -221,18 +231,17 @@ impl GraphClient {
                         level.push((child, format!("{prefix}{c}")));
                     }
                 } else {
-                    report(page.value.len());
-                    to_page.push((path, page));
+                    report(users.len());
+                    to_page.push((path, users, next));
                 }
             }
         }
         let report = Arc::new(move |n: usize| report_total(&progress, &count, n));
         let paged = self
-            .run_concurrently(to_page, workers, move |client, (path, first)| {
+            .run_concurrently(to_page, workers, move |client, (path, mut users, next)| {
                 let report = report.clone();
                 async move {
-                    let mut users = first.value;
-                    let mut next = first.next_link;
+                    let mut next = Some(next);
                     while let Some(url) = next {
                         let page: Page<User> = client.get_json(&url).await?;
                         report(page.value.len());

@@ -56,6 +56,8 @@
 //! `http` (request pipeline: ids, retries, logging), [`pacing`] (token buckets), `batch`
 //! (`$batch`), `ops` (the operations), [`error`] (typed errors), [`clock`] (every wait).
 
+#![warn(missing_docs)]
+
 pub mod auth;
 mod batch;
 pub mod clock;

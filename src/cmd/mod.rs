@@ -1,6 +1,7 @@
 //! One file per subcommand, each opening with what it does; they parse flags, call the library, print.
 
 pub mod convert;
+pub mod graph_args;
 pub mod plan;
 pub mod sim;
 pub mod template;

@@ -1,0 +1,273 @@
+//! The flags every command that talks to Microsoft Graph shares (`#[command(flatten)]` a
+//! [`GraphArgs`]): tenant, sign-in, cloud and hosts, retries and pacing. Secrets are read from
+//! the environment preferably; they never appear in `Debug` output or logs.
+
+use anyhow::Context;
+use hardmatch::graph::{
+    AssertionAlg, AuthOptions, Clock, CloudEnv, GraphConfig, PacingConfig, RetryPolicy, Secret,
+};
+use std::io::Read;
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// Graph connection flags. Environment variables follow azure-identity's EnvironmentCredential
+/// (AZURE_TENANT_ID, AZURE_CLIENT_ID, AZURE_CLIENT_SECRET, AZURE_CLIENT_CERTIFICATE_PATH,
+/// AZURE_CLIENT_CERTIFICATE_PASSWORD); flags override them.
+#[derive(Debug, Clone, clap::Args)]
+pub struct GraphArgs {
+    /// Tenant id or verified domain [env: AZURE_TENANT_ID].
+    #[arg(long, value_name = "ID", help_heading = "Microsoft Graph")]
+    pub tenant: Option<String>,
+
+    /// Application (client) id of the app registration [env: AZURE_CLIENT_ID].
+    #[arg(long, value_name = "ID", help_heading = "Microsoft Graph")]
+    pub client_id: Option<String>,
+
+    /// Client secret. Prefer AZURE_CLIENT_SECRET: command lines are visible to other local users.
+    #[arg(long, value_name = "SECRET", help_heading = "Microsoft Graph")]
+    pub client_secret: Option<Secret>,
+
+    /// Certificate: PEM (certificate + unencrypted private key) or PFX/P12 [env: AZURE_CLIENT_CERTIFICATE_PATH].
+    #[arg(long, value_name = "FILE", help_heading = "Microsoft Graph")]
+    pub certificate: Option<PathBuf>,
+
+    /// Password of the PFX [env: AZURE_CLIENT_CERTIFICATE_PASSWORD].
+    #[arg(long, value_name = "PASSWORD", help_heading = "Microsoft Graph")]
+    pub certificate_password: Option<Secret>,
+
+    /// Client assertion form: ps256 (x5t#S256, current) or rs256 (x5t, older).
+    #[arg(long, value_enum, default_value_t = AssertionAlg::Ps256, help_heading = "Microsoft Graph")]
+    pub assertion_alg: AssertionAlg,
+
+    /// Sign in as an admin in a browser (device code flow; the app needs "Allow public client flows").
+    #[arg(long, help_heading = "Microsoft Graph")]
+    pub device_code: bool,
+
+    /// Read an access token from stdin (or set HARDMATCH_ACCESS_TOKEN). It cannot be refreshed.
+    #[arg(long, help_heading = "Microsoft Graph")]
+    pub access_token_stdin: bool,
+
+    /// National cloud: picks the login and Graph hosts.
+    #[arg(long, value_enum, default_value_t = CloudEnv::Global, help_heading = "Microsoft Graph")]
+    pub cloud: CloudEnv,
+
+    /// Graph service root without version, e.g. the simulated tenant's URL (hardmatch appends /v1.0).
+    #[arg(long, value_name = "URL", help_heading = "Microsoft Graph")]
+    pub graph_url: Option<String>,
+
+    /// Identity platform root (token endpoint is <URL>/<tenant>/oauth2/v2.0/token).
+    #[arg(long, value_name = "URL", help_heading = "Microsoft Graph")]
+    pub login_url: Option<String>,
+
+    /// Attempts per request before giving up (429/503/504/network errors are retried).
+    #[arg(
+        long,
+        value_name = "N",
+        default_value_t = 6,
+        help_heading = "Microsoft Graph"
+    )]
+    pub max_attempts: u32,
+
+    /// $batch requests in flight (20 requests each).
+    #[arg(
+        long,
+        value_name = "N",
+        default_value_t = 4,
+        help_heading = "Microsoft Graph"
+    )]
+    pub concurrency: usize,
+
+    /// Parallel listing partitions when reading all users.
+    #[arg(
+        long,
+        value_name = "N",
+        default_value_t = 16,
+        help_heading = "Microsoft Graph"
+    )]
+    pub list_concurrency: usize,
+
+    /// Writes allowed per write window (Graph: 3,000 per 150 s per app and tenant).
+    #[arg(
+        long,
+        value_name = "N",
+        default_value_t = 3000,
+        help_heading = "Microsoft Graph"
+    )]
+    pub write_quota: u32,
+
+    /// Length of the write window in seconds.
+    #[arg(
+        long,
+        value_name = "SECS",
+        default_value_t = 150.0,
+        help_heading = "Microsoft Graph"
+    )]
+    pub write_window: f64,
+
+    /// Read resource units per read window (Graph: 3,500 / 5,000 / 8,000 by tenant size).
+    #[arg(
+        long,
+        value_name = "N",
+        default_value_t = 8000,
+        help_heading = "Microsoft Graph"
+    )]
+    pub read_quota: u32,
+
+    /// Length of the read window in seconds.
+    #[arg(
+        long,
+        value_name = "SECS",
+        default_value_t = 10.0,
+        help_heading = "Microsoft Graph"
+    )]
+    pub read_window: f64,
+
+    /// Turn client-side pacing off (only react to 429s).
+    #[arg(long, help_heading = "Microsoft Graph")]
+    pub no_pacing: bool,
+
+    /// Compress every wait by this factor; must match the simulated tenant's --time-scale.
+    #[arg(long, value_name = "F", default_value_t = 1.0, hide = true)]
+    pub time_scale: f64,
+}
+
+// The Graph commands (cloud export, apply, plan --cloud graph) land on other branches.
+#[allow(dead_code)]
+impl GraphArgs {
+    /// The client configuration: flags, then the process environment, then stdin for
+    /// `--access-token-stdin`.
+    pub fn config(&self) -> anyhow::Result<GraphConfig> {
+        let access_token = if self.access_token_stdin {
+            let mut s = String::new();
+            std::io::stdin()
+                .read_to_string(&mut s)
+                .context("--access-token-stdin: cannot read stdin")?;
+            Some(Secret::new(s))
+        } else {
+            None
+        };
+        let options = AuthOptions {
+            tenant: self.tenant.clone(),
+            client_id: self.client_id.clone(),
+            client_secret: self.client_secret.clone(),
+            certificate: self.certificate.clone(),
+            certificate_password: self.certificate_password.clone(),
+            assertion_alg: self.assertion_alg,
+            device_code: self.device_code,
+            access_token,
+        };
+        let (tenant, auth) = options.resolve(&|k| std::env::var(k).ok())?;
+        let secs = |s: f64, flag: &str| -> anyhow::Result<Duration> {
+            anyhow::ensure!(
+                s.is_finite() && s > 0.0,
+                "{flag} must be a positive number of seconds"
+            );
+            Ok(Duration::from_secs_f64(s))
+        };
+        anyhow::ensure!(self.max_attempts >= 1, "--max-attempts must be at least 1");
+        let mut config = GraphConfig::new(tenant, auth);
+        config.cloud = self.cloud;
+        config.graph_url = self.graph_url.clone();
+        config.login_url = self.login_url.clone();
+        config.retry = RetryPolicy {
+            max_attempts: self.max_attempts,
+            ..RetryPolicy::default()
+        };
+        config.concurrency = self.concurrency.max(1);
+        config.list_concurrency = self.list_concurrency.max(1);
+        config.pacing = PacingConfig {
+            enabled: !self.no_pacing,
+            writes_per_window: self.write_quota,
+            write_window: secs(self.write_window, "--write-window")?,
+            read_units_per_window: self.read_quota,
+            read_window: secs(self.read_window, "--read-window")?,
+            ..PacingConfig::default()
+        };
+        if self.time_scale != 1.0 {
+            anyhow::ensure!(
+                self.time_scale.is_finite() && self.time_scale > 0.0,
+                "--time-scale must be positive"
+            );
+            config.clock = Clock::scaled(self.time_scale);
+        }
+        // Fail on bad URLs now, with the flag's name, rather than at the first request.
+        config.endpoints()?;
+        Ok(config)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+    use hardmatch::graph::Auth;
+
+    #[derive(Parser)]
+    struct Cli {
+        #[command(flatten)]
+        graph: GraphArgs,
+    }
+
+    fn parse(args: &[&str]) -> GraphArgs {
+        let mut argv = vec![
+            "hardmatch",
+            "--tenant",
+            "t1",
+            "--client-id",
+            "app",
+            "--client-secret",
+            "s3cret-flag",
+        ];
+        argv.extend_from_slice(args);
+        Cli::try_parse_from(argv).unwrap().graph
+    }
+
+    #[test]
+    fn flags_build_the_client_config() {
+        let cfg = parse(&[
+            "--cloud",
+            "usgov-dod",
+            "--write-quota",
+            "600",
+            "--write-window",
+            "30",
+            "--max-attempts",
+            "3",
+            "--concurrency",
+            "9",
+        ])
+        .config()
+        .unwrap();
+        assert_eq!(cfg.tenant, "t1");
+        assert!(
+            matches!(&cfg.auth, Auth::ClientSecret { client_id, secret } if client_id == "app" && secret.expose() == "s3cret-flag")
+        );
+        assert_eq!(
+            cfg.endpoints().unwrap().graph,
+            "https://dod-graph.microsoft.us"
+        );
+        assert_eq!(cfg.pacing.writes_per_window, 600);
+        assert_eq!(cfg.pacing.write_window, Duration::from_secs(30));
+        assert_eq!((cfg.retry.max_attempts, cfg.concurrency), (3, 9));
+        assert!(
+            !format!("{:?}", parse(&[])).contains("s3cret-flag"),
+            "Debug of the flags hides the secret"
+        );
+    }
+
+    #[test]
+    fn bad_hosts_fail_before_any_request() {
+        let err = parse(&["--graph-url", "http://graph.example.org"])
+            .config()
+            .unwrap_err();
+        assert!(format!("{err:#}").contains("loopback"), "{err:#}");
+        assert!(parse(&[
+            "--graph-url",
+            "http://127.0.0.1:4000",
+            "--login-url",
+            "http://127.0.0.1:4000"
+        ])
+        .config()
+        .is_ok());
+    }
+}

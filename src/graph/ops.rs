@@ -1,0 +1,597 @@
+//! The operations hardmatch needs, as methods of [`GraphClient`]. URLs follow
+//! graph-behaviour.md §1–§5; the simulated tenant serves exactly these.
+
+use super::batch::BatchOutcome;
+use super::error::GraphError;
+use super::pacing::Cost;
+use super::GraphClient;
+use crate::wire::{
+    BatchItem, OnPremisesSynchronization, Page, RoleAssignment, RoleDefinition, SyncFeatures, User,
+    USER_SELECT,
+};
+use percent_encoding::{utf8_percent_encode, AsciiSet, CONTROLS, NON_ALPHANUMERIC};
+use reqwest::Method;
+use serde_json::{json, Value};
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::sync::Arc;
+
+/// Query values: everything but unreserved characters, so `+`, `/`, `=`, `#`, `'` and spaces
+/// survive intact (a raw `+` would arrive as a space).
+const QUERY_VALUE: &AsciiSet = &NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'.')
+    .remove(b'_')
+    .remove(b'~');
+
+/// One path segment (a user id or UPN): reserved characters encoded, `@` kept readable.
+const PATH_SEGMENT: &AsciiSet = &CONTROLS
+    .add(b' ')
+    .add(b'"')
+    .add(b'#')
+    .add(b'%')
+    .add(b'/')
+    .add(b'?')
+    .add(b'\\')
+    .add(b'`')
+    .add(b'{')
+    .add(b'}')
+    .add(b'<')
+    .add(b'>')
+    .add(b'^')
+    .add(b'|')
+    .add(b'[')
+    .add(b']');
+
+/// ImmutableIds per `in (…)` filter: keeps URLs well under Graph's length limits.
+const IN_CHUNK: usize = 15;
+
+/// One ImmutableId change: set it (`Some`) or clear it (`None`, sent as JSON `null`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ImmutableIdUpdate {
+    /// Object id (preferred) or UPN of the user.
+    pub user: String,
+    /// New value, or `None` to clear.
+    pub immutable_id: Option<String>,
+}
+
+/// The UPN first characters [`GraphClient::list_users_partitioned`] starts from, one
+/// `startsWith(userPrincipalName,'…')` query each (case-insensitive on Graph): letters, digits,
+/// `.` and every other RFC 5322 `atext` character (`! # $ % & ' * + - / = ? ^ _ \` { | } ~`).
+/// Entra's documented UPN character set (letters, digits, `' . - _ ! # ^ ~`) is a subset, and
+/// Graph documents UPNs starting with `$`; so every UPN Entra accepts falls in exactly one
+/// partition and the union equals the sequential listing. (Non-ASCII UPNs, which Entra refuses,
+/// would be missed.)
+pub fn partition_prefixes() -> Vec<String> {
+    let mut p: Vec<String> = ('a'..='z').chain('0'..='9').map(String::from).collect();
+    p.extend(
+        [
+            "'", ".", "-", "_", "!", "#", "^", "~", "$", "&", "+", "=", "`", "{", "}", "|", "*",
+            "%", "/", "?",
+        ]
+        .map(String::from),
+    );
+    p
+}
+
+/// Characters that can follow a prefix inside a UPN: the first-character set plus `@` (a
+/// prefix can be a whole local part). After `@` come domain characters (letters, digits,
+/// `-`, `.`), all in the set. A UPN always continues past a prefix (it has a domain), so the
+/// children of a prefix cover all its users.
+fn next_chars() -> Vec<String> {
+    let mut p = partition_prefixes();
+    p.push("@".into());
+    p
+}
+
+/// Pages a partition reads before it may be split.
+const PROBE_PAGES: usize = 3;
+
+/// Longest prefix a partition is split to.
+const MAX_PREFIX_CHARS: usize = 8;
+
+fn report_total(
+    progress: &Arc<dyn Fn(usize) + Send + Sync>,
+    count: &std::sync::atomic::AtomicUsize,
+    n: usize,
+) {
+    progress(count.fetch_add(n, std::sync::atomic::Ordering::Relaxed) + n);
+}
+
+fn enc(v: &str) -> String {
+    utf8_percent_encode(v, QUERY_VALUE).to_string()
+}
+
+/// An OData string literal: single quotes doubled.
+fn odata_literal(v: &str) -> String {
+    format!("'{}'", v.replace('\'', "''"))
+}
+
+fn select() -> String {
+    USER_SELECT.join(",")
+}
+
+/// `/users/{id|upn}`, or `/users('$…')` for UPNs starting with `$` (as Graph requires).
+pub(crate) fn user_path(id_or_upn: &str) -> String {
+    if id_or_upn.starts_with('$') {
+        format!(
+            "/users({})",
+            utf8_percent_encode(&odata_literal(id_or_upn), PATH_SEGMENT)
+        )
+    } else {
+        format!("/users/{}", utf8_percent_encode(id_or_upn, PATH_SEGMENT))
+    }
+}
+
+impl GraphClient {
+    async fn get_json<T: serde::de::DeserializeOwned>(&self, url: &str) -> Result<T, GraphError> {
+        self.send(Method::GET, url, None).await?.json()
+    }
+
+    /// Follows `@odata.nextLink` (opaque) from `first` to the end, calling `progress` with the
+    /// running count.
+    async fn collect_pages<T: serde::de::DeserializeOwned>(
+        &self,
+        first: String,
+        progress: &(dyn Fn(usize) + Send + Sync),
+        base_count: &std::sync::atomic::AtomicUsize,
+    ) -> Result<Vec<T>, GraphError> {
+        let mut out = Vec::new();
+        let mut next = Some(first);
+        while let Some(url) = next {
+            let page: Page<T> = self.get_json(&url).await?;
+            let n = page.value.len();
+            out.extend(page.value);
+            let total = base_count.fetch_add(n, std::sync::atomic::Ordering::Relaxed) + n;
+            progress(total);
+            next = page.next_link;
+        }
+        Ok(out)
+    }
+
+    /// All users (`$select` = [`USER_SELECT`], `$top=999`), paging sequentially.
+    /// `progress` gets the number of users read so far after each page.
+    pub async fn list_users(
+        &self,
+        progress: impl Fn(usize) + Send + Sync,
+    ) -> Result<Vec<User>, GraphError> {
+        let url = format!("/users?$select={}&$top=999", select());
+        self.collect_pages(url, &progress, &Default::default())
+            .await
+    }
+
+    /// All users, read as parallel `startsWith(userPrincipalName,…)` partitions,
+    /// `list_concurrency` at a time, merged and deduplicated by id; equal as a set to
+    /// [`GraphClient::list_users`].
+    ///
+    /// Works level by level. Level 1 reads up to 3 pages of one partition per
+    /// [`partition_prefixes`] character; partitions that end there are complete. If fewer
+    /// large partitions (more than 3 pages, ~3,000 users) remain than there are workers, they
+    /// are split into one child per possible next character (their pages so far are dropped)
+    /// and the next level reads those; otherwise — or at 8 characters — the large ones are
+    /// paged to the end in parallel. So a tenant whose UPNs share a long prefix
+    /// (`user000123@…`) still spreads over the workers, while small tenants and tenants with
+    /// many large partitions pay for no split (a split costs ~57 mostly empty queries).
+    /// Order: by prefix, then Graph's order. `progress` gets the running total.
+    pub async fn list_users_partitioned(
+        &self,
+        progress: impl Fn(usize) + Send + Sync + 'static,
+    ) -> Result<Vec<User>, GraphError> {
+        type Path = Vec<usize>;
+        let progress: Arc<dyn Fn(usize) + Send + Sync> = Arc::new(progress);
+        let count = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let report =
+            |n: usize| progress(count.fetch_add(n, std::sync::atomic::Ordering::Relaxed) + n);
+        let workers = self.inner.list_concurrency;
+        let children = next_chars();
+        let mut leaves: Vec<(Path, Vec<User>)> = Vec::new();
+        let mut level: Vec<(Path, String)> = partition_prefixes()
+            .into_iter()
+            .enumerate()
+            .map(|(i, p)| (vec![i], p))
+            .collect();
+        let mut to_page: Vec<(Path, Vec<User>, String)> = Vec::new();
+        while !level.is_empty() {
+            let probed = self
+                .run_concurrently(level, workers, |client, (path, prefix)| async move {
+                    let filter =
+                        format!("startsWith(userPrincipalName,{})", odata_literal(&prefix));
+                    let mut next = Some(format!(
+                        "/users?$select={}&$top=999&$filter={}",
+                        select(),
+                        enc(&filter)
+                    ));
+                    let mut users = Vec::new();
+                    for _ in 0..PROBE_PAGES {
+                        let Some(url) = next.take() else { break };
+                        let page: Page<User> = client.get_json(&url).await?;
+                        users.extend(page.value);
+                        next = page.next_link;
+                    }
+                    Ok((path, prefix, users, next))
+                })
+                .await?;
+            let mut big = Vec::new();
+            for (path, prefix, users, next) in probed {
+                match next {
+                    Some(next) => big.push((path, prefix, users, next)),
+                    None => {
+                        report(users.len());
+                        leaves.push((path, users));
+                    }
+                }
+            }
+            level = Vec::new();
+            let split = big.len() < workers;
+            for (path, prefix, users, next) in big {
+                if split && prefix.chars().count() < MAX_PREFIX_CHARS {
+                    tracing::debug!(prefix = %prefix, "splitting a large listing partition");
+                    for (i, c) in children.iter().enumerate() {
+                        let mut child = path.clone();
+                        child.push(i);
+                        level.push((child, format!("{prefix}{c}")));
+                    }
+                } else {
+                    report(users.len());
+                    to_page.push((path, users, next));
+                }
+            }
+        }
+        let report = Arc::new(move |n: usize| report_total(&progress, &count, n));
+        let paged = self
+            .run_concurrently(to_page, workers, move |client, (path, mut users, next)| {
+                let report = report.clone();
+                async move {
+                    let mut next = Some(next);
+                    while let Some(url) = next {
+                        let page: Page<User> = client.get_json(&url).await?;
+                        report(page.value.len());
+                        users.extend(page.value);
+                        next = page.next_link;
+                    }
+                    Ok((path, users))
+                }
+            })
+            .await?;
+        leaves.extend(paged);
+        leaves.sort_by(|a, b| a.0.cmp(&b.0));
+        let mut seen = HashSet::new();
+        let mut out = Vec::new();
+        for (_, users) in leaves {
+            for u in users {
+                let key = u.id.clone().unwrap_or_default();
+                if key.is_empty() || seen.insert(key) {
+                    out.push(u);
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    /// Runs `job` for every input, `workers` at a time; results in input order; the first
+    /// error stops the rest.
+    async fn run_concurrently<I, O, F, Fut>(
+        &self,
+        inputs: Vec<I>,
+        workers: usize,
+        job: F,
+    ) -> Result<Vec<O>, GraphError>
+    where
+        I: Send + 'static,
+        O: Send + 'static,
+        F: Fn(GraphClient, I) -> Fut + Send + Sync + 'static,
+        Fut: std::future::Future<Output = Result<O, GraphError>> + Send + 'static,
+    {
+        let job = Arc::new(job);
+        let sem = Arc::new(tokio::sync::Semaphore::new(workers.max(1)));
+        let mut set = tokio::task::JoinSet::new();
+        let n = inputs.len();
+        for (i, input) in inputs.into_iter().enumerate() {
+            let (client, job, sem) = (self.clone(), job.clone(), sem.clone());
+            set.spawn(async move {
+                let _permit = sem.acquire_owned().await;
+                (i, job(client, input).await)
+            });
+        }
+        let mut out: Vec<Option<O>> = (0..n).map(|_| None).collect();
+        while let Some(joined) = set.join_next().await {
+            let (i, r) =
+                joined.map_err(|e| GraphError::config(format!("listing task failed: {e}")))?;
+            match r {
+                Ok(o) => out[i] = Some(o),
+                Err(e) => {
+                    set.abort_all();
+                    return Err(e);
+                }
+            }
+        }
+        Ok(out.into_iter().flatten().collect())
+    }
+
+    /// One user by object id or UPN (`$select` = [`USER_SELECT`]). A UPN starting with `$`
+    /// uses the `/users('$…')` form; `#` (B2B `#EXT#`) and other reserved characters are encoded.
+    pub async fn get_user(&self, id_or_upn: &str) -> Result<User, GraphError> {
+        self.get_json(&format!("{}?$select={}", user_path(id_or_upn), select()))
+            .await
+    }
+
+    /// Sets (`Some`) or clears (`None`, sent as JSON `null`, never `""`) a user's
+    /// `onPremisesImmutableId`.
+    pub async fn set_immutable_id(
+        &self,
+        user: &str,
+        immutable_id: Option<&str>,
+    ) -> Result<(), GraphError> {
+        let body = json!({ "onPremisesImmutableId": immutable_id });
+        self.send(Method::PATCH, &user_path(user), Some(&body))
+            .await
+            .map(|_| ())
+    }
+
+    /// Many [`GraphClient::set_immutable_id`] calls through `$batch`, paced; one result per
+    /// update, in order. A failure's [`GraphError`] names Graph's code, message and request-id.
+    pub async fn set_immutable_ids(
+        &self,
+        updates: &[ImmutableIdUpdate],
+    ) -> Vec<Result<(), GraphError>> {
+        let items = updates
+            .iter()
+            .enumerate()
+            .map(|(i, u)| BatchItem {
+                id: (i + 1).to_string(),
+                method: "PATCH".into(),
+                url: user_path(&u.user),
+                body: Some(json!({ "onPremisesImmutableId": u.immutable_id })),
+                ..BatchItem::default()
+            })
+            .collect();
+        self.batch(items)
+            .await
+            .into_iter()
+            .map(|r| r.map(|_| ()))
+            .collect()
+    }
+
+    /// Active users whose `onPremisesImmutableId` is one of `immutable_ids`, via
+    /// `$filter=onPremisesImmutableId in (…)` in chunks of 15, batched.
+    pub async fn find_users_by_immutable_ids(
+        &self,
+        immutable_ids: &[String],
+    ) -> Result<Vec<User>, GraphError> {
+        self.find_by_immutable_ids("/users", immutable_ids).await
+    }
+
+    /// Soft-deleted users holding one of `immutable_ids`. UNVERIFIED against the real service:
+    /// Microsoft does not document `$filter` on `onPremisesImmutableId` for deletedItems
+    /// (graph-behaviour.md open item 3). If Graph refuses it, fall back to
+    /// [`GraphClient::list_deleted_users`] and match locally.
+    pub async fn find_deleted_users_by_immutable_ids(
+        &self,
+        immutable_ids: &[String],
+    ) -> Result<Vec<User>, GraphError> {
+        self.find_by_immutable_ids(
+            "/directory/deletedItems/microsoft.graph.user",
+            immutable_ids,
+        )
+        .await
+    }
+
+    async fn find_by_immutable_ids(
+        &self,
+        collection: &str,
+        ids: &[String],
+    ) -> Result<Vec<User>, GraphError> {
+        let mut select = select();
+        if collection.starts_with("/directory") {
+            select.push_str(",deletedDateTime");
+        }
+        let mut seen = HashSet::new();
+        let ids: Vec<&String> = ids.iter().filter(|v| seen.insert(v.as_str())).collect();
+        let items: Vec<BatchItem> = ids
+            .chunks(IN_CHUNK)
+            .enumerate()
+            .map(|(i, chunk)| {
+                let list = chunk
+                    .iter()
+                    .map(|v| odata_literal(v))
+                    .collect::<Vec<_>>()
+                    .join(",");
+                let filter = format!("onPremisesImmutableId in ({list})");
+                BatchItem {
+                    id: (i + 1).to_string(),
+                    method: "GET".into(),
+                    url: format!("{collection}?$select={select}&$filter={}", enc(&filter)),
+                    ..BatchItem::default()
+                }
+            })
+            .collect();
+        let mut out = Vec::new();
+        for r in self.batch(items).await {
+            out.extend(self.page_from_batch::<User>(r).await?);
+        }
+        Ok(out)
+    }
+
+    /// A batched GET's page plus any further pages (followed directly).
+    async fn page_from_batch<T: serde::de::DeserializeOwned>(
+        &self,
+        r: BatchOutcome,
+    ) -> Result<Vec<T>, GraphError> {
+        let resp = r?;
+        let page: Page<T> =
+            serde_json::from_value(resp.body.unwrap_or(Value::Null)).map_err(|e| {
+                GraphError::Decode {
+                    message: format!("batched page: {e}"),
+                    request_id: String::new(),
+                }
+            })?;
+        let mut out = page.value;
+        if let Some(next) = page.next_link {
+            out.extend(
+                self.collect_pages::<T>(next, &|_| {}, &Default::default())
+                    .await?,
+            );
+        }
+        Ok(out)
+    }
+
+    /// All soft-deleted users (`/directory/deletedItems/microsoft.graph.user`, `$select` =
+    /// [`USER_SELECT`] + `deletedDateTime`, `$top=999`), paged.
+    pub async fn list_deleted_users(
+        &self,
+        progress: impl Fn(usize) + Send + Sync,
+    ) -> Result<Vec<User>, GraphError> {
+        let url = format!(
+            "/directory/deletedItems/microsoft.graph.user?$select={},deletedDateTime&$top=999",
+            select()
+        );
+        self.collect_pages(url, &progress, &Default::default())
+            .await
+    }
+
+    /// Permanently deletes a soft-deleted user (`DELETE /directory/deletedItems/{id}`); cannot be undone.
+    pub async fn purge_deleted_user(&self, id: &str) -> Result<(), GraphError> {
+        let url = format!(
+            "/directory/deletedItems/{}",
+            utf8_percent_encode(id, PATH_SEGMENT)
+        );
+        self.send(Method::DELETE, &url, None).await.map(|_| ())
+    }
+
+    /// Many [`GraphClient::purge_deleted_user`] calls through `$batch`; one result each, in order.
+    pub async fn purge_deleted_users(&self, ids: &[String]) -> Vec<Result<(), GraphError>> {
+        let items = ids
+            .iter()
+            .enumerate()
+            .map(|(i, id)| BatchItem {
+                id: (i + 1).to_string(),
+                method: "DELETE".into(),
+                url: format!(
+                    "/directory/deletedItems/{}",
+                    utf8_percent_encode(id, PATH_SEGMENT)
+                ),
+                ..BatchItem::default()
+            })
+            .collect();
+        self.batch(items)
+            .await
+            .into_iter()
+            .map(|r| r.map(|_| ()))
+            .collect()
+    }
+
+    /// Restores a soft-deleted user (`POST /directory/deletedItems/{id}/restore`); for rehearsal tenants.
+    pub async fn restore_deleted_user(&self, id: &str) -> Result<User, GraphError> {
+        let url = format!(
+            "/directory/deletedItems/{}/restore",
+            utf8_percent_encode(id, PATH_SEGMENT)
+        );
+        self.send(Method::POST, &url, None).await?.json()
+    }
+
+    /// Creates a user (`POST /users`; Graph requires accountEnabled, displayName, mailNickname,
+    /// userPrincipalName and passwordProfile, passed through `user.other`); for rehearsal tenants.
+    pub async fn create_user(&self, user: &User) -> Result<User, GraphError> {
+        let body = serde_json::to_value(user)
+            .map_err(|e| GraphError::config(format!("cannot encode user: {e}")))?;
+        self.send(Method::POST, "/users", Some(&body)).await?.json()
+    }
+
+    /// The tenant's directory synchronization features (`GET /directory/onPremisesSynchronization`):
+    /// `blockCloudObjectTakeoverThroughHardMatchEnabled` blocks every hard match. `None` when the
+    /// tenant has no such object (never synchronized).
+    pub async fn sync_features(&self) -> Result<Option<SyncFeatures>, GraphError> {
+        let page: Page<OnPremisesSynchronization> = self
+            .get_json("/directory/onPremisesSynchronization")
+            .await?;
+        Ok(page.value.into_iter().next().map(|s| s.features))
+    }
+
+    /// For each of `user_ids`, the display names of the privileged directory roles (by the role
+    /// definition's `isPrivileged`) it holds, assigned or eligible. Every requested id is a key;
+    /// an empty list means none. Role definitions are read once; per-user assignments and
+    /// eligibility schedules go through `$batch`.
+    ///
+    /// Known gap: roles held through membership of a role-assignable group have the group as
+    /// principal and are not seen here.
+    pub async fn privileged_roles(
+        &self,
+        user_ids: &[String],
+    ) -> Result<BTreeMap<String, Vec<String>>, GraphError> {
+        if user_ids.is_empty() {
+            return Ok(BTreeMap::new());
+        }
+        let defs: Vec<RoleDefinition> = self
+            .collect_pages(
+                "/roleManagement/directory/roleDefinitions?$select=id,displayName,isPrivileged,templateId".to_string(),
+                &|_| {},
+                &Default::default(),
+            )
+            .await?;
+        let mut privileged: HashMap<String, String> = HashMap::new();
+        for d in defs.into_iter().filter(|d| d.is_privileged == Some(true)) {
+            if let Some(t) = &d.template_id {
+                privileged.insert(t.clone(), d.display_name.clone());
+            }
+            privileged.insert(d.id.clone(), d.display_name);
+        }
+        let mut items = Vec::with_capacity(user_ids.len() * 2);
+        for (i, id) in user_ids.iter().enumerate() {
+            let filter = enc(&format!("principalId eq {}", odata_literal(id)));
+            for (kind, path) in [("a", "roleAssignments"), ("e", "roleEligibilitySchedules")] {
+                items.push(BatchItem {
+                    id: format!("{kind}{i}"),
+                    method: "GET".into(),
+                    url: format!("/roleManagement/directory/{path}?$filter={filter}"),
+                    ..BatchItem::default()
+                });
+            }
+        }
+        let results = self.batch(items).await;
+        let mut out: BTreeMap<String, Vec<String>> =
+            user_ids.iter().map(|id| (id.clone(), Vec::new())).collect();
+        for (k, r) in results.into_iter().enumerate() {
+            let user = &user_ids[k / 2];
+            for a in self.page_from_batch::<RoleAssignment>(r).await? {
+                if let Some(name) = privileged.get(&a.role_definition_id) {
+                    let roles = out.entry(user.clone()).or_default();
+                    if !roles.contains(name) {
+                        roles.push(name.clone());
+                    }
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    /// Cost the pacer charges for a request (exposed for planning and tests).
+    pub fn cost_of(method: &str, relative_url: &str) -> Cost {
+        Cost::of(method, relative_url)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn user_paths() {
+        assert_eq!(
+            user_path("$adele@contoso.com"),
+            "/users('$adele@contoso.com')"
+        );
+        assert_eq!(user_path("o'neil$x@c.com"), "/users/o'neil$x@c.com");
+        assert_eq!(user_path("$o'x@c.com"), "/users('$o''x@c.com')");
+        assert_eq!(
+            user_path("a_b#EXT#@c.onmicrosoft.com"),
+            "/users/a_b%23EXT%23@c.onmicrosoft.com"
+        );
+        assert_eq!(user_path("a/b?c"), "/users/a%2Fb%3Fc");
+    }
+
+    #[test]
+    fn in_filter_values_survive_url_encoding() {
+        let f = enc("onPremisesImmutableId in ('2/9J+hL0=','o''x')");
+        assert!(f.contains("2%2F9J%2BhL0%3D"), "{f}");
+        assert!(!f.contains('+') && !f.contains('/'));
+    }
+}

@@ -1,0 +1,204 @@
+//! `$batch`: at most 20 requests, unique ids, Content-Type on bodies, per-item results in input
+//! order, inner 429s retried alone after the longest Retry-After, dependsOn kept together and a
+//! 424 retried only with its failed parent, whole-batch 429 retried whole.
+
+mod graph_stub;
+
+use graph_stub::*;
+use hardmatch::graph::ImmutableIdUpdate;
+use hardmatch::wire::BatchItem;
+use serde_json::{json, Value};
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+fn batch_items(r: &Req) -> Vec<Value> {
+    r.json()["requests"].as_array().cloned().unwrap_or_default()
+}
+
+#[tokio::test]
+async fn inner_429s_are_retried_alone_after_the_longest_retry_after() {
+    // First sight of ids 3 and 7 → 429 (Retry-After 0.5 and 1.25); id 5 → 404 (final).
+    let seen: Arc<Mutex<HashMap<String, usize>>> = Arc::default();
+    let stub = serve(move |r| {
+        if r.is_token() {
+            return None;
+        }
+        let mut seen = seen.lock().unwrap();
+        let responses: Vec<Value> = batch_items(r)
+            .iter()
+            .rev() // Graph may answer in any order
+            .map(|it| {
+                let id = it["id"].as_str().unwrap().to_string();
+                let n = { let c = seen.entry(id.clone()).or_default(); *c += 1; *c };
+                match (id.as_str(), n) {
+                    ("3", 1) => json!({"id": id, "status": 429, "headers": {"Retry-After": "0.5"}, "body": {"error": {"code": "TooManyRequests", "message": "Please retry again later."}}}),
+                    ("7", 1) => json!({"id": id, "status": 429, "headers": {"retry-after": "1.25"}, "body": {"error": {"code": "TooManyRequests", "message": "Please retry again later."}}}),
+                    ("5", _) => json!({"id": id, "status": 404, "body": {"error": {"code": "Request_ResourceNotFound", "message": "Resource 'u5' does not exist", "innerError": {"request-id": "inner-5"}}}}),
+                    _ => json!({"id": id, "status": 204}),
+                }
+            })
+            .collect();
+        Some(Reply::json(200, json!({"responses": responses})))
+    })
+    .await;
+    let (client, clock) = stub.client();
+    let updates: Vec<ImmutableIdUpdate> = (1..=8)
+        .map(|i| ImmutableIdUpdate {
+            user: format!("u{i}"),
+            immutable_id: (i != 2).then(|| format!("id{i}+/=")),
+        })
+        .collect();
+    let results = client.set_immutable_ids(&updates).await;
+    assert_eq!(results.len(), 8);
+    for (i, r) in results.iter().enumerate() {
+        if i == 4 {
+            let e = r.as_ref().unwrap_err();
+            assert_eq!(e.code(), Some("Request_ResourceNotFound"));
+            assert_eq!(e.api().unwrap().request_id.as_deref(), Some("inner-5"));
+        } else {
+            assert!(r.is_ok(), "item {i}: {r:?}");
+        }
+    }
+    let batches = stub.graph_requests();
+    assert_eq!(batches.len(), 2);
+    assert_eq!(batches[0].path(), "/v1.0/$batch");
+    let first = batch_items(&batches[0]);
+    assert_eq!(first.len(), 8);
+    assert_eq!(
+        first[1]["body"],
+        json!({"onPremisesImmutableId": null}),
+        "clearing sends a literal null"
+    );
+    assert_eq!(first[0]["headers"]["Content-Type"], "application/json");
+    assert_eq!(first[0]["url"], "/users/u1");
+    assert_eq!(first[0]["method"], "PATCH");
+    let ids: Vec<String> = batch_items(&batches[1])
+        .iter()
+        .map(|i| i["id"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(ids, ["3", "7"]);
+    assert_eq!(
+        clock.total_slept(),
+        Duration::from_millis(1250),
+        "one wait: the longest Retry-After"
+    );
+}
+
+#[tokio::test]
+async fn batches_hold_at_most_twenty_and_a_whole_batch_429_is_retried_whole() {
+    let calls = Arc::new(AtomicUsize::new(0));
+    let stub = serve(move |r| {
+        if r.is_token() {
+            return None;
+        }
+        if calls.fetch_add(1, Ordering::SeqCst) == 0 {
+            return Some(
+                Reply::error(429, "TooManyRequests", "Please retry again later.")
+                    .with_header("Retry-After", "0.01"),
+            );
+        }
+        let responses: Vec<Value> = batch_items(r)
+            .iter()
+            .map(|it| json!({"id": it["id"], "status": 204}))
+            .collect();
+        Some(Reply::json(200, json!({"responses": responses})))
+    })
+    .await;
+    let (mut cfg, _) = stub.config(secret_auth());
+    cfg.concurrency = 1;
+    let client = hardmatch::graph::GraphClient::connect(cfg).unwrap();
+    let ids: Vec<String> = (0..45).map(|i| format!("deleted-{i}")).collect();
+    let results = client.purge_deleted_users(&ids).await;
+    assert!(results.iter().all(|r| r.is_ok()));
+    let sizes: Vec<usize> = stub
+        .graph_requests()
+        .iter()
+        .map(|r| batch_items(r).len())
+        .collect();
+    assert_eq!(
+        sizes,
+        [20, 20, 20, 5],
+        "first batch retried whole, then the rest"
+    );
+    let first = batch_items(&stub.graph_requests()[0]);
+    assert_eq!(first[0]["method"], "DELETE");
+    assert_eq!(first[0]["url"], "/directory/deletedItems/deleted-0");
+    assert!(
+        first[0].get("headers").is_none(),
+        "no Content-Type without a body"
+    );
+}
+
+#[tokio::test]
+async fn a_failed_dependency_is_retried_only_with_its_parent() {
+    // Batch 1: "p" → 429, "c" (dependsOn p) → 424, "x" → 204, "y" (dependsOn x) → 424 (x did not fail: final).
+    let calls = Arc::new(AtomicUsize::new(0));
+    let stub = serve(move |r| {
+        if r.is_token() {
+            return None;
+        }
+        let n = calls.fetch_add(1, Ordering::SeqCst);
+        let responses: Vec<Value> = batch_items(r)
+            .iter()
+            .map(|it| {
+                let id = it["id"].as_str().unwrap();
+                let status = match (n, id) {
+                    (0, "p") => 429,
+                    (0, "c") | (0, "y") => 424,
+                    _ => 200,
+                };
+                json!({"id": id, "status": status, "body": {"ok": id}})
+            })
+            .collect();
+        Some(Reply::json(200, json!({"responses": responses})))
+    })
+    .await;
+    let (client, _) = stub.client();
+    let item = |id: &str, deps: &[&str]| BatchItem {
+        id: id.into(),
+        method: "GET".into(),
+        url: format!("/users/{id}"),
+        depends_on: deps.iter().map(|d| d.to_string()).collect(),
+        ..BatchItem::default()
+    };
+    let out = client
+        .batch(vec![
+            item("p", &[]),
+            item("c", &["p"]),
+            item("x", &[]),
+            item("y", &["x"]),
+        ])
+        .await;
+    assert!(out[0].is_ok() && out[1].is_ok() && out[2].is_ok());
+    assert_eq!(out[3].as_ref().unwrap_err().status(), Some(424));
+    let second = batch_items(&stub.graph_requests()[1]);
+    let ids: Vec<&str> = second.iter().map(|i| i["id"].as_str().unwrap()).collect();
+    assert_eq!(ids, ["p", "c"]);
+    assert_eq!(second[1]["dependsOn"], json!(["p"]));
+}
+
+#[tokio::test]
+async fn duplicate_ids_and_unknown_dependencies_are_refused_before_sending() {
+    let stub = serve(|_| None).await;
+    let (client, _) = stub.client();
+    let it = |id: &str, dep: Option<&str>| BatchItem {
+        id: id.into(),
+        method: "GET".into(),
+        url: "/users".into(),
+        depends_on: dep.into_iter().map(String::from).collect(),
+        ..BatchItem::default()
+    };
+    let out = client.batch(vec![it("1", None), it("1", None)]).await;
+    assert!(out
+        .iter()
+        .all(|r| r.as_ref().unwrap_err().to_string().contains("unique")));
+    let out = client.batch(vec![it("1", Some("9"))]).await;
+    assert!(out[0]
+        .as_ref()
+        .unwrap_err()
+        .to_string()
+        .contains("unknown id 9"));
+    assert!(stub.graph_requests().is_empty());
+}

@@ -2,7 +2,9 @@
 //! `apply` reads back and records results into. Its columns are defined once ([`schema`]) and used
 //! by both the writer and the streaming reader.
 
+mod reader;
 pub mod schema;
+mod writer;
 
 use crate::cloud::CloudUser;
 use crate::error::InputError;
@@ -98,10 +100,31 @@ pub struct Review {
     pub warnings: Vec<String>,
 }
 
-/// The fingerprint of a row's planned values.
+/// The fingerprint of a row's planned values: what apply would act on. Each value is
+/// length-prefixed so no two different rows can hash the same text ("ab"+"c" vs "a"+"bc").
 pub fn fingerprint(row: &PlanRow) -> String {
-    let _ = row;
-    todo!("workbook::fingerprint")
+    use sha2::{Digest, Sha256};
+    let mut h = Sha256::new();
+    h.update(b"hardmatch-fingerprint-v1");
+    let row_id = row.row_id.to_string();
+    let fields: [&str; 9] = [
+        &row_id,
+        row.action.map_or("", |a| a.as_str()),
+        &row.upn,
+        &row.onprem_guid,
+        &row.new_immutable_id,
+        &row.cloud_object_id,
+        &row.cloud_upn,
+        &row.cloud_immutable_id,
+        &row.holder_object_id,
+    ];
+    for f in fields {
+        h.update((f.len() as u64).to_le_bytes());
+        h.update(f.as_bytes());
+    }
+    let digest = h.finalize();
+    // 128 bits is plenty to detect edits; the full 256 would only widen the hidden column.
+    digest[..16].iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// Write the review workbook atomically (temp file, then rename).
@@ -112,18 +135,15 @@ pub fn write_review(
     meta: &ReviewMeta,
     opts: &WriteOptions,
 ) -> Result<(), InputError> {
-    let _ = (path, rows, unmatched, meta, opts);
-    todo!("workbook::write_review")
+    writer::write_review(path, rows, unmatched, meta, opts)
 }
 
 /// Read the Plan sheet(s) back, keyed by Row id, with the streaming cell reader.
 pub fn read_review(path: &Path) -> Result<Review, InputError> {
-    let _ = path;
-    todo!("workbook::read_review")
+    reader::read_review(path)
 }
 
 /// Write the blank hand-fill input template.
 pub fn write_template(path: &Path) -> Result<(), InputError> {
-    let _ = path;
-    todo!("workbook::write_template")
+    writer::write_template(path)
 }

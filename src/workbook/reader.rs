@@ -1,0 +1,372 @@
+//! Reading the Plan sheet(s) back after review.
+//!
+//! Reviewers sort, filter, and sometimes type far away from the table. So: the streaming cell
+//! reader only (a dense range over a stray cell at XFD1048576 would need hundreds of GB), columns
+//! found by header text and bounded to the schema's width, rows keyed by Row id.
+
+use super::schema::{self, cell_ref, whole_from_float, Field, Kind, PLAN_COLUMNS};
+use super::writer::{sheet_name, PLAN_SHEET};
+use super::{Approval, Review, ReviewRow};
+use crate::error::InputError;
+use calamine::{open_workbook, DataRef, Reader, Xlsx, XlsxError};
+use std::collections::HashMap;
+use std::fs::File;
+use std::io::BufReader;
+use std::path::Path;
+
+/// Columns beyond the schema's width that may still hold a moved or reviewer-added column.
+/// Anything further right is a stray cell and ignored (with a warning).
+const EXTRA_COLUMNS: u32 = 16;
+
+const REGENERATE: &str =
+    "open it in Excel and save it as an Excel Workbook (.xlsx), or run hardmatch plan again";
+
+fn is_plan_sheet(name: &str) -> Option<usize> {
+    if name == PLAN_SHEET {
+        return Some(0);
+    }
+    let n = name.strip_prefix("Plan (")?.strip_suffix(')')?;
+    let n: usize = n.parse().ok()?;
+    (n >= 2 && sheet_name(PLAN_SHEET, n - 1) == name).then_some(n - 1)
+}
+
+fn open_error(path: &Path, e: XlsxError) -> InputError {
+    match e {
+        XlsxError::Io(io) if io.kind() == std::io::ErrorKind::NotFound => InputError::new(
+            path,
+            "",
+            "file not found",
+            "check the path; the plan workbook is the file hardmatch plan wrote with -o",
+        ),
+        XlsxError::Io(io) => InputError::new(
+            path,
+            "",
+            format!("cannot read the file: {io}"),
+            "check the file's permissions and close it in Excel if it is locked, then run again",
+        ),
+        other => InputError::new(
+            path,
+            "",
+            format!("not a readable .xlsx workbook ({other})"),
+            REGENERATE,
+        ),
+    }
+}
+
+/// A cell value as read, before it is checked against its column.
+enum Raw {
+    Text(String),
+    Number(f64),
+    Bool(bool),
+    Odd(String),
+}
+
+impl Raw {
+    fn from_data(d: &DataRef<'_>) -> Option<Raw> {
+        Some(match d {
+            DataRef::Empty => return None,
+            DataRef::String(s) if s.is_empty() => return None,
+            DataRef::String(s) => Raw::Text(s.clone()),
+            DataRef::SharedString(s) if s.is_empty() => return None,
+            DataRef::SharedString(s) => Raw::Text((*s).to_string()),
+            DataRef::Float(f) => Raw::Number(*f),
+            DataRef::Int(i) => Raw::Number(*i as f64),
+            DataRef::Bool(b) => Raw::Bool(*b),
+            DataRef::DateTime(dt) => Raw::Odd(format!("{}", dt.as_f64())),
+            DataRef::DateTimeIso(s) | DataRef::DurationIso(s) => Raw::Odd(s.clone()),
+            DataRef::Error(e) => Raw::Odd(format!("{e}")),
+        })
+    }
+
+    /// The text a person would see, for columns that are text.
+    fn into_text(self) -> String {
+        match self {
+            Raw::Text(s) | Raw::Odd(s) => s,
+            Raw::Number(f) => format_number(f),
+            Raw::Bool(b) => if b { "TRUE" } else { "FALSE" }.to_string(),
+        }
+    }
+}
+
+fn format_number(f: f64) -> String {
+    if f.fract() == 0.0 && f.abs() < 1e15 {
+        format!("{f:.0}")
+    } else {
+        format!("{f}")
+    }
+}
+
+/// One sheet row being gathered: (value, column) per schema field.
+type RowCells = Vec<Option<(Raw, u32)>>;
+
+struct SheetReader<'a> {
+    path: &'a Path,
+    sheet: &'a str,
+    /// Column index → schema field index, for the header's columns.
+    columns: Vec<Option<usize>>,
+    header_row: Option<u32>,
+    rowid_col: u32,
+    out: &'a mut Vec<ReviewRow>,
+    seen: &'a mut HashMap<u64, String>,
+    warnings: &'a mut Vec<String>,
+}
+
+impl SheetReader<'_> {
+    fn read_header(&mut self, row: u32, cells: Vec<(u32, Raw)>) -> Result<(), InputError> {
+        let bound = (PLAN_COLUMNS.len() as u32 + EXTRA_COLUMNS) as usize;
+        self.columns = vec![None; bound];
+        let mut found = vec![false; PLAN_COLUMNS.len()];
+        for (col, raw) in cells {
+            let text = raw.into_text();
+            if let Some(c) = schema::by_header(&text) {
+                let idx = c.field.index();
+                if found[idx] {
+                    self.warnings.push(format!(
+                        "{}: a second \"{}\" column is ignored",
+                        cell_ref(self.sheet, row, col),
+                        c.header
+                    ));
+                    continue;
+                }
+                found[idx] = true;
+                self.columns[col as usize] = Some(idx);
+                if c.field == Field::RowId {
+                    self.rowid_col = col;
+                }
+            }
+        }
+        let missing: Vec<&str> = PLAN_COLUMNS
+            .iter()
+            .enumerate()
+            .filter(|(i, c)| c.required && !found[*i])
+            .map(|(_, c)| c.header)
+            .collect();
+        if !missing.is_empty() {
+            return Err(InputError::new(
+                self.path,
+                format!("{}!{}", self.sheet, row + 1),
+                format!(
+                    "the header row lacks the column(s) {}",
+                    missing
+                        .iter()
+                        .map(|h| format!("\"{h}\""))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
+                "restore the original header text (Row id, Approve, Action, …), or run \
+                 hardmatch plan again and re-enter the approvals",
+            ));
+        }
+        for (i, c) in PLAN_COLUMNS.iter().enumerate() {
+            if !found[i] && !c.required {
+                self.warnings.push(format!(
+                    "{}: no \"{}\" column; its values are read as empty",
+                    self.sheet, c.header
+                ));
+            }
+        }
+        self.header_row = Some(row);
+        Ok(())
+    }
+
+    fn finish_row(&mut self, row: u32, cells: Vec<(u32, Raw)>) -> Result<(), InputError> {
+        if cells.is_empty() {
+            return Ok(());
+        }
+        if self.header_row.is_none() {
+            return self.read_header(row, cells);
+        }
+        let mut fields: RowCells = (0..PLAN_COLUMNS.len()).map(|_| None).collect();
+        let mut any = false;
+        for (col, raw) in cells {
+            if let Some(Some(idx)) = self.columns.get(col as usize) {
+                fields[*idx] = Some((raw, col));
+                any = true;
+            }
+        }
+        if !any {
+            return Ok(());
+        }
+        let mut review = ReviewRow::default();
+        let rowid_ref = cell_ref(self.sheet, row, self.rowid_col);
+        let row_id = match fields[Field::RowId.index()].take() {
+            None => {
+                return Err(InputError::new(
+                    self.path,
+                    rowid_ref,
+                    "this row has values but no Row id",
+                    "restore the Row id (undo the edit), or delete the stray values in this row",
+                ))
+            }
+            Some((Raw::Number(f), _)) => whole_from_float(f),
+            Some((Raw::Text(s), _)) => s.trim().parse::<u64>().ok().filter(|n| *n >= 1),
+            Some(_) => None,
+        };
+        let Some(row_id) = row_id else {
+            return Err(InputError::new(
+                self.path,
+                rowid_ref,
+                "the Row id is not a whole number of at least 1",
+                "restore the Row id written by hardmatch plan (undo the edit)",
+            ));
+        };
+        if let Some(first) = self.seen.insert(row_id, rowid_ref.clone()) {
+            return Err(InputError::new(
+                self.path,
+                rowid_ref,
+                format!("Row id {row_id} appears twice (first at {first})"),
+                "delete the duplicated row (rows copied and pasted inside the plan), or run \
+                 hardmatch plan again",
+            ));
+        }
+        review.plan.row_id = row_id;
+
+        for (idx, cell) in fields.into_iter().enumerate() {
+            let Some((raw, col)) = cell else { continue };
+            let column = &PLAN_COLUMNS[idx];
+            let at = || cell_ref(self.sheet, row, col);
+            let value = match (column.kind, raw) {
+                (Kind::Count, Raw::Number(f)) => match whole_from_float(f) {
+                    Some(n) => n.to_string(),
+                    None => format_number(f),
+                },
+                (Kind::Identifier, raw @ (Raw::Number(_) | Raw::Bool(_) | Raw::Odd(_))) => {
+                    let text = raw.into_text();
+                    self.warnings.push(format!(
+                        "{}: {} holds a number or date ({text}), not text; Excel may have \
+                         changed what was typed. Re-enter it as text (start with ') or plan again",
+                        at(),
+                        column.header
+                    ));
+                    text
+                }
+                (_, raw) => raw.into_text(),
+            };
+            if let Err(problem) = column.field.set(&mut review, value) {
+                self.warnings.push(format!("{}: {problem}", at()));
+            }
+            if let Approval::Other(v) = &review.approve {
+                if column.field == Field::Approve {
+                    self.warnings.push(format!(
+                        "{}: Approve is \"{v}\", not Yes or No; the row is treated as not approved",
+                        at()
+                    ));
+                }
+            }
+        }
+        self.out.push(review);
+        Ok(())
+    }
+}
+
+pub(super) fn read_review(path: &Path) -> Result<Review, InputError> {
+    let mut xlsx: Xlsx<BufReader<File>> = open_workbook(path).map_err(|e| open_error(path, e))?;
+    let mut sheets: Vec<(usize, String)> = xlsx
+        .sheet_names()
+        .into_iter()
+        .filter_map(|n| is_plan_sheet(&n).map(|i| (i, n)))
+        .collect();
+    sheets.sort();
+    if sheets.is_empty() {
+        return Err(InputError::new(
+            path,
+            "",
+            "no \"Plan\" sheet: this is not a hardmatch plan workbook",
+            "pass the workbook written by hardmatch plan -o, with its Plan sheet name unchanged",
+        ));
+    }
+    let bound = PLAN_COLUMNS.len() as u32 + EXTRA_COLUMNS;
+    let mut rows = Vec::new();
+    let mut seen = HashMap::new();
+    let mut warnings = Vec::new();
+    for (_, sheet) in &sheets {
+        let mut stray = 0usize;
+        let mut first_stray = None;
+        let mut reader = xlsx
+            .worksheet_cells_reader(sheet)
+            .map_err(|e| open_error(path, e))?;
+        let mut state = SheetReader {
+            path,
+            sheet,
+            columns: Vec::new(),
+            header_row: None,
+            rowid_col: 0,
+            out: &mut rows,
+            seen: &mut seen,
+            warnings: &mut warnings,
+        };
+        let mut current_row = None;
+        let mut cells: Vec<(u32, Raw)> = Vec::with_capacity(PLAN_COLUMNS.len());
+        loop {
+            let cell = reader.next_cell().map_err(|e| {
+                InputError::new(
+                    path,
+                    sheet.as_str(),
+                    format!("the sheet is damaged ({e})"),
+                    REGENERATE,
+                )
+            })?;
+            let Some(cell) = cell else { break };
+            let (r, c) = cell.get_position();
+            if c >= bound {
+                if Raw::from_data(cell.get_value()).is_some() {
+                    stray += 1;
+                    first_stray.get_or_insert((r, c));
+                }
+                continue;
+            }
+            if current_row != Some(r) {
+                if let Some(prev) = current_row {
+                    state.finish_row(prev, std::mem::take(&mut cells))?;
+                }
+                current_row = Some(r);
+            }
+            if let Some(raw) = Raw::from_data(cell.get_value()) {
+                cells.push((c, raw));
+            }
+        }
+        if let Some(prev) = current_row {
+            state.finish_row(prev, cells)?;
+        }
+        if state.header_row.is_none() {
+            return Err(InputError::new(
+                path,
+                sheet.as_str(),
+                "the sheet is empty: no header row",
+                REGENERATE,
+            ));
+        }
+        if let Some((r, c)) = first_stray {
+            warnings.push(format!(
+                "{sheet}: ignored {stray} cell(s) right of the plan's columns (first at {})",
+                cell_ref(sheet, r, c)
+            ));
+        }
+    }
+    rows.sort_unstable_by_key(|r: &ReviewRow| r.plan.row_id);
+    Ok(Review { rows, warnings })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn plan_sheet_names_are_recognised_exactly() {
+        assert_eq!(is_plan_sheet("Plan"), Some(0));
+        assert_eq!(is_plan_sheet("Plan (2)"), Some(1));
+        assert_eq!(is_plan_sheet("Plan (12)"), Some(11));
+        assert_eq!(is_plan_sheet("Plan (1)"), None);
+        assert_eq!(is_plan_sheet("Plan (02)"), None);
+        assert_eq!(is_plan_sheet("plan"), None);
+        assert_eq!(is_plan_sheet("Planning"), None);
+    }
+
+    #[test]
+    fn numbers_read_back_as_people_see_them() {
+        assert_eq!(format_number(123.0), "123");
+        assert_eq!(format_number(1e5), "100000");
+        assert_eq!(format_number(1.5), "1.5");
+        assert_eq!(format_number(1.2345678901234567e16), "12345678901234568");
+    }
+}

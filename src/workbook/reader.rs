@@ -67,7 +67,7 @@ impl Raw {
             DataRef::Empty => return None,
             DataRef::String(s) if s.is_empty() => return None,
             DataRef::String(s) => Raw::Text(s.clone()),
-            DataRef::SharedString(s) if s.is_empty() => return None,
+            DataRef::SharedString("") => return None,
             DataRef::SharedString(s) => Raw::Text((*s).to_string()),
             DataRef::Float(f) => Raw::Number(*f),
             DataRef::Int(i) => Raw::Number(*i as f64),
@@ -189,19 +189,18 @@ impl SheetReader<'_> {
         }
         let mut review = ReviewRow::default();
         let rowid_ref = cell_ref(self.sheet, row, self.rowid_col);
-        let row_id = match fields[Field::RowId.index()].take() {
-            None => {
-                return Err(InputError::new(
+        let row_id =
+            match fields[Field::RowId.index()].take() {
+                None => return Err(InputError::new(
                     self.path,
                     rowid_ref,
                     "this row has values but no Row id",
                     "restore the Row id (undo the edit), or delete the stray values in this row",
-                ))
-            }
-            Some((Raw::Number(f), _)) => whole_from_float(f),
-            Some((Raw::Text(s), _)) => s.trim().parse::<u64>().ok().filter(|n| *n >= 1),
-            Some(_) => None,
-        };
+                )),
+                Some((Raw::Number(f), _)) => whole_from_float(f),
+                Some((Raw::Text(s), _)) => s.trim().parse::<u64>().ok().filter(|n| *n >= 1),
+                Some(_) => None,
+            };
         let Some(row_id) = row_id else {
             return Err(InputError::new(
                 self.path,
@@ -282,6 +281,7 @@ pub(super) fn read_review(path: &Path) -> Result<Review, InputError> {
     for (_, sheet) in &sheets {
         let mut stray = 0usize;
         let mut first_stray = None;
+        let mut last_stray = (0, 0);
         let mut reader = xlsx
             .worksheet_cells_reader(sheet)
             .map_err(|e| open_error(path, e))?;
@@ -312,6 +312,7 @@ pub(super) fn read_review(path: &Path) -> Result<Review, InputError> {
                 if Raw::from_data(cell.get_value()).is_some() {
                     stray += 1;
                     first_stray.get_or_insert((r, c));
+                    last_stray = (r, c);
                 }
                 continue;
             }
@@ -338,8 +339,9 @@ pub(super) fn read_review(path: &Path) -> Result<Review, InputError> {
         }
         if let Some((r, c)) = first_stray {
             warnings.push(format!(
-                "{sheet}: ignored {stray} cell(s) right of the plan's columns (first at {})",
-                cell_ref(sheet, r, c)
+                "{sheet}: ignored {stray} cell(s) right of the plan's columns (first at {}, last at {})",
+                cell_ref(sheet, r, c),
+                cell_ref(sheet, last_stray.0, last_stray.1)
             ));
         }
     }

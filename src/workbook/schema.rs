@@ -101,8 +101,18 @@ pub const PLAN_COLUMNS: &[Column] = &[
     col(Field::Checks, "Checks", 40.0, Kind::Text),
     col(Field::Upn, "UPN", 32.0, Kind::Identifier),
     col(Field::OnpremGuid, "On-prem GUID", 38.0, Kind::Identifier),
-    col(Field::NewImmutableId, "New ImmutableId", 27.0, Kind::Identifier),
-    col(Field::CloudObjectId, "Cloud object id", 38.0, Kind::Identifier),
+    col(
+        Field::NewImmutableId,
+        "New ImmutableId",
+        27.0,
+        Kind::Identifier,
+    ),
+    col(
+        Field::CloudObjectId,
+        "Cloud object id",
+        38.0,
+        Kind::Identifier,
+    ),
     col(Field::CloudUpn, "Cloud UPN", 32.0, Kind::Identifier),
     col(
         Field::CloudImmutableId,
@@ -110,11 +120,26 @@ pub const PLAN_COLUMNS: &[Column] = &[
         27.0,
         Kind::Identifier,
     ),
-    col(Field::HolderObjectId, "Holder object id", 38.0, Kind::Identifier),
+    col(
+        Field::HolderObjectId,
+        "Holder object id",
+        38.0,
+        Kind::Identifier,
+    ),
     col(Field::MailOnprem, "Mail on-prem", 30.0, Kind::Identifier),
     col(Field::MailCloud, "Mail cloud", 30.0, Kind::Identifier),
-    col(Field::DisplayNameOnprem, "Display name on-prem", 24.0, Kind::Text),
-    col(Field::DisplayNameCloud, "Display name cloud", 24.0, Kind::Text),
+    col(
+        Field::DisplayNameOnprem,
+        "Display name on-prem",
+        24.0,
+        Kind::Text,
+    ),
+    col(
+        Field::DisplayNameCloud,
+        "Display name cloud",
+        24.0,
+        Kind::Text,
+    ),
     col(Field::MatchedBy, "Matched by", 13.0, Kind::Text),
     col(Field::Source, "Source", 24.0, Kind::Text),
     col(Field::Status, "Status", 10.0, Kind::Text),
@@ -122,7 +147,12 @@ pub const PLAN_COLUMNS: &[Column] = &[
     col(Field::AppliedAt, "Applied at", 22.0, Kind::Text),
     col(Field::Attempts, "Attempts", 9.0, Kind::Count),
     editable(col(Field::Comment, "Comment", 30.0, Kind::Text)),
-    hidden(col(Field::Fingerprint, "Fingerprint", 34.0, Kind::Identifier)),
+    hidden(col(
+        Field::Fingerprint,
+        "Fingerprint",
+        34.0,
+        Kind::Identifier,
+    )),
 ];
 
 /// How Checks are joined in one cell; a check is one line.
@@ -230,8 +260,7 @@ impl Field {
                     p.action = None;
                 } else {
                     p.action = Some(
-                        Action::parse(&value)
-                            .ok_or_else(|| format!("unknown Action '{value}'"))?,
+                        Action::parse(&value).ok_or_else(|| format!("unknown Action '{value}'"))?,
                     );
                 }
             }
@@ -285,7 +314,7 @@ fn parse_whole(s: &str) -> Option<u64> {
 /// A float that is exactly a whole number ≥ 1 and below 2^53 (where every integer is exact).
 pub fn whole_from_float(f: f64) -> Option<u64> {
     const MAX_EXACT: f64 = 9_007_199_254_740_992.0;
-    if f.is_finite() && f >= 1.0 && f < MAX_EXACT && f.fract() == 0.0 {
+    if (1.0..MAX_EXACT).contains(&f) && f.fract() == 0.0 {
         Some(f as u64)
     } else {
         None

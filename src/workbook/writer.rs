@@ -7,8 +7,7 @@
 //! cell is written with an explicit one.
 
 use super::schema::{
-    self, column_letters, CellValue, Field, Kind, PLAN_COLUMNS, TEMPLATE_COLUMNS,
-    UNMATCHED_COLUMNS,
+    self, column_letters, CellValue, Field, Kind, PLAN_COLUMNS, TEMPLATE_COLUMNS, UNMATCHED_COLUMNS,
 };
 use super::{ReviewMeta, ReviewRow, WriteOptions};
 use crate::cloud::CloudUser;
@@ -25,6 +24,10 @@ use std::path::Path;
 /// Excel's last row index (0-based) and cell-text limit (UTF-16 units).
 const EXCEL_MAX_DATA_ROWS: u32 = 1_048_575;
 const EXCEL_MAX_TEXT: usize = 32_767;
+
+/// Excel's built-in "@" (Text) number format. The built-in id, not a custom "@" format, so every
+/// spreadsheet program recognises the column as text.
+const TEXT_FORMAT: u8 = 49;
 
 pub(super) const PLAN_SHEET: &str = "Plan";
 const UNMATCHED_SHEET: &str = "Unmatched cloud users";
@@ -59,14 +62,18 @@ impl Formats {
                 .set_font_color(Color::White)
                 .set_border_bottom(FormatBorder::Thin)
                 .set_align(FormatAlign::Top),
-            text: Format::new().set_num_format("@").set_align(FormatAlign::Top),
+            text: Format::new()
+                .set_num_format_index(TEXT_FORMAT)
+                .set_align(FormatAlign::Top),
             wrap: Format::new()
-                .set_num_format("@")
+                .set_num_format_index(TEXT_FORMAT)
                 .set_text_wrap()
                 .set_align(FormatAlign::Top),
-            number: Format::new().set_num_format("0").set_align(FormatAlign::Top),
+            number: Format::new()
+                .set_num_format_index(1)
+                .set_align(FormatAlign::Top),
             unlocked: Format::new()
-                .set_num_format("@")
+                .set_num_format_index(TEXT_FORMAT)
                 .set_unlocked()
                 .set_background_color(Color::RGB(0xFFF2CC))
                 .set_border(FormatBorder::Hair)
@@ -332,7 +339,12 @@ enum Line<'a> {
     Blank,
 }
 
-fn write_lines(ws: &mut Worksheet, name: &str, lines: &[Line], f: &Formats) -> Result<(), XlsxError> {
+fn write_lines(
+    ws: &mut Worksheet,
+    name: &str,
+    lines: &[Line],
+    f: &Formats,
+) -> Result<(), XlsxError> {
     ws.set_name(name)?;
     ws.set_column_width(0, 20)?;
     ws.set_column_width(1, 110)?;

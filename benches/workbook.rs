@@ -1,0 +1,94 @@
+//! Write N synthetic review rows, read them back, and print seconds and peak RSS.
+//!
+//! `HARDMATCH_BENCH_ROWS=200000 cargo bench --bench workbook` (default 1,000,000 rows).
+//! Target: reading a 1M-row plan back in ≤ 5 s.
+
+use hardmatch::plan::{Action, MatchedBy, PlanRow};
+use hardmatch::workbook::{fingerprint, read_review, write_review, ReviewMeta, ReviewRow};
+use std::time::Instant;
+
+fn peak_rss_mib() -> f64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmHWM:"))
+                .and_then(|l| l.split_whitespace().nth(1))
+                .and_then(|kb| kb.parse::<f64>().ok())
+        })
+        .map_or(f64::NAN, |kb| kb / 1024.0)
+}
+
+fn row(i: u64) -> ReviewRow {
+    let action = Action::ALL[(i % 10) as usize];
+    let plan = PlanRow {
+        row_id: i,
+        action: Some(action),
+        reason: "The cloud user is cloud-only and has no ImmutableId.".into(),
+        checks: if i.is_multiple_of(7) {
+            vec!["display name differs".into()]
+        } else {
+            Vec::new()
+        },
+        upn: format!("user{i}@contoso.com"),
+        onprem_guid: format!("0b7a1c2e-3d4f-4a5b-8c9d-{i:012x}"),
+        new_immutable_id: format!("LhxaC089W0qMnQ4f{:08}", i % 100_000_000),
+        cloud_object_id: format!("{:08x}-1111-2222-3333-444455556666", i),
+        cloud_upn: format!("user{i}@contoso.com"),
+        cloud_immutable_id: String::new(),
+        holder_object_id: String::new(),
+        mail_onprem: format!("user{i}@contoso.com"),
+        mail_cloud: format!("user{i}@contoso.com"),
+        display_name_onprem: format!("User {i}"),
+        display_name_cloud: format!("User {i}"),
+        matched_by: Some(MatchedBy::Upn),
+        source: format!("ad.csv:{}", i + 1),
+    };
+    ReviewRow {
+        fingerprint: fingerprint(&plan),
+        plan,
+        ..ReviewRow::default()
+    }
+}
+
+fn main() {
+    let n: u64 = std::env::var("HARDMATCH_BENCH_ROWS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(1_000_000);
+    let dir = tempfile::tempdir().expect("temp dir");
+    let path = dir.path().join("plan.xlsx");
+
+    let t = Instant::now();
+    let rows: Vec<ReviewRow> = (1..=n).map(row).collect();
+    let gen = t.elapsed().as_secs_f64();
+
+    let t = Instant::now();
+    write_review(
+        &path,
+        &rows,
+        &[],
+        &ReviewMeta::default(),
+        &Default::default(),
+    )
+    .expect("write");
+    let write = t.elapsed().as_secs_f64();
+    let size = std::fs::metadata(&path).map(|m| m.len()).unwrap_or(0);
+    let rss_after_write = peak_rss_mib();
+    drop(rows);
+
+    let t = Instant::now();
+    let review = read_review(&path).expect("read");
+    let read = t.elapsed().as_secs_f64();
+    assert_eq!(review.rows.len() as u64, n);
+
+    println!("rows                 {n}");
+    println!("generate rows        {gen:.2} s");
+    println!(
+        "write_review         {write:.2} s  ({:.1} MB file)",
+        size as f64 / 1e6
+    );
+    println!("peak RSS after write {rss_after_write:.0} MiB (includes the rows in memory)");
+    println!("read_review          {read:.2} s");
+    println!("peak RSS overall     {:.0} MiB", peak_rss_mib());
+}

@@ -99,19 +99,22 @@ fn format_number(f: f64) -> String {
 /// One sheet row being gathered: (value, column) per schema field.
 type RowCells = Vec<Option<(Raw, u32)>>;
 
-struct SheetReader<'a> {
+struct SheetReader<'a, 's> {
     path: &'a Path,
-    sheet: &'a str,
+    sheet: &'s str,
     /// Column index → schema field index, for the header's columns.
     columns: Vec<Option<usize>>,
     header_row: Option<u32>,
     rowid_col: u32,
     out: &'a mut Vec<ReviewRow>,
-    seen: &'a mut HashMap<u64, String>,
+    /// Row id → where it was first seen (sheet name, 0-based row), for the duplicate error.
+    seen: &'a mut HashMap<u64, (&'s str, u32)>,
+    /// Reused for every row: one slot per schema column.
+    fields: RowCells,
     warnings: &'a mut Vec<String>,
 }
 
-impl SheetReader<'_> {
+impl SheetReader<'_, '_> {
     fn read_header(&mut self, row: u32, cells: Vec<(u32, Raw)>) -> Result<(), InputError> {
         let bound = (PLAN_COLUMNS.len() as u32 + EXTRA_COLUMNS) as usize;
         self.columns = vec![None; bound];
@@ -169,31 +172,34 @@ impl SheetReader<'_> {
         Ok(())
     }
 
-    fn finish_row(&mut self, row: u32, cells: Vec<(u32, Raw)>) -> Result<(), InputError> {
+    fn finish_row(&mut self, row: u32, cells: &mut Vec<(u32, Raw)>) -> Result<(), InputError> {
         if cells.is_empty() {
             return Ok(());
         }
         if self.header_row.is_none() {
-            return self.read_header(row, cells);
+            return self.read_header(row, std::mem::take(cells));
         }
-        let mut fields: RowCells = (0..PLAN_COLUMNS.len()).map(|_| None).collect();
+        let mut fields = std::mem::take(&mut self.fields);
+        fields.clear();
+        fields.resize_with(PLAN_COLUMNS.len(), || None);
         let mut any = false;
-        for (col, raw) in cells {
+        for (col, raw) in cells.drain(..) {
             if let Some(Some(idx)) = self.columns.get(col as usize) {
                 fields[*idx] = Some((raw, col));
                 any = true;
             }
         }
         if !any {
+            self.fields = fields;
             return Ok(());
         }
         let mut review = ReviewRow::default();
-        let rowid_ref = cell_ref(self.sheet, row, self.rowid_col);
+        let rowid_ref = || cell_ref(self.sheet, row, self.rowid_col);
         let row_id =
             match fields[Field::RowId.index()].take() {
                 None => return Err(InputError::new(
                     self.path,
-                    rowid_ref,
+                    rowid_ref(),
                     "this row has values but no Row id",
                     "restore the Row id (undo the edit), or delete the stray values in this row",
                 )),
@@ -204,15 +210,16 @@ impl SheetReader<'_> {
         let Some(row_id) = row_id else {
             return Err(InputError::new(
                 self.path,
-                rowid_ref,
+                rowid_ref(),
                 "the Row id is not a whole number of at least 1",
                 "restore the Row id written by hardmatch plan (undo the edit)",
             ));
         };
-        if let Some(first) = self.seen.insert(row_id, rowid_ref.clone()) {
+        if let Some((sheet, first_row)) = self.seen.insert(row_id, (self.sheet, row)) {
+            let first = cell_ref(sheet, first_row, self.rowid_col);
             return Err(InputError::new(
                 self.path,
-                rowid_ref,
+                rowid_ref(),
                 format!("Row id {row_id} appears twice (first at {first})"),
                 "delete the duplicated row (rows copied and pasted inside the plan), or run \
                  hardmatch plan again",
@@ -220,8 +227,10 @@ impl SheetReader<'_> {
         }
         review.plan.row_id = row_id;
 
-        for (idx, cell) in fields.into_iter().enumerate() {
-            let Some((raw, col)) = cell else { continue };
+        for (idx, cell) in fields.iter_mut().enumerate() {
+            let Some((raw, col)) = cell.take() else {
+                continue;
+            };
             let column = &PLAN_COLUMNS[idx];
             let at = || cell_ref(self.sheet, row, col);
             let value = match (column.kind, raw) {
@@ -253,6 +262,7 @@ impl SheetReader<'_> {
                 }
             }
         }
+        self.fields = fields;
         self.out.push(review);
         Ok(())
     }
@@ -293,6 +303,7 @@ pub(super) fn read_review(path: &Path) -> Result<Review, InputError> {
             rowid_col: 0,
             out: &mut rows,
             seen: &mut seen,
+            fields: Vec::new(),
             warnings: &mut warnings,
         };
         let mut current_row = None;
@@ -318,7 +329,7 @@ pub(super) fn read_review(path: &Path) -> Result<Review, InputError> {
             }
             if current_row != Some(r) {
                 if let Some(prev) = current_row {
-                    state.finish_row(prev, std::mem::take(&mut cells))?;
+                    state.finish_row(prev, &mut cells)?;
                 }
                 current_row = Some(r);
             }
@@ -327,7 +338,7 @@ pub(super) fn read_review(path: &Path) -> Result<Review, InputError> {
             }
         }
         if let Some(prev) = current_row {
-            state.finish_row(prev, cells)?;
+            state.finish_row(prev, &mut cells)?;
         }
         if state.header_row.is_none() {
             return Err(InputError::new(

@@ -158,6 +158,9 @@ fn save_atomically(
 ) -> Result<(), InputError> {
     let atomic = AtomicFile::create(path).map_err(|e| create_error(path, &e))?;
     let mut wb = Workbook::new();
+    // Level 3 writes a large plan about a third faster than the default 6 (1.9 s vs 2.7 s for
+    // 200k rows here) for ~10% more bytes.
+    wb.set_zip_compression_level(3);
     // Constant-memory sheets spill to temp files; keep them on the output's filesystem rather
     // than a possibly small /tmp.
     if let Some(dir) = atomic.path().parent() {

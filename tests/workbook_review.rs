@@ -172,6 +172,53 @@ fn round_trip_keeps_every_action_and_identifier_exactly() {
 }
 
 #[test]
+fn summary_and_unmatched_users_read_back_so_a_rewrite_loses_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("plan.xlsx");
+    write(&path, &rows(), 1_048_575);
+    let first = read_review(&path).unwrap();
+    let want = meta();
+    assert_eq!(first.meta.inputs, want.inputs);
+    assert_eq!(first.meta.generated_at, want.generated_at);
+    assert_eq!(first.meta.tool_version, want.tool_version);
+    assert_eq!(first.meta.warnings, want.warnings);
+    assert_eq!(first.unmatched, vec![unmatched_user()]);
+
+    // What apply does to record results: read, change, write the whole workbook again.
+    let mut rows = first.rows.clone();
+    rows[0].status = "Done".into();
+    rows[0].attempts = 1;
+    let unmatched: Vec<&CloudUser> = first.unmatched.iter().collect();
+    write_review(
+        &path,
+        &rows,
+        &unmatched,
+        &first.meta,
+        &WriteOptions::default(),
+    )
+    .unwrap();
+    let second = read_review(&path).unwrap();
+    assert_eq!(second.rows, rows);
+    assert_eq!(second.unmatched, first.unmatched);
+    assert_eq!(second.meta.inputs, first.meta.inputs);
+    assert_eq!(second.meta.warnings, first.meta.warnings);
+
+    // No warnings on the Summary reads back as none, not as a warning saying "none".
+    write_review(
+        &path,
+        &rows,
+        &[],
+        &ReviewMeta::default(),
+        &WriteOptions::default(),
+    )
+    .unwrap();
+    let third = read_review(&path).unwrap();
+    assert!(third.meta.warnings.is_empty(), "{:?}", third.meta.warnings);
+    assert!(third.meta.inputs.is_empty());
+    assert!(third.unmatched.is_empty());
+}
+
+#[test]
 fn identifiers_are_text_cells_never_formulas_or_numbers() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("plan.xlsx");

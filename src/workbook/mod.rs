@@ -98,6 +98,10 @@ pub struct Review {
     pub rows: Vec<ReviewRow>,
     /// Non-fatal oddities found while reading (stray cells outside the table, unknown Approve values…).
     pub warnings: Vec<String>,
+    /// The "Unmatched cloud users" sheet(s), so a rewrite (apply recording results) keeps them.
+    pub unmatched: Vec<CloudUser>,
+    /// The Summary sheet's inputs, generation time, version and warnings, for the same reason.
+    pub meta: ReviewMeta,
 }
 
 /// The fingerprint of a row's planned values: what apply would act on. Each value is

@@ -4,9 +4,11 @@
 //! reader only (a dense range over a stray cell at XFD1048576 would need hundreds of GB), columns
 //! found by header text and bounded to the schema's width, rows keyed by Row id.
 
+use super::schema::UNMATCHED_COLUMNS;
 use super::schema::{self, cell_ref, whole_from_float, Field, Kind, PLAN_COLUMNS};
-use super::writer::{sheet_name, PLAN_SHEET};
-use super::{Approval, Review, ReviewRow};
+use super::writer::{sheet_name, PLAN_SHEET, SUMMARY_SHEET, UNMATCHED_SHEET};
+use super::{Approval, InputSummary, Review, ReviewMeta, ReviewRow};
+use crate::cloud::CloudUser;
 use crate::error::InputError;
 use calamine::{open_workbook, DataRef, Reader, Xlsx, XlsxError};
 use std::collections::HashMap;
@@ -21,13 +23,21 @@ const EXTRA_COLUMNS: u32 = 16;
 const REGENERATE: &str =
     "open it in Excel and save it as an Excel Workbook (.xlsx), or run hardmatch plan again";
 
-fn is_plan_sheet(name: &str) -> Option<usize> {
-    if name == PLAN_SHEET {
+/// `base` → 0, `base (2)` → 1, …; anything else → None.
+fn numbered_sheet(name: &str, base: &str) -> Option<usize> {
+    if name == base {
         return Some(0);
     }
-    let n = name.strip_prefix("Plan (")?.strip_suffix(')')?;
+    let n = name
+        .strip_prefix(base)?
+        .strip_prefix(" (")?
+        .strip_suffix(')')?;
     let n: usize = n.parse().ok()?;
-    (n >= 2 && sheet_name(PLAN_SHEET, n - 1) == name).then_some(n - 1)
+    (n >= 2 && sheet_name(base, n - 1) == name).then_some(n - 1)
+}
+
+fn is_plan_sheet(name: &str) -> Option<usize> {
+    numbered_sheet(name, PLAN_SHEET)
 }
 
 fn open_error(path: &Path, e: XlsxError) -> InputError {
@@ -268,12 +278,71 @@ impl SheetReader<'_, '_> {
     }
 }
 
+/// Stream one sheet row by row: `each_row` gets the row index and its non-empty cells left of
+/// `bound`. Cells at or right of `bound` are only counted; the warning about them is returned.
+fn stream_sheet(
+    xlsx: &mut Xlsx<BufReader<File>>,
+    path: &Path,
+    sheet: &str,
+    bound: u32,
+    mut each_row: impl FnMut(u32, &mut Vec<(u32, Raw)>) -> Result<(), InputError>,
+) -> Result<Option<String>, InputError> {
+    let mut stray = 0usize;
+    let mut first_stray = None;
+    let mut last_stray = (0, 0);
+    let mut reader = xlsx
+        .worksheet_cells_reader(sheet)
+        .map_err(|e| open_error(path, e))?;
+    let mut current_row = None;
+    let mut cells: Vec<(u32, Raw)> = Vec::with_capacity(bound as usize);
+    loop {
+        let cell = reader.next_cell().map_err(|e| {
+            InputError::new(
+                path,
+                sheet,
+                format!("the sheet is damaged ({e})"),
+                REGENERATE,
+            )
+        })?;
+        let Some(cell) = cell else { break };
+        let (r, c) = cell.get_position();
+        if c >= bound {
+            if Raw::from_data(cell.get_value()).is_some() {
+                stray += 1;
+                first_stray.get_or_insert((r, c));
+                last_stray = (r, c);
+            }
+            continue;
+        }
+        if current_row != Some(r) {
+            if let Some(prev) = current_row {
+                each_row(prev, &mut cells)?;
+                cells.clear();
+            }
+            current_row = Some(r);
+        }
+        if let Some(raw) = Raw::from_data(cell.get_value()) {
+            cells.push((c, raw));
+        }
+    }
+    if let Some(prev) = current_row {
+        each_row(prev, &mut cells)?;
+    }
+    Ok(first_stray.map(|(r, c)| {
+        format!(
+            "{sheet}: ignored {stray} cell(s) right of the expected columns (first at {}, last at {})",
+            cell_ref(sheet, r, c),
+            cell_ref(sheet, last_stray.0, last_stray.1)
+        )
+    }))
+}
+
 pub(super) fn read_review(path: &Path) -> Result<Review, InputError> {
     let mut xlsx: Xlsx<BufReader<File>> = open_workbook(path).map_err(|e| open_error(path, e))?;
-    let mut sheets: Vec<(usize, String)> = xlsx
-        .sheet_names()
-        .into_iter()
-        .filter_map(|n| is_plan_sheet(&n).map(|i| (i, n)))
+    let names = xlsx.sheet_names();
+    let mut sheets: Vec<(usize, &String)> = names
+        .iter()
+        .filter_map(|n| is_plan_sheet(n).map(|i| (i, n)))
         .collect();
     sheets.sort();
     if sheets.is_empty() {
@@ -289,12 +358,7 @@ pub(super) fn read_review(path: &Path) -> Result<Review, InputError> {
     let mut seen = HashMap::new();
     let mut warnings = Vec::new();
     for (_, sheet) in &sheets {
-        let mut stray = 0usize;
-        let mut first_stray = None;
-        let mut last_stray = (0, 0);
-        let mut reader = xlsx
-            .worksheet_cells_reader(sheet)
-            .map_err(|e| open_error(path, e))?;
+        let mut sheet_warnings = Vec::new();
         let mut state = SheetReader {
             path,
             sheet,
@@ -304,42 +368,11 @@ pub(super) fn read_review(path: &Path) -> Result<Review, InputError> {
             out: &mut rows,
             seen: &mut seen,
             fields: Vec::new(),
-            warnings: &mut warnings,
+            warnings: &mut sheet_warnings,
         };
-        let mut current_row = None;
-        let mut cells: Vec<(u32, Raw)> = Vec::with_capacity(PLAN_COLUMNS.len());
-        loop {
-            let cell = reader.next_cell().map_err(|e| {
-                InputError::new(
-                    path,
-                    sheet.as_str(),
-                    format!("the sheet is damaged ({e})"),
-                    REGENERATE,
-                )
-            })?;
-            let Some(cell) = cell else { break };
-            let (r, c) = cell.get_position();
-            if c >= bound {
-                if Raw::from_data(cell.get_value()).is_some() {
-                    stray += 1;
-                    first_stray.get_or_insert((r, c));
-                    last_stray = (r, c);
-                }
-                continue;
-            }
-            if current_row != Some(r) {
-                if let Some(prev) = current_row {
-                    state.finish_row(prev, &mut cells)?;
-                }
-                current_row = Some(r);
-            }
-            if let Some(raw) = Raw::from_data(cell.get_value()) {
-                cells.push((c, raw));
-            }
-        }
-        if let Some(prev) = current_row {
-            state.finish_row(prev, &mut cells)?;
-        }
+        let stray = stream_sheet(&mut xlsx, path, sheet, bound, |r, cells| {
+            state.finish_row(r, cells)
+        })?;
         if state.header_row.is_none() {
             return Err(InputError::new(
                 path,
@@ -348,16 +381,133 @@ pub(super) fn read_review(path: &Path) -> Result<Review, InputError> {
                 REGENERATE,
             ));
         }
-        if let Some((r, c)) = first_stray {
-            warnings.push(format!(
-                "{sheet}: ignored {stray} cell(s) right of the plan's columns (first at {}, last at {})",
-                cell_ref(sheet, r, c),
-                cell_ref(sheet, last_stray.0, last_stray.1)
-            ));
-        }
+        warnings.append(&mut sheet_warnings);
+        warnings.extend(stray);
     }
     rows.sort_unstable_by_key(|r: &ReviewRow| r.plan.row_id);
-    Ok(Review { rows, warnings })
+
+    let meta = if names.iter().any(|n| n == SUMMARY_SHEET) {
+        read_summary(&mut xlsx, path, &mut warnings)?
+    } else {
+        warnings.push(format!(
+            "no \"{SUMMARY_SHEET}\" sheet; input details are unknown"
+        ));
+        ReviewMeta::default()
+    };
+    let mut unmatched = Vec::new();
+    let mut unmatched_sheets: Vec<(usize, &String)> = names
+        .iter()
+        .filter_map(|n| numbered_sheet(n, UNMATCHED_SHEET).map(|i| (i, n)))
+        .collect();
+    unmatched_sheets.sort();
+    for (_, sheet) in unmatched_sheets {
+        read_unmatched(&mut xlsx, path, sheet, &mut unmatched, &mut warnings)?;
+    }
+    Ok(Review {
+        rows,
+        warnings,
+        unmatched,
+        meta,
+    })
+}
+
+/// The Summary sheet back into [`ReviewMeta`], so apply can rewrite the workbook without losing it.
+/// Best effort: it is for people, so anything unexpected is skipped, not refused.
+fn read_summary(
+    xlsx: &mut Xlsx<BufReader<File>>,
+    path: &Path,
+    warnings: &mut Vec<String>,
+) -> Result<ReviewMeta, InputError> {
+    #[derive(PartialEq)]
+    enum Part {
+        Top,
+        InputsHeader,
+        Inputs,
+        Warnings,
+        Other,
+    }
+    let mut meta = ReviewMeta::default();
+    let mut part = Part::Top;
+    let mut last_row = 0u32;
+    let stray = stream_sheet(xlsx, path, SUMMARY_SHEET, 4, |r, cells| {
+        let gap = r > last_row + 1;
+        last_row = r;
+        let mut cols: [Option<String>; 4] = Default::default();
+        for (c, raw) in cells.drain(..) {
+            cols[c as usize] = Some(raw.into_text());
+        }
+        let [a, b, c, d] = cols;
+        match a.as_deref() {
+            Some("Generated at") => meta.generated_at = b.unwrap_or_default(),
+            Some("Tool version") => meta.tool_version = b.unwrap_or_default(),
+            Some("Inputs") => part = Part::InputsHeader,
+            Some("Warnings") => part = Part::Warnings,
+            _ => match part {
+                Part::InputsHeader => part = Part::Inputs,
+                Part::Inputs if !gap => meta.inputs.push(InputSummary {
+                    role: a.unwrap_or_default(),
+                    path: b.unwrap_or_default(),
+                    sha256: c.unwrap_or_default(),
+                    rows: d.and_then(|n| n.parse().ok()).unwrap_or(0),
+                }),
+                Part::Inputs => part = Part::Other,
+                Part::Warnings => meta.warnings.extend(b),
+                Part::Top | Part::Other => {}
+            },
+        }
+        Ok(())
+    })?;
+    warnings.extend(stray);
+    Ok(meta)
+}
+
+/// An "Unmatched cloud users" sheet back into [`CloudUser`]s, columns found by header.
+fn read_unmatched(
+    xlsx: &mut Xlsx<BufReader<File>>,
+    path: &Path,
+    sheet: &str,
+    out: &mut Vec<CloudUser>,
+    warnings: &mut Vec<String>,
+) -> Result<(), InputError> {
+    let bound = UNMATCHED_COLUMNS.len() as u32 + EXTRA_COLUMNS;
+    let mut columns: Option<Vec<Option<usize>>> = None;
+    let stray = stream_sheet(xlsx, path, sheet, bound, |_, cells| {
+        let Some(map) = &columns else {
+            let mut map = vec![None; bound as usize];
+            for (c, raw) in cells.drain(..) {
+                let text = raw.into_text();
+                map[c as usize] = UNMATCHED_COLUMNS
+                    .iter()
+                    .position(|(h, _)| h.eq_ignore_ascii_case(text.trim()));
+            }
+            columns = Some(map);
+            return Ok(());
+        };
+        let mut v: [String; 7] = Default::default();
+        for (c, raw) in cells.drain(..) {
+            if let Some(i) = map[c as usize] {
+                v[i] = raw.into_text();
+            }
+        }
+        let opt = |s: &str| (!s.is_empty()).then(|| s.to_string());
+        out.push(CloudUser {
+            id: v[0].clone(),
+            upn: v[1].clone(),
+            mail: opt(&v[2]),
+            display_name: opt(&v[3]),
+            immutable_id: opt(&v[4]),
+            sync_enabled: match v[5].trim().to_ascii_lowercase().as_str() {
+                "yes" | "true" => Some(true),
+                "no" | "false" => Some(false),
+                _ => None,
+            },
+            location: v[6].clone(),
+            ..CloudUser::default()
+        });
+        Ok(())
+    })?;
+    warnings.extend(stray);
+    Ok(())
 }
 
 #[cfg(test)]

@@ -30,7 +30,8 @@ const EXCEL_MAX_TEXT: usize = 32_767;
 const TEXT_FORMAT: u8 = 49;
 
 pub(super) const PLAN_SHEET: &str = "Plan";
-const UNMATCHED_SHEET: &str = "Unmatched cloud users";
+pub(super) const UNMATCHED_SHEET: &str = "Unmatched cloud users";
+pub(super) const SUMMARY_SHEET: &str = "Summary";
 
 /// "Plan", "Plan (2)", "Plan (3)"…
 pub(super) fn sheet_name(base: &str, index: usize) -> String {
@@ -414,7 +415,7 @@ fn write_summary(
     meta: &ReviewMeta,
     f: &Formats,
 ) -> Result<(), XlsxError> {
-    ws.set_name("Summary")?;
+    ws.set_name(SUMMARY_SHEET)?;
     ws.set_column_width(0, 28)?;
     ws.set_column_width(1, 60)?;
     ws.set_column_width(2, 68)?;
@@ -505,7 +506,8 @@ fn write_summary(
     ws.write_string_with_format(r, 0, "Warnings", &f.heading)?;
     r += 1;
     if meta.warnings.is_empty() {
-        ws.write_string(r, 1, "none")?;
+        // Column A, so reading the Summary back does not take "none" for a warning.
+        ws.write_string(r, 0, "none")?;
     }
     for w in &meta.warnings {
         ws.write_string_with_format(r, 1, fit(w), &f.paragraph)?;

@@ -221,6 +221,36 @@ fn row_without_row_id_is_refused_naming_the_cell() {
 }
 
 #[test]
+fn a_note_typed_in_the_comment_column_below_the_table_is_only_a_warning() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("note.xlsx");
+    let original = rows(2);
+    let all: Vec<usize> = (0..PLAN_COLUMNS.len()).collect();
+    write_reviewed(
+        &path,
+        &original,
+        &all,
+        &[0, 1],
+        |_, _, v| as_written(v),
+        |ws| {
+            ws.write_string(6, Field::Comment.index() as u16, "approved by CAB 27/11")
+                .unwrap();
+        },
+    );
+    let review = read_review(&path).unwrap();
+    assert_eq!(review.rows, original);
+    let comment_col = hardmatch::workbook::schema::column_letters(Field::Comment.index() as u32);
+    assert!(
+        review
+            .warnings
+            .iter()
+            .any(|w| w.contains(&format!("Plan!{comment_col}7"))),
+        "{:?}",
+        review.warnings
+    );
+}
+
+#[test]
 fn fractional_row_id_is_refused() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("frac.xlsx");

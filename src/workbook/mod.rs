@@ -151,3 +151,70 @@ pub fn read_review(path: &Path) -> Result<Review, InputError> {
 pub fn write_template(path: &Path) -> Result<(), InputError> {
     writer::write_template(path)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::plan::Action;
+
+    fn row() -> PlanRow {
+        PlanRow {
+            row_id: 7,
+            action: Some(Action::Set),
+            upn: "a@contoso.com".into(),
+            onprem_guid: "0b7a1c2e-3d4f-4a5b-8c9d-0e1f2a3b4c5d".into(),
+            new_immutable_id: "LhxaC089W0qMnQ4fKjtMXQ==".into(),
+            cloud_object_id: "11111111-2222-3333-4444-555555555555".into(),
+            cloud_upn: "a@contoso.com".into(),
+            ..PlanRow::default()
+        }
+    }
+
+    #[test]
+    fn fingerprint_is_32_hex_and_stable() {
+        let fp = fingerprint(&row());
+        assert_eq!(fp.len(), 32);
+        assert!(fp
+            .bytes()
+            .all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase()));
+        assert_eq!(fp, fingerprint(&row()));
+    }
+
+    #[test]
+    fn fingerprint_changes_with_every_planned_value() {
+        let base = fingerprint(&row());
+        let edits: [fn(&mut PlanRow); 9] = [
+            |r| r.row_id = 8,
+            |r| r.action = Some(Action::Replace),
+            |r| r.upn = "b@contoso.com".into(),
+            |r| r.onprem_guid.push('0'),
+            |r| r.new_immutable_id = "x".into(),
+            |r| r.cloud_object_id.clear(),
+            |r| r.cloud_upn = "c@contoso.com".into(),
+            |r| r.cloud_immutable_id = "y".into(),
+            |r| r.holder_object_id = "z".into(),
+        ];
+        for (i, edit) in edits.iter().enumerate() {
+            let mut r = row();
+            edit(&mut r);
+            assert_ne!(fingerprint(&r), base, "edit {i} not detected");
+        }
+        // Free text for people is not part of the plan apply executes.
+        let mut r = row();
+        r.reason = "other words".into();
+        r.checks = vec!["x".into()];
+        r.display_name_cloud = "Someone".into();
+        assert_eq!(fingerprint(&r), base);
+    }
+
+    #[test]
+    fn fingerprint_separates_fields_unambiguously() {
+        let mut a = row();
+        a.upn = "ab".into();
+        a.onprem_guid = "c".into();
+        let mut b = row();
+        b.upn = "a".into();
+        b.onprem_guid = "bc".into();
+        assert_ne!(fingerprint(&a), fingerprint(&b));
+    }
+}

@@ -205,6 +205,24 @@ impl SheetReader<'_, '_> {
         }
         let mut review = ReviewRow::default();
         let rowid_ref = || cell_ref(self.sheet, row, self.rowid_col);
+        let comment_only = fields
+            .iter()
+            .enumerate()
+            .all(|(i, f)| f.is_none() || i == Field::Comment.index());
+        if comment_only {
+            // A note typed below the table (the Comment column is unlocked all the way down)
+            // approves nothing; keep it out of the plan but do not stop the run over it.
+            let col = fields[Field::Comment.index()]
+                .as_ref()
+                .map_or(0, |(_, c)| *c);
+            self.warnings.push(format!(
+                "{}: a Comment on a row without a Row id is ignored",
+                cell_ref(self.sheet, row, col)
+            ));
+            fields.iter_mut().for_each(|f| *f = None);
+            self.fields = fields;
+            return Ok(());
+        }
         let row_id =
             match fields[Field::RowId.index()].take() {
                 None => return Err(InputError::new(

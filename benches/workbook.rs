@@ -1,7 +1,7 @@
 //! Write N synthetic review rows, read them back, and print seconds and peak RSS.
 //!
 //! `HARDMATCH_BENCH_ROWS=200000 cargo bench --bench workbook` (default 1,000,000 rows).
-//! Target: reading a 1M-row plan back in ≤ 5 s.
+//! Target: reading a 1M-row plan back in ≤ 5 s. `HARDMATCH_BENCH_OUT=plan.xlsx` keeps the file.
 
 use hardmatch::plan::{Action, MatchedBy, PlanRow};
 use hardmatch::workbook::{fingerprint, read_review, write_review, ReviewMeta, ReviewRow};
@@ -57,7 +57,10 @@ fn main() {
         .and_then(|v| v.parse().ok())
         .unwrap_or(1_000_000);
     let dir = tempfile::tempdir().expect("temp dir");
-    let path = dir.path().join("plan.xlsx");
+    // HARDMATCH_BENCH_OUT keeps the workbook for a look in Excel.
+    let path = std::env::var_os("HARDMATCH_BENCH_OUT")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| dir.path().join("plan.xlsx"));
 
     let t = Instant::now();
     let rows: Vec<ReviewRow> = (1..=n).map(row).collect();

@@ -197,6 +197,31 @@ fn duplicate_row_id_is_refused_naming_the_cell() {
 }
 
 #[test]
+fn duplicate_row_id_across_plan_sheets_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("dup2.xlsx");
+    let mut twelve = rows(12);
+    twelve[6] = twelve[2].clone(); // Plan (2) row 3 repeats Row id 3 (Plan row 4).
+    write_review(
+        &path,
+        &twelve,
+        &[],
+        &ReviewMeta::default(),
+        &WriteOptions {
+            max_rows_per_sheet: 5,
+        },
+    )
+    .unwrap();
+    let err = read_err(&path);
+    assert_eq!(err.location, "Plan (2)!A3");
+    assert!(
+        err.message
+            .contains("Row id 3 appears twice (first at Plan!A4)"),
+        "{err}"
+    );
+}
+
+#[test]
 fn row_without_row_id_is_refused_naming_the_cell() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("noid.xlsx");

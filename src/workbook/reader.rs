@@ -109,22 +109,29 @@ fn format_number(f: f64) -> String {
 /// One sheet row being gathered: (value, column) per schema field.
 type RowCells = Vec<Option<(Raw, u32)>>;
 
-struct SheetReader<'a, 's> {
+struct SheetReader<'a> {
     path: &'a Path,
-    sheet: &'s str,
+    sheet: &'a str,
     /// Column index → schema field index, for the header's columns.
     columns: Vec<Option<usize>>,
     header_row: Option<u32>,
     rowid_col: u32,
-    out: &'a mut Vec<ReviewRow>,
-    /// Row id → where it was first seen (sheet name, 0-based row), for the duplicate error.
-    seen: &'a mut HashMap<u64, (&'s str, u32)>,
+    out: SheetRows,
     /// Reused for every row: one slot per schema column.
     fields: RowCells,
-    warnings: &'a mut Vec<String>,
 }
 
-impl SheetReader<'_, '_> {
+/// One Plan sheet's rows, in sheet order, with the 0-based sheet row of each (for errors about
+/// duplicates, which are found once every sheet is in).
+#[derive(Default)]
+struct SheetRows {
+    rows: Vec<ReviewRow>,
+    at: Vec<u32>,
+    rowid_col: u32,
+    warnings: Vec<String>,
+}
+
+impl SheetReader<'_> {
     fn read_header(&mut self, row: u32, cells: Vec<(u32, Raw)>) -> Result<(), InputError> {
         let bound = (PLAN_COLUMNS.len() as u32 + EXTRA_COLUMNS) as usize;
         self.columns = vec![None; bound];
@@ -134,7 +141,7 @@ impl SheetReader<'_, '_> {
             if let Some(c) = schema::by_header(&text) {
                 let idx = c.field.index();
                 if found[idx] {
-                    self.warnings.push(format!(
+                    self.out.warnings.push(format!(
                         "{}: a second \"{}\" column is ignored",
                         cell_ref(self.sheet, row, col),
                         c.header
@@ -172,7 +179,7 @@ impl SheetReader<'_, '_> {
         }
         for (i, c) in PLAN_COLUMNS.iter().enumerate() {
             if !found[i] && !c.required {
-                self.warnings.push(format!(
+                self.out.warnings.push(format!(
                     "{}: no \"{}\" column; its values are read as empty",
                     self.sheet, c.header
                 ));
@@ -215,7 +222,7 @@ impl SheetReader<'_, '_> {
             let col = fields[Field::Comment.index()]
                 .as_ref()
                 .map_or(0, |(_, c)| *c);
-            self.warnings.push(format!(
+            self.out.warnings.push(format!(
                 "{}: a Comment on a row without a Row id is ignored",
                 cell_ref(self.sheet, row, col)
             ));
@@ -243,16 +250,6 @@ impl SheetReader<'_, '_> {
                 "restore the Row id written by hardmatch plan (undo the edit)",
             ));
         };
-        if let Some((sheet, first_row)) = self.seen.insert(row_id, (self.sheet, row)) {
-            let first = cell_ref(sheet, first_row, self.rowid_col);
-            return Err(InputError::new(
-                self.path,
-                rowid_ref(),
-                format!("Row id {row_id} appears twice (first at {first})"),
-                "delete the duplicated row (rows copied and pasted inside the plan), or run \
-                 hardmatch plan again",
-            ));
-        }
         review.plan.row_id = row_id;
 
         for (idx, cell) in fields.iter_mut().enumerate() {
@@ -268,7 +265,7 @@ impl SheetReader<'_, '_> {
                 },
                 (Kind::Identifier, raw @ (Raw::Number(_) | Raw::Bool(_) | Raw::Odd(_))) => {
                     let text = raw.into_text();
-                    self.warnings.push(format!(
+                    self.out.warnings.push(format!(
                         "{}: {} holds a number or date ({text}), not text; Excel may have \
                          changed what was typed. Re-enter it as text (start with ') or plan again",
                         at(),
@@ -279,11 +276,11 @@ impl SheetReader<'_, '_> {
                 (_, raw) => raw.into_text(),
             };
             if let Err(problem) = column.field.set(&mut review, value) {
-                self.warnings.push(format!("{}: {problem}", at()));
+                self.out.warnings.push(format!("{}: {problem}", at()));
             }
             if let Approval::Other(v) = &review.approve {
                 if column.field == Field::Approve {
-                    self.warnings.push(format!(
+                    self.out.warnings.push(format!(
                         "{}: Approve is \"{v}\", not Yes or No; the row is treated as not approved",
                         at()
                     ));
@@ -291,7 +288,8 @@ impl SheetReader<'_, '_> {
             }
         }
         self.fields = fields;
-        self.out.push(review);
+        self.out.rows.push(review);
+        self.out.at.push(row);
         Ok(())
     }
 }
@@ -355,14 +353,92 @@ fn stream_sheet(
     }))
 }
 
+fn open(path: &Path) -> Result<Xlsx<BufReader<File>>, InputError> {
+    open_workbook(path).map_err(|e| open_error(path, e))
+}
+
+fn read_plan_sheet(
+    xlsx: &mut Xlsx<BufReader<File>>,
+    path: &Path,
+    sheet: &str,
+) -> Result<SheetRows, InputError> {
+    let mut state = SheetReader {
+        path,
+        sheet,
+        columns: Vec::new(),
+        header_row: None,
+        rowid_col: 0,
+        out: SheetRows::default(),
+        fields: Vec::new(),
+    };
+    let bound = PLAN_COLUMNS.len() as u32 + EXTRA_COLUMNS;
+    let stray = stream_sheet(xlsx, path, sheet, bound, |r, cells| {
+        state.finish_row(r, cells)
+    })?;
+    if state.header_row.is_none() {
+        return Err(InputError::new(
+            path,
+            sheet,
+            "the sheet is empty: no header row",
+            REGENERATE,
+        ));
+    }
+    state.out.rowid_col = state.rowid_col;
+    state.out.warnings.extend(stray);
+    Ok(state.out)
+}
+
+/// Read every Plan sheet; with more than one, on as many threads as there are cores (each with
+/// its own handle on the file), since parsing the sheet XML is what a big plan's read-back costs.
+fn read_plan_sheets(
+    xlsx: &mut Xlsx<BufReader<File>>,
+    path: &Path,
+    sheets: &[&String],
+) -> Vec<Result<SheetRows, InputError>> {
+    let workers = std::thread::available_parallelism()
+        .map_or(1, |n| n.get())
+        .min(sheets.len());
+    if workers <= 1 {
+        return sheets
+            .iter()
+            .map(|s| read_plan_sheet(xlsx, path, s))
+            .collect();
+    }
+    std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..workers)
+            .map(|w| {
+                scope.spawn(move || {
+                    let mut mine = Vec::new();
+                    let mut handle = open(path);
+                    for (i, sheet) in sheets.iter().enumerate().skip(w).step_by(workers) {
+                        let result = match &mut handle {
+                            Ok(x) => read_plan_sheet(x, path, sheet),
+                            Err(e) => Err(e.clone()),
+                        };
+                        mine.push((i, result));
+                    }
+                    mine
+                })
+            })
+            .collect();
+        let mut all: Vec<(usize, Result<SheetRows, InputError>)> = handles
+            .into_iter()
+            .flat_map(|h| h.join().unwrap_or_else(|p| std::panic::resume_unwind(p)))
+            .collect();
+        all.sort_by_key(|(i, _)| *i);
+        all.into_iter().map(|(_, r)| r).collect()
+    })
+}
+
 pub(super) fn read_review(path: &Path) -> Result<Review, InputError> {
-    let mut xlsx: Xlsx<BufReader<File>> = open_workbook(path).map_err(|e| open_error(path, e))?;
+    let mut xlsx = open(path)?;
     let names = xlsx.sheet_names();
-    let mut sheets: Vec<(usize, &String)> = names
+    let mut numbered: Vec<(usize, &String)> = names
         .iter()
         .filter_map(|n| is_plan_sheet(n).map(|i| (i, n)))
         .collect();
-    sheets.sort();
+    numbered.sort();
+    let sheets: Vec<&String> = numbered.into_iter().map(|(_, n)| n).collect();
     if sheets.is_empty() {
         return Err(InputError::new(
             path,
@@ -371,37 +447,37 @@ pub(super) fn read_review(path: &Path) -> Result<Review, InputError> {
             "pass the workbook written by hardmatch plan -o, with its Plan sheet name unchanged",
         ));
     }
-    let bound = PLAN_COLUMNS.len() as u32 + EXTRA_COLUMNS;
-    let mut rows = Vec::new();
-    let mut seen = HashMap::new();
-    let mut warnings = Vec::new();
-    for (_, sheet) in &sheets {
-        let mut sheet_warnings = Vec::new();
-        let mut state = SheetReader {
-            path,
-            sheet,
-            columns: Vec::new(),
-            header_row: None,
-            rowid_col: 0,
-            out: &mut rows,
-            seen: &mut seen,
-            fields: Vec::new(),
-            warnings: &mut sheet_warnings,
-        };
-        let stray = stream_sheet(&mut xlsx, path, sheet, bound, |r, cells| {
-            state.finish_row(r, cells)
-        })?;
-        if state.header_row.is_none() {
-            return Err(InputError::new(
-                path,
-                sheet.as_str(),
-                "the sheet is empty: no header row",
-                REGENERATE,
-            ));
-        }
-        warnings.append(&mut sheet_warnings);
-        warnings.extend(stray);
+
+    // Errors in sheet order, so the same file always gives the same first complaint.
+    let mut per_sheet = Vec::with_capacity(sheets.len());
+    for result in read_plan_sheets(&mut xlsx, path, &sheets) {
+        per_sheet.push(result?);
     }
+    let total = per_sheet.iter().map(|s| s.rows.len()).sum();
+    let mut rows = Vec::with_capacity(total);
+    let mut seen: HashMap<u64, (usize, u32)> = HashMap::with_capacity(total);
+    let mut warnings = Vec::new();
+    let rowid_cols: Vec<u32> = per_sheet.iter().map(|s| s.rowid_col).collect();
+    for (i, sheet) in per_sheet.into_iter().enumerate() {
+        for (row, at) in sheet.rows.into_iter().zip(sheet.at) {
+            if let Some((first_sheet, first_at)) = seen.insert(row.plan.row_id, (i, at)) {
+                let first = cell_ref(sheets[first_sheet], first_at, rowid_cols[first_sheet]);
+                return Err(InputError::new(
+                    path,
+                    cell_ref(sheets[i], at, sheet.rowid_col),
+                    format!(
+                        "Row id {} appears twice (first at {first})",
+                        row.plan.row_id
+                    ),
+                    "delete the duplicated row (rows copied and pasted inside the plan), or run \
+                     hardmatch plan again",
+                ));
+            }
+            rows.push(row);
+        }
+        warnings.extend(sheet.warnings);
+    }
+    drop(seen);
     rows.sort_unstable_by_key(|r: &ReviewRow| r.plan.row_id);
 
     let meta = if names.iter().any(|n| n == SUMMARY_SHEET) {

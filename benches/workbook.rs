@@ -4,7 +4,6 @@
 //! `HARDMATCH_BENCH_SHEET_ROWS` sets rows per Plan sheet (default Excel's limit).
 //! Target: reading a 1M-row plan back in ≤ 5 s. `HARDMATCH_BENCH_OUT=plan.xlsx` keeps the file.
 
-use calamine::Reader;
 use hardmatch::plan::{Action, MatchedBy, PlanRow};
 use hardmatch::workbook::{
     fingerprint, read_review, write_review, ReviewMeta, ReviewRow, WriteOptions,

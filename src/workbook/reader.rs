@@ -294,14 +294,51 @@ impl SheetReader<'_> {
     }
 }
 
+/// Rows go from the parsing thread to the converting one in batches, to keep the channel cheap.
+const BATCH_ROWS: usize = 512;
+type Batch = Vec<(u32, Vec<(u32, Raw)>)>;
+
 /// Stream one sheet row by row: `each_row` gets the row index and its non-empty cells left of
 /// `bound`. Cells at or right of `bound` are only counted; the warning about them is returned.
+///
+/// calamine parses on a second thread while this one builds rows: the XML parse is most of the
+/// cost, and on two cores the two halves overlap.
 fn stream_sheet(
     xlsx: &mut Xlsx<BufReader<File>>,
     path: &Path,
     sheet: &str,
     bound: u32,
     mut each_row: impl FnMut(u32, &mut Vec<(u32, Raw)>) -> Result<(), InputError>,
+) -> Result<Option<String>, InputError> {
+    std::thread::scope(|scope| {
+        let (tx, rx) = std::sync::mpsc::sync_channel::<Batch>(8);
+        let producer = scope.spawn(move || parse_sheet(xlsx, path, sheet, bound, &tx));
+        let mut consumed = Ok(());
+        'batches: for batch in rx.iter() {
+            for (r, mut cells) in batch {
+                if let Err(e) = each_row(r, &mut cells) {
+                    consumed = Err(e);
+                    break 'batches;
+                }
+            }
+        }
+        // Hanging up makes a parser blocked on a full channel stop.
+        drop(rx);
+        let parsed = producer
+            .join()
+            .unwrap_or_else(|p| std::panic::resume_unwind(p));
+        // A row error is about an earlier row than any parse error still in flight.
+        consumed?;
+        parsed
+    })
+}
+
+fn parse_sheet(
+    xlsx: &mut Xlsx<BufReader<File>>,
+    path: &Path,
+    sheet: &str,
+    bound: u32,
+    tx: &std::sync::mpsc::SyncSender<Batch>,
 ) -> Result<Option<String>, InputError> {
     let mut stray = 0usize;
     let mut first_stray = None;
@@ -310,7 +347,8 @@ fn stream_sheet(
         .worksheet_cells_reader(sheet)
         .map_err(|e| open_error(path, e))?;
     let mut current_row = None;
-    let mut cells: Vec<(u32, Raw)> = Vec::with_capacity(bound as usize);
+    let mut cells: Vec<(u32, Raw)> = Vec::new();
+    let mut batch: Batch = Vec::with_capacity(BATCH_ROWS);
     loop {
         let cell = reader.next_cell().map_err(|e| {
             InputError::new(
@@ -332,8 +370,18 @@ fn stream_sheet(
         }
         if current_row != Some(r) {
             if let Some(prev) = current_row {
-                each_row(prev, &mut cells)?;
-                cells.clear();
+                batch.push((prev, std::mem::take(&mut cells)));
+                if batch.len() >= BATCH_ROWS
+                    && tx
+                        .send(std::mem::replace(
+                            &mut batch,
+                            Vec::with_capacity(BATCH_ROWS),
+                        ))
+                        .is_err()
+                {
+                    // The reader stopped on an error of its own; that is the one to report.
+                    return Ok(None);
+                }
             }
             current_row = Some(r);
         }
@@ -342,7 +390,10 @@ fn stream_sheet(
         }
     }
     if let Some(prev) = current_row {
-        each_row(prev, &mut cells)?;
+        batch.push((prev, cells));
+    }
+    if !batch.is_empty() && tx.send(batch).is_err() {
+        return Ok(None);
     }
     Ok(first_stray.map(|(r, c)| {
         format!(

@@ -421,6 +421,8 @@ fn failed_write_leaves_no_file_behind() {
     let u = unmatched_user();
     let err = write_review(&path, &rows(), &[&u], &meta(), &WriteOptions::default()).unwrap_err();
     assert_eq!(err.file, path);
+    assert!(err.message.contains("does not exist"), "{err}");
+    assert!(!err.message.contains(".tmp"), "names the hidden temp file: {err}");
     assert!(!err.fix.is_empty());
     assert!(!path.exists());
     assert!(!dir.path().join("missing-dir").exists());

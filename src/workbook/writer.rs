@@ -134,11 +134,21 @@ fn fit(s: &str) -> Cow<'_, str> {
 }
 
 fn create_error(path: &Path, e: &std::io::Error) -> InputError {
+    let dir = match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.display().to_string(),
+        _ => ".".to_string(),
+    };
+    // The io error names the hidden temporary file; the admin only knows the target and its folder.
+    let why = match e.kind() {
+        std::io::ErrorKind::NotFound => format!("the folder {dir} does not exist"),
+        std::io::ErrorKind::PermissionDenied => format!("no permission to write in {dir}"),
+        kind => format!("{kind} in {dir}"),
+    };
     InputError::new(
         path,
         "",
-        format!("cannot create the output file: {e}"),
-        "check that the directory exists and is writable, or choose another -o path",
+        format!("cannot create the output file: {why}"),
+        "check that the folder exists and is writable, or choose another -o path",
     )
 }
 

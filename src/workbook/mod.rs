@@ -128,10 +128,19 @@ pub fn fingerprint(row: &PlanRow) -> String {
     }
     let digest = h.finalize();
     // 128 bits is plenty to detect edits; the full 256 would only widen the hidden column.
-    digest[..16].iter().map(|b| format!("{b:02x}")).collect()
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    let mut out = String::with_capacity(32);
+    for b in &digest[..16] {
+        out.push(char::from(HEX[usize::from(b >> 4)]));
+        out.push(char::from(HEX[usize::from(b & 0xf)]));
+    }
+    out
 }
 
-/// Write the review workbook atomically (temp file, then rename).
+/// Write the review workbook atomically (temp file, then rename): Instructions, Summary,
+/// "Plan" (continued on "Plan (2)"… past `opts.max_rows_per_sheet`) and "Unmatched cloud users".
+/// Rows are written in the order given; every identifier is a text cell. On any error nothing
+/// is left at `path` and the error names `path` and what to do.
 pub fn write_review(
     path: &Path,
     rows: &[ReviewRow],
@@ -142,7 +151,11 @@ pub fn write_review(
     writer::write_review(path, rows, unmatched, meta, opts)
 }
 
-/// Read the Plan sheet(s) back, keyed by Row id, with the streaming cell reader.
+/// Read the Plan sheet(s) back, keyed by Row id, with the streaming cell reader; rows come back
+/// sorted by Row id whatever order the reviewer left them in. Also reads the Summary and
+/// Unmatched sheets, so `write_review(path, &review.rows, &unmatched_refs, &review.meta, ..)`
+/// rewrites the workbook without losing them. Duplicate or missing Row ids, a missing Plan
+/// sheet and unreadable files are errors; odd values are warnings in [`Review::warnings`].
 pub fn read_review(path: &Path) -> Result<Review, InputError> {
     reader::read_review(path)
 }

@@ -191,6 +191,9 @@ mod tests {
             .bytes()
             .all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase()));
         assert_eq!(fp, fingerprint(&row()));
+        // Pinned (computed independently: SHA-256 over "hardmatch-fingerprint-v1" and each value
+        // as u64-LE length + UTF-8). Changing the scheme makes apply refuse every existing plan.
+        assert_eq!(fp, "5c34c21a8e22d4fffa427e28e47fff07");
     }
 
     #[test]

@@ -422,7 +422,10 @@ fn failed_write_leaves_no_file_behind() {
     let err = write_review(&path, &rows(), &[&u], &meta(), &WriteOptions::default()).unwrap_err();
     assert_eq!(err.file, path);
     assert!(err.message.contains("does not exist"), "{err}");
-    assert!(!err.message.contains(".plan.xlsx."), "names the hidden temp file: {err}");
+    assert!(
+        !err.message.contains(".plan.xlsx."),
+        "names the hidden temp file: {err}"
+    );
     assert!(!err.fix.is_empty());
     assert!(!path.exists());
     assert!(!dir.path().join("missing-dir").exists());

@@ -395,7 +395,7 @@ fn write_instructions(ws: &mut Worksheet, f: &Formats) -> Result<(), XlsxError> 
         t("This workbook lists, for every AD user, what hardmatch found in the cloud and what it plans to change. Nothing has been changed yet."),
         Blank,
         Heading("How to review"),
-        t("Work on the Plan sheet (continued on \"Plan (2)\", \"Plan (3)\"… when there are more rows than fit on one sheet). Filter and sort freely: rows are identified by Row id, never by position."),
+        t("Work on the Plan sheet (continued on \"Plan (2)\", \"Plan (3)\"… when there are more rows than fit on one sheet). Filter freely. Excel does not sort locked cells on a protected sheet; to sort, use Review > Unprotect Sheet (there is no password). Sorting is safe: rows are identified by Row id, never by position."),
         t("Set Approve to Yes on each row that may be executed. Leave it empty, or set No, otherwise. Only Approve and Comment can be edited; the other cells are locked. The protection has no password: it prevents slips, not deliberate changes."),
         t("Replace rows overwrite an ImmutableId the cloud user already has. Each one needs its own explicit Yes: filter on Action before filling Yes down a column."),
         t("ConflictDeleted rows: Yes means \"permanently delete (purge) the soft-deleted user in the recycle bin that holds this ImmutableId, then set it on this user\". A purge cannot be undone."),

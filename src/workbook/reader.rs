@@ -238,7 +238,7 @@ impl SheetReader<'_> {
                     "this row has values but no Row id",
                     "restore the Row id (undo the edit), or delete the stray values in this row",
                 )),
-                Some((Raw::Number(f), _)) => whole_from_float(f),
+                Some((Raw::Number(f), _)) => whole_from_float(f).filter(|n| *n >= 1),
                 Some((Raw::Text(s), _)) => s.trim().parse::<u64>().ok().filter(|n| *n >= 1),
                 Some(_) => None,
             };

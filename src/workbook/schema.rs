@@ -241,7 +241,7 @@ impl Field {
         let p = &mut row.plan;
         match self {
             Field::RowId => {
-                p.row_id = parse_whole(&value).ok_or_else(|| {
+                p.row_id = parse_whole(&value).filter(|n| *n >= 1).ok_or_else(|| {
                     format!("Row id '{value}' is not a whole number of at least 1")
                 })?;
             }
@@ -306,15 +306,15 @@ impl Field {
 fn parse_whole(s: &str) -> Option<u64> {
     let t = s.trim();
     if let Ok(n) = t.parse::<u64>() {
-        return (n >= 1).then_some(n);
+        return Some(n);
     }
     t.parse::<f64>().ok().and_then(whole_from_float)
 }
 
-/// A float that is exactly a whole number ≥ 1 and below 2^53 (where every integer is exact).
+/// A float that is exactly a whole number ≥ 0 and below 2^53 (where every integer is exact).
 pub fn whole_from_float(f: f64) -> Option<u64> {
     const MAX_EXACT: f64 = 9_007_199_254_740_992.0;
-    if (1.0..MAX_EXACT).contains(&f) && f.fract() == 0.0 {
+    if (0.0..MAX_EXACT).contains(&f) && f.fract() == 0.0 {
         Some(f as u64)
     } else {
         None
@@ -408,12 +408,46 @@ mod tests {
         assert_eq!(whole_from_float(1.0), Some(1));
         assert_eq!(whole_from_float(1_000_000.0), Some(1_000_000));
         assert_eq!(whole_from_float(1.5), None);
-        assert_eq!(whole_from_float(0.0), None);
+        assert_eq!(whole_from_float(0.0), Some(0));
         assert_eq!(whole_from_float(-3.0), None);
         assert_eq!(whole_from_float(f64::NAN), None);
         assert_eq!(whole_from_float(1e17), None);
         assert_eq!(parse_whole(" 42 "), Some(42));
         assert_eq!(parse_whole("42.0"), Some(42));
         assert_eq!(parse_whole("4x"), None);
+    }
+
+    #[test]
+    fn row_id_must_be_at_least_one_but_attempts_may_be_zero() {
+        let mut row = ReviewRow::default();
+        assert!(Field::RowId.set(&mut row, "0".into()).is_err());
+        assert!(Field::RowId.set(&mut row, "3".into()).is_ok());
+        assert_eq!(row.plan.row_id, 3);
+        row.attempts = 9;
+        assert!(Field::Attempts.set(&mut row, "0".into()).is_ok());
+        assert_eq!(row.attempts, 0);
+        assert!(Field::Attempts.set(&mut row, "2".into()).is_ok());
+        assert_eq!(row.attempts, 2);
+        assert!(Field::Attempts.set(&mut row, "-1".into()).is_err());
+        assert!(Field::Attempts.set(&mut row, "5000000000".into()).is_err());
+    }
+
+    #[test]
+    fn values_round_trip_through_their_cells() {
+        let mut row = ReviewRow::default();
+        row.plan.checks = vec!["one; with semicolon".into(), "two".into()];
+        row.plan.matched_by = Some(MatchedBy::ProxyAddress);
+        row.plan.action = Some(Action::ConflictDeleted);
+        row.approve = Approval::Yes;
+        let mut back = ReviewRow::default();
+        for c in PLAN_COLUMNS {
+            if let CellValue::Text(t) = c.field.value(&row) {
+                c.field.set(&mut back, t.into_owned()).unwrap();
+            }
+        }
+        assert_eq!(back.plan.checks, row.plan.checks);
+        assert_eq!(back.plan.matched_by, row.plan.matched_by);
+        assert_eq!(back.plan.action, row.plan.action);
+        assert_eq!(back.approve, Approval::Yes);
     }
 }

@@ -296,7 +296,23 @@ impl SheetReader<'_> {
 
 /// Rows go from the parsing thread to the converting one in batches, to keep the channel cheap.
 const BATCH_ROWS: usize = 512;
-type Batch = Vec<(u32, Vec<(u32, Raw)>)>;
+
+/// A run of rows: each row's index and cell count, and all their cells in one vector (one
+/// allocation per batch rather than per row).
+#[derive(Default)]
+struct Batch {
+    rows: Vec<(u32, usize)>,
+    cells: Vec<(u32, Raw)>,
+}
+
+impl Batch {
+    fn new() -> Self {
+        Batch {
+            rows: Vec::with_capacity(BATCH_ROWS),
+            cells: Vec::with_capacity(BATCH_ROWS * PLAN_COLUMNS.len()),
+        }
+    }
+}
 
 /// Stream one sheet row by row: `each_row` gets the row index and its non-empty cells left of
 /// `bound`. Cells at or right of `bound` are only counted; the warning about them is returned.
@@ -314,9 +330,13 @@ fn stream_sheet(
         let (tx, rx) = std::sync::mpsc::sync_channel::<Batch>(8);
         let producer = scope.spawn(move || parse_sheet(xlsx, path, sheet, bound, &tx));
         let mut consumed = Ok(());
+        let mut row_cells = Vec::with_capacity(bound as usize);
         'batches: for batch in rx.iter() {
-            for (r, mut cells) in batch {
-                if let Err(e) = each_row(r, &mut cells) {
+            let mut cells = batch.cells.into_iter();
+            for (r, n) in batch.rows {
+                row_cells.clear();
+                row_cells.extend(cells.by_ref().take(n));
+                if let Err(e) = each_row(r, &mut row_cells) {
                     consumed = Err(e);
                     break 'batches;
                 }
@@ -347,8 +367,8 @@ fn parse_sheet(
         .worksheet_cells_reader(sheet)
         .map_err(|e| open_error(path, e))?;
     let mut current_row = None;
-    let mut cells: Vec<(u32, Raw)> = Vec::new();
-    let mut batch: Batch = Vec::with_capacity(BATCH_ROWS);
+    let mut row_start = 0;
+    let mut batch = Batch::new();
     loop {
         let cell = reader.next_cell().map_err(|e| {
             InputError::new(
@@ -370,29 +390,27 @@ fn parse_sheet(
         }
         if current_row != Some(r) {
             if let Some(prev) = current_row {
-                batch.push((prev, std::mem::take(&mut cells)));
-                if batch.len() >= BATCH_ROWS
+                batch.rows.push((prev, batch.cells.len() - row_start));
+                if batch.rows.len() >= BATCH_ROWS
                     && tx
-                        .send(std::mem::replace(
-                            &mut batch,
-                            Vec::with_capacity(BATCH_ROWS),
-                        ))
+                        .send(std::mem::replace(&mut batch, Batch::new()))
                         .is_err()
                 {
                     // The reader stopped on an error of its own; that is the one to report.
                     return Ok(None);
                 }
+                row_start = batch.cells.len();
             }
             current_row = Some(r);
         }
         if let Some(raw) = Raw::from_data(cell.get_value()) {
-            cells.push((c, raw));
+            batch.cells.push((c, raw));
         }
     }
     if let Some(prev) = current_row {
-        batch.push((prev, cells));
+        batch.rows.push((prev, batch.cells.len() - row_start));
     }
-    if !batch.is_empty() && tx.send(batch).is_err() {
+    if !batch.rows.is_empty() && tx.send(batch).is_err() {
         return Ok(None);
     }
     Ok(first_stray.map(|(r, c)| {

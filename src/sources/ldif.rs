@@ -34,8 +34,6 @@ const EXPORT_HINT: &str = "export the users again, e.g. `ldifde -f users.ldf -r 
 (no spaces in the -l list, and without -m or -n, which drop objectGUID), or `ldapsearch -LLL … objectClass objectGUID userPrincipalName mail`";
 
 /// Parse decoded LDIF text into users. Returns the users and file-level warnings.
-// Until `sources::read_ad_export` dispatches here (other branch), only tests call this.
-
 pub(crate) fn read(
     path: &Path,
     text: &str,

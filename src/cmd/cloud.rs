@@ -116,9 +116,12 @@ fn export_cmd(args: ExportArgs) -> anyhow::Result<ExitCode> {
 }
 
 /// Connects with the Graph flags. Flag and configuration mistakes become [`UsageError`]s
-/// (exit 2); failures talking to Graph stay errors of their own (exit 1).
-pub fn connect(graph: &GraphArgs) -> anyhow::Result<(GraphClient, String)> {
-    let config = graph.config().map_err(|e| UsageError(format!("{e:#}")))?;
+/// (exit 2); failures talking to Graph stay errors of their own (exit 1). The device-code
+/// message is printed above the progress bar, not through it.
+pub fn connect(graph: &GraphArgs, bar: &ProgressBar) -> anyhow::Result<(GraphClient, String)> {
+    let mut config = graph.config().map_err(|e| UsageError(format!("{e:#}")))?;
+    let shown = bar.clone();
+    config.device_code_prompt = Arc::new(move |m: &str| shown.suspend(|| eprintln!("{m}")));
     let tenant = config.tenant.clone();
     let client = GraphClient::connect(config).map_err(|e| UsageError(e.to_string()))?;
     Ok((client, tenant))
@@ -126,9 +129,10 @@ pub fn connect(graph: &GraphArgs) -> anyhow::Result<(GraphClient, String)> {
 
 /// Reads the whole cloud state live, with a progress bar on stderr (only when it is a terminal).
 pub fn read_tenant(graph: &GraphArgs, mut options: LiveOptions) -> anyhow::Result<CloudState> {
-    let (client, tenant) = connect(graph)?;
-    options.tenant = tenant;
     let bar = progress_bar();
+    let (client, tenant) = connect(graph, &bar).inspect_err(|_| bar.finish_and_clear())?;
+    options.tenant = tenant;
+    bar.enable_steady_tick(Duration::from_millis(200));
     let shown = bar.clone();
     let progress: live::Progress = Arc::new(move |stage, n| match stage {
         Stage::ActiveUsers => {
@@ -140,7 +144,10 @@ pub fn read_tenant(graph: &GraphArgs, mut options: LiveOptions) -> anyhow::Resul
             shown.set_message("soft-deleted users");
         }
         Stage::TenantSettings => {
-            shown.set_message("privileged roles and sync features");
+            if let Ok(style) = ProgressStyle::with_template("{spinner} {msg} ({elapsed})") {
+                shown.set_style(style);
+            }
+            shown.set_message("reading privileged roles and sync features");
         }
     });
     let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -165,7 +172,6 @@ fn progress_bar() -> ProgressBar {
     if let Ok(style) = ProgressStyle::with_template("{spinner} {human_pos} {msg} ({elapsed})") {
         bar.set_style(style);
     }
-    bar.enable_steady_tick(Duration::from_millis(200));
     bar
 }
 

@@ -51,6 +51,33 @@ async fn export_to_xlsx_prints_only_the_summary_on_stdout() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_tenant_that_blocks_hard_match_takeover_gets_a_warning() {
+    let mut t = tenant();
+    t.on_premises_synchronization
+        .block_cloud_object_takeover_through_hard_match_enabled = true;
+    let sim = start(t).await;
+    let dir = tempfile::tempdir().unwrap();
+    let out = hardmatch(
+        args(&["cloud", "export", "-o", "cloud.xlsx"], &sim),
+        Some(DEFAULT_CLIENT_SECRET),
+        dir.path(),
+    )
+    .await;
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let stderr = text(&out.stderr);
+    assert!(
+        stderr.contains("warning: ")
+            && stderr.contains("BlockCloudObjectTakeoverThroughHardMatchEnabled"),
+        "{stderr}"
+    );
+    assert!(
+        !text(&out.stdout).contains("warning"),
+        "warnings stay off stdout"
+    );
+    sim.shutdown().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn export_to_csv_writes_and_prints_both_files() {
     let sim = start(tenant()).await;
     let dir = tempfile::tempdir().unwrap();

@@ -286,6 +286,31 @@ mod tests {
             Cli::try_parse_from(["plan", "ad.csv"]).is_err(),
             "--cloud is required"
         );
+        let live = Cli::try_parse_from([
+            "plan",
+            "ad.csv",
+            "--cloud",
+            "graph",
+            "--national-cloud",
+            "china",
+            "--tenant",
+            "t",
+            "--sequential",
+        ])
+        .unwrap();
+        assert_eq!(live.args.cloud, ["graph"]);
+        assert_eq!(live.args.graph.cloud, hardmatch::graph::CloudEnv::China);
+        assert!(live.args.sequential && !live.args.no_roles);
+        let files = Cli::try_parse_from([
+            "plan",
+            "ad.csv",
+            "--cloud",
+            "a.csv",
+            "--cloud",
+            "a-deleted.csv",
+        ])
+        .unwrap();
+        assert_eq!(files.args.cloud, ["a.csv", "a-deleted.csv"]);
         assert!(Cli::try_parse_from([
             "plan",
             "ad.csv",

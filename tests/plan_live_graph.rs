@@ -161,6 +161,21 @@ async fn plan_cloud_graph_from_the_command_line_matches_plan_on_the_export() {
     .await;
     assert!(from_files.status.success(), "{}", text(&from_files.stderr));
     assert_eq!(summary(&from_files), summary(&live));
+
+    let forgot = hardmatch(
+        ["plan", &ad, "--cloud", "snap.csv", "-o", "forgot.xlsx"]
+            .map(String::from)
+            .to_vec(),
+        None,
+        dir.path(),
+    )
+    .await;
+    assert!(forgot.status.success(), "{}", text(&forgot.stderr));
+    assert!(
+        text(&forgot.stderr).contains("add --cloud snap-deleted.csv"),
+        "{}",
+        text(&forgot.stderr)
+    );
     sim.shutdown().await.unwrap();
 }
 

@@ -140,7 +140,27 @@ fn load_cloud(args: &Args) -> anyhow::Result<CloudState> {
             }
         });
     }
-    merged.ok_or_else(|| UsageError("--cloud is required".into()).into())
+    let mut merged = merged.ok_or_else(|| UsageError("--cloud is required".into()))?;
+    // `cloud export -o x.csv` writes the recycle bin to x-deleted.csv; forgetting it would hide
+    // every ConflictDeleted.
+    for input in &inputs {
+        if let CloudInput::File(path) = input {
+            let deleted = hardmatch::cloud::export::deleted_csv_path(path);
+            let given = inputs.contains(&CloudInput::File(deleted.clone()));
+            let is_csv = path
+                .extension()
+                .is_some_and(|e| e.eq_ignore_ascii_case("csv"));
+            if is_csv && !given && deleted.is_file() {
+                merged.warnings.push(format!(
+                    "{} lies next to {} but was not given: soft-deleted users in it are not checked; add --cloud {}",
+                    deleted.display(),
+                    path.display(),
+                    deleted.display()
+                ));
+            }
+        }
+    }
+    Ok(merged)
 }
 
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {

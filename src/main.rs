@@ -25,6 +25,8 @@ enum Command {
     Template(cmd::template::Args),
     /// Run the simulated tenant.
     Sim(cmd::sim::Args),
+    /// Read the tenant live from Microsoft Graph (cloud export).
+    Cloud(cmd::cloud::Args),
 }
 
 fn main() -> ExitCode {
@@ -35,12 +37,20 @@ fn main() -> ExitCode {
         Command::Plan(a) => cmd::plan::run(a),
         Command::Template(a) => cmd::template::run(a),
         Command::Sim(a) => cmd::sim::run(a),
+        Command::Cloud(a) => cmd::cloud::run(a),
     };
     match result {
         Ok(code) => code,
         Err(err) => {
             eprintln!("error: {err:#}");
-            if err.chain().any(|e| e.is::<hardmatch::InputError>()) {
+            if err.chain().any(|e| {
+                e.is::<hardmatch::InputError>()
+                    || e.is::<cmd::cloud::UsageError>()
+                    || matches!(
+                        e.downcast_ref::<hardmatch::cloud::export::ExportError>(),
+                        Some(hardmatch::cloud::export::ExportError::Input(_))
+                    )
+            }) {
                 ExitCode::from(2)
             } else {
                 ExitCode::from(1)

@@ -1,7 +1,10 @@
 //! The cloud side: Entra ID users as a plan needs them, whether read from an export file
-//! ([`read_cloud_export`]) or live from Graph (built from [`crate::wire::User`]).
+//! ([`read_cloud_export`]) or live from Graph ([`live::read_live`]); [`export::write_export`]
+//! writes the snapshot file `plan` reads back.
 
+pub mod export;
 mod file;
+pub mod live;
 
 use crate::anchor::{self, SourceAnchor};
 use crate::error::InputError;

@@ -1,5 +1,6 @@
 //! One file per subcommand, each opening with what it does; they parse flags, call the library, print.
 
+pub mod cloud;
 pub mod convert;
 pub mod graph_args;
 pub mod plan;

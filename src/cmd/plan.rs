@@ -1,8 +1,11 @@
 //! `hardmatch plan`: read the AD export and the cloud state, decide per AD user what must change and
 //! what blocks it, and write the review workbook a change board approves.
 
+use crate::cmd::cloud::UsageError;
+use crate::cmd::graph_args::GraphArgs;
 use anyhow::Context;
 use hardmatch::anchor::HexAs;
+use hardmatch::cloud::live::LiveOptions;
 use hardmatch::cloud::{self, CloudState};
 use hardmatch::plan::{self, Action, MatchKeys, PlanOptions};
 use hardmatch::sources::{self, Format, ReadOptions};
@@ -12,14 +15,33 @@ use std::process::ExitCode;
 
 #[derive(Debug, clap::Args)]
 #[command(
-    after_help = "Example:\n  hardmatch plan samples/ad-users.csv --cloud samples/cloud-users.csv -o plan.xlsx"
+    after_help = "Examples:\n  hardmatch plan samples/ad-users.csv --cloud samples/cloud-users.csv -o plan.xlsx\n  \
+        hardmatch plan ad.csv --cloud cloud.csv --cloud cloud-deleted.csv\n  \
+        AZURE_CLIENT_SECRET=… hardmatch plan ad.csv --cloud graph --tenant contoso.onmicrosoft.com --client-id APP_ID",
+    // The shared Graph flags call the national cloud `--cloud`; here `--cloud` names the cloud
+    // input, so the national cloud is `--national-cloud`.
+    mut_arg("cloud", |a| a.long("national-cloud"))
 )]
 pub struct Args {
     /// AD export: PowerShell Export-Csv, csvde, XLSX or ldifde/ldapsearch LDIF (detected from the content).
     pub ad_export: PathBuf,
-    /// Cloud state: a cloud-user export (CSV or XLSX, Get-MgUser column names).
-    #[arg(long, value_name = "CLOUD_EXPORT")]
-    pub cloud: String,
+    /// Cloud state: a cloud-user export (CSV or XLSX, Get-MgUser column names; repeat for
+    /// cloud.csv + cloud-deleted.csv), or `graph` to read the tenant live (Graph flags below).
+    #[arg(
+        long = "cloud",
+        id = "cloud_input",
+        value_name = "CLOUD_EXPORT|graph",
+        required = true
+    )]
+    pub cloud: Vec<String>,
+    /// With --cloud graph: page through users sequentially instead of in parallel UPN partitions.
+    #[arg(long)]
+    pub sequential: bool,
+    /// With --cloud graph: do not read privileged role assignments and eligibilities.
+    #[arg(long)]
+    pub no_roles: bool,
+    #[command(flatten)]
+    pub graph: GraphArgs,
     /// Where to write the review workbook.
     #[arg(short, long, default_value = "plan.xlsx")]
     pub output: PathBuf,
@@ -61,7 +83,7 @@ impl From<HexAsArg> for HexAs {
     }
 }
 
-/// Where the cloud state comes from. Only export files today; a live Graph read plugs in here.
+/// Where the cloud state comes from: an export file, or Graph live.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum CloudInput {
     File(PathBuf),
@@ -78,16 +100,67 @@ impl CloudInput {
         }
     }
 
-    fn load(&self) -> anyhow::Result<CloudState> {
+    fn load(&self, args: &Args) -> anyhow::Result<CloudState> {
         match self {
             CloudInput::File(path) => Ok(cloud::read_cloud_export(path)?),
-            CloudInput::Graph => anyhow::bail!(
-                "reading the cloud state live from Graph (--cloud graph) is not available in this build; \
-                 export the users (Get-MgUser -All -Property Id,UserPrincipalName,OnPremisesImmutableId,\
-                 OnPremisesSyncEnabled,Mail,ProxyAddresses,DisplayName | Export-Csv) and pass the file"
+            CloudInput::Graph => crate::cmd::cloud::read_tenant(
+                &args.graph,
+                LiveOptions {
+                    partitioned: !args.sequential,
+                    roles: !args.no_roles,
+                    ..LiveOptions::default()
+                },
             ),
         }
     }
+}
+
+/// The cloud state from every `--cloud`: several export files are merged (active users, deleted
+/// users, sources and warnings concatenated); `graph` must stand alone.
+fn load_cloud(args: &Args) -> anyhow::Result<CloudState> {
+    let inputs: Vec<CloudInput> = args.cloud.iter().map(|c| CloudInput::parse(c)).collect();
+    if inputs.len() > 1 && inputs.contains(&CloudInput::Graph) {
+        return Err(UsageError(
+            "--cloud graph reads the whole tenant live; do not combine it with export files".into(),
+        )
+        .into());
+    }
+    let mut merged: Option<CloudState> = None;
+    for input in &inputs {
+        let state = input.load(args)?;
+        merged = Some(match merged {
+            None => state,
+            Some(mut m) => {
+                m.users.extend(state.users);
+                m.deleted.extend(state.deleted);
+                m.features = m.features.or(state.features);
+                m.sources.extend(state.sources);
+                m.warnings.extend(state.warnings);
+                m
+            }
+        });
+    }
+    let mut merged = merged.ok_or_else(|| UsageError("--cloud is required".into()))?;
+    // `cloud export -o x.csv` writes the recycle bin to x-deleted.csv; forgetting it would hide
+    // every ConflictDeleted.
+    for input in &inputs {
+        if let CloudInput::File(path) = input {
+            let deleted = hardmatch::cloud::export::deleted_csv_path(path);
+            let given = inputs.contains(&CloudInput::File(deleted.clone()));
+            let is_csv = path
+                .extension()
+                .is_some_and(|e| e.eq_ignore_ascii_case("csv"));
+            if is_csv && !given && deleted.is_file() {
+                merged.warnings.push(format!(
+                    "{} lies next to {} but was not given: soft-deleted users in it are not checked; add --cloud {}",
+                    deleted.display(),
+                    path.display(),
+                    deleted.display()
+                ));
+            }
+        }
+    }
+    Ok(merged)
 }
 
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
@@ -97,7 +170,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         hex_as: args.hex_as.map(HexAs::from),
     };
     let ad = sources::read_ad_export(&args.ad_export, &read_opts)?;
-    let cloud = CloudInput::parse(&args.cloud).load()?;
+    let cloud = load_cloud(&args)?;
 
     let plan = plan::build(
         &ad.users,
@@ -233,6 +306,31 @@ mod tests {
             Cli::try_parse_from(["plan", "ad.csv"]).is_err(),
             "--cloud is required"
         );
+        let live = Cli::try_parse_from([
+            "plan",
+            "ad.csv",
+            "--cloud",
+            "graph",
+            "--national-cloud",
+            "china",
+            "--tenant",
+            "t",
+            "--sequential",
+        ])
+        .unwrap();
+        assert_eq!(live.args.cloud, ["graph"]);
+        assert_eq!(live.args.graph.cloud, hardmatch::graph::CloudEnv::China);
+        assert!(live.args.sequential && !live.args.no_roles);
+        let files = Cli::try_parse_from([
+            "plan",
+            "ad.csv",
+            "--cloud",
+            "a.csv",
+            "--cloud",
+            "a-deleted.csv",
+        ])
+        .unwrap();
+        assert_eq!(files.args.cloud, ["a.csv", "a-deleted.csv"]);
         assert!(Cli::try_parse_from([
             "plan",
             "ad.csv",

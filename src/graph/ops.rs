@@ -569,6 +569,61 @@ impl GraphClient {
     }
 }
 
+impl GraphClient {
+    /// Every principal holding a privileged directory role (by the role definition's
+    /// `isPrivileged`), assigned or eligible, tenant-wide: principal id → role display names
+    /// (sorted). For whole-tenant reads, where [`GraphClient::privileged_roles`] would cost two
+    /// requests per user: role definitions are read once, then assignments and eligibility
+    /// schedules are listed per privileged role (`$filter=roleDefinitionId eq '…'`, paged,
+    /// through `$batch`), so the cost grows with the privileged roles and their holders, not
+    /// with the users. Filtering by role rather than listing unfiltered keeps to the query
+    /// forms Graph's examples show for the directory provider.
+    ///
+    /// Known gap: roles held through membership of a role-assignable group have the group as
+    /// principal; group members are not expanded.
+    pub async fn privileged_role_holders(
+        &self,
+    ) -> Result<BTreeMap<String, Vec<String>>, GraphError> {
+        let defs: Vec<RoleDefinition> = self
+            .collect_pages(
+                "/roleManagement/directory/roleDefinitions?$select=id,displayName,isPrivileged,templateId".to_string(),
+                &|_| {},
+                &Default::default(),
+            )
+            .await?;
+        let privileged: Vec<RoleDefinition> = defs
+            .into_iter()
+            .filter(|d| d.is_privileged == Some(true))
+            .collect();
+        let mut items = Vec::with_capacity(privileged.len() * 2);
+        for (i, d) in privileged.iter().enumerate() {
+            let filter = enc(&format!("roleDefinitionId eq {}", odata_literal(&d.id)));
+            for (kind, path) in [("a", "roleAssignments"), ("e", "roleEligibilitySchedules")] {
+                items.push(BatchItem {
+                    id: format!("{kind}{i}"),
+                    method: "GET".into(),
+                    url: format!("/roleManagement/directory/{path}?$filter={filter}"),
+                    ..BatchItem::default()
+                });
+            }
+        }
+        let mut out: BTreeMap<String, Vec<String>> = BTreeMap::new();
+        for (k, r) in self.batch(items).await.into_iter().enumerate() {
+            let name = &privileged[k / 2].display_name;
+            for a in self.page_from_batch::<RoleAssignment>(r).await? {
+                let roles = out.entry(a.principal_id).or_default();
+                if !roles.contains(name) {
+                    roles.push(name.clone());
+                }
+            }
+        }
+        for roles in out.values_mut() {
+            roles.sort();
+        }
+        Ok(out)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -1,0 +1,213 @@
+//! `hardmatch cloud export`: read the tenant live from Microsoft Graph (active users, the recycle
+//! bin, privileged roles, the sync features) and write the snapshot `plan --cloud` reads.
+//! Also holds what every live read shares: connecting from the Graph flags and the progress bar.
+
+use crate::cmd::graph_args::GraphArgs;
+use anyhow::Context;
+use hardmatch::cloud::export::{self, ExportFormat};
+use hardmatch::cloud::live::{self, LiveOptions, Stage};
+use hardmatch::cloud::CloudState;
+use hardmatch::graph::GraphClient;
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use std::io::IsTerminal;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
+
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    #[command(subcommand)]
+    pub command: CloudCommand,
+}
+
+#[derive(Debug, clap::Subcommand)]
+pub enum CloudCommand {
+    /// Write a live snapshot of the tenant's users (active and soft-deleted) for `plan --cloud`.
+    #[command(after_help = "Examples:\n  \
+        AZURE_CLIENT_SECRET=… hardmatch cloud export --tenant contoso.onmicrosoft.com --client-id APP_ID -o cloud.xlsx\n  \
+        hardmatch cloud export --tenant ID --client-id APP_ID --device-code -o cloud.csv   (also writes cloud-deleted.csv)")]
+    Export(ExportArgs),
+}
+
+#[derive(Debug, clap::Args)]
+pub struct ExportArgs {
+    /// Output: .xlsx (deleted users on a "Deleted users" sheet) or .csv (deleted users in <stem>-deleted.csv).
+    #[arg(short, long, value_name = "FILE")]
+    pub output: PathBuf,
+    /// Page through all users one page at a time instead of reading UPN partitions in parallel.
+    #[arg(long)]
+    pub sequential: bool,
+    /// Do not read privileged role assignments and eligibilities (no PrivilegedRoles column).
+    #[arg(long)]
+    pub no_roles: bool,
+    #[command(flatten)]
+    pub graph: GraphArgs,
+}
+
+/// A bad flag found after clap parsed: exit code 2, like clap's own usage errors.
+#[derive(Debug)]
+pub struct UsageError(pub String);
+
+impl std::fmt::Display for UsageError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for UsageError {}
+
+pub fn run(args: Args) -> anyhow::Result<ExitCode> {
+    match args.command {
+        CloudCommand::Export(a) => export_cmd(a),
+    }
+}
+
+fn export_cmd(args: ExportArgs) -> anyhow::Result<ExitCode> {
+    // Refuse a bad output name before spending minutes reading the tenant.
+    let format = ExportFormat::from_path(&args.output)?;
+    if let Some(dir) = args.output.parent().filter(|d| !d.as_os_str().is_empty()) {
+        if !dir.is_dir() {
+            return Err(hardmatch::InputError::new(
+                &args.output,
+                "",
+                "the output's folder does not exist",
+                "create the folder or choose another path",
+            )
+            .into());
+        }
+    }
+    let options = LiveOptions {
+        partitioned: !args.sequential,
+        roles: !args.no_roles,
+        tenant: String::new(),
+    };
+    let state = read_tenant(&args.graph, options)?;
+    for w in &state.warnings {
+        eprintln!("warning: {w}");
+    }
+    if let Some(f) = &state.features {
+        if f.block_cloud_object_takeover_through_hard_match {
+            eprintln!(
+                "warning: the tenant has BlockCloudObjectTakeoverThroughHardMatchEnabled turned on: Entra Connect \
+                 will refuse every hard match (sync error InvalidHardMatch) until it is turned off \
+                 (Update-MgDirectoryOnPremiseSynchronization, Features)."
+            );
+        }
+    }
+    let written = export::write_export(&args.output, &state)
+        .with_context(|| format!("writing the snapshot {}", args.output.display()))?;
+    println!(
+        "Exported {} active and {} soft-deleted users:",
+        state.users.len(),
+        state.deleted.len()
+    );
+    for p in &written {
+        println!("  {}", p.display());
+    }
+    if format == ExportFormat::Csv {
+        let args: Vec<String> = written
+            .iter()
+            .map(|p| format!("--cloud {}", p.display()))
+            .collect();
+        println!("Plan with: hardmatch plan AD_EXPORT {}", args.join(" "));
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Connects with the Graph flags. Flag and configuration mistakes become [`UsageError`]s
+/// (exit 2); failures talking to Graph stay errors of their own (exit 1). The device-code
+/// message is printed above the progress bar, not through it.
+pub fn connect(graph: &GraphArgs, bar: &ProgressBar) -> anyhow::Result<(GraphClient, String)> {
+    let mut config = graph.config().map_err(|e| UsageError(format!("{e:#}")))?;
+    let shown = bar.clone();
+    config.device_code_prompt = Arc::new(move |m: &str| shown.suspend(|| eprintln!("{m}")));
+    let tenant = config.tenant.clone();
+    let client = GraphClient::connect(config).map_err(|e| UsageError(e.to_string()))?;
+    Ok((client, tenant))
+}
+
+/// Reads the whole cloud state live, with a progress bar on stderr (only when it is a terminal).
+pub fn read_tenant(graph: &GraphArgs, mut options: LiveOptions) -> anyhow::Result<CloudState> {
+    let bar = progress_bar();
+    let (client, tenant) = connect(graph, &bar).inspect_err(|_| bar.finish_and_clear())?;
+    options.tenant = tenant;
+    bar.enable_steady_tick(Duration::from_millis(200));
+    let shown = bar.clone();
+    let progress: live::Progress = Arc::new(move |stage, n| match stage {
+        Stage::ActiveUsers => {
+            shown.set_position(n as u64);
+            shown.set_message("active users");
+        }
+        Stage::DeletedUsers => {
+            shown.set_position(n as u64);
+            shown.set_message("soft-deleted users");
+        }
+        Stage::TenantSettings => {
+            if let Ok(style) = ProgressStyle::with_template("{spinner} {msg} ({elapsed})") {
+                shown.set_style(style);
+            }
+            shown.set_message("reading privileged roles and sync features");
+        }
+    });
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")?;
+    let result = runtime.block_on(live::read_live(&client, &options, progress));
+    bar.finish_and_clear();
+    let state = result.with_context(|| format!("reading the tenant from {}", client.root()))?;
+    Ok(state)
+}
+
+fn progress_bar() -> ProgressBar {
+    let bar = ProgressBar::with_draw_target(
+        None,
+        if std::io::stderr().is_terminal() {
+            ProgressDrawTarget::stderr()
+        } else {
+            ProgressDrawTarget::hidden()
+        },
+    );
+    if let Ok(style) = ProgressStyle::with_template("{spinner} {human_pos} {msg} ({elapsed})") {
+        bar.set_style(style);
+    }
+    bar
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    #[derive(Parser)]
+    struct Cli {
+        #[command(flatten)]
+        args: Args,
+    }
+
+    #[test]
+    fn export_flags_parse() {
+        let cli = Cli::try_parse_from([
+            "cloud",
+            "export",
+            "-o",
+            "x.csv",
+            "--sequential",
+            "--no-roles",
+            "--tenant",
+            "t",
+            "--cloud",
+            "usgov",
+        ])
+        .unwrap();
+        let CloudCommand::Export(a) = cli.args.command;
+        assert!(a.sequential && a.no_roles);
+        assert_eq!(a.output, PathBuf::from("x.csv"));
+        assert_eq!(a.graph.cloud, hardmatch::graph::CloudEnv::UsGov);
+        assert!(
+            Cli::try_parse_from(["cloud", "export"]).is_err(),
+            "-o is required"
+        );
+    }
+}

@@ -47,8 +47,9 @@ pub struct GraphArgs {
     #[arg(long, help_heading = "Microsoft Graph")]
     pub access_token_stdin: bool,
 
-    /// National cloud: picks the login and Graph hosts.
-    #[arg(long, value_enum, default_value_t = CloudEnv::Global, help_heading = "Microsoft Graph")]
+    /// National cloud: picks the login and Graph hosts. Also spelled --national-cloud, which is the
+    /// only spelling in `plan`, where --cloud names the cloud input.
+    #[arg(long, visible_alias = "national-cloud", value_enum, default_value_t = CloudEnv::Global, help_heading = "Microsoft Graph")]
     pub cloud: CloudEnv,
 
     /// Graph service root without version, e.g. the simulated tenant's URL (hardmatch appends /v1.0).

@@ -20,7 +20,7 @@ use std::process::ExitCode;
         AZURE_CLIENT_SECRET=… hardmatch plan ad.csv --cloud graph --tenant contoso.onmicrosoft.com --client-id APP_ID",
     // The shared Graph flags call the national cloud `--cloud`; here `--cloud` names the cloud
     // input, so the national cloud is `--national-cloud`.
-    mut_arg("cloud", |a| a.long("national-cloud"))
+    mut_arg("cloud", |a| a.long("national-cloud").visible_alias(None))
 )]
 pub struct Args {
     /// AD export: PowerShell Export-Csv, csvde, XLSX or ldifde/ldapsearch LDIF (detected from the content).

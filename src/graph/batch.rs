@@ -144,7 +144,14 @@ impl GraphClient {
                     429 | 503 | 504 if may_retry => {
                         let ra =
                             header(&r.headers, "retry-after").and_then(|v| parse_retry_after(&v));
-                        wait = wait.max(ra.unwrap_or_else(|| backoff(attempt)));
+                        let item_wait = ra.unwrap_or_else(|| backoff(attempt));
+                        if r.status == 429 {
+                            p.pacer.throttled(
+                                item_wait.min(p.retry.max_wait),
+                                Cost::of(&it.method, &it.url),
+                            );
+                        }
+                        wait = wait.max(item_wait);
                         retry.insert(it.id.clone());
                     }
                     424 => failed_dependency.push(it),

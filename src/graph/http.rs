@@ -240,10 +240,14 @@ impl Pipeline {
                             continue;
                         }
                         429 | 503 | 504 if attempt < self.retry.max_attempts => {
-                            match (status, ra) {
+                            let wait = match (status, ra) {
                                 (_, Some(ra)) => ra,
                                 _ => backoff(attempt),
+                            };
+                            if status == 429 {
+                                self.pacer.throttled(wait.min(self.retry.max_wait), cost);
                             }
+                            wait
                         }
                         _ => return Err(err()),
                     }

@@ -16,7 +16,10 @@ fn one_user() -> hardmatch::sim::TenantState {
 }
 
 async fn reads_a_user(client: &GraphClient) {
-    let u = client.get_user(&id_of(1)).await.expect("signed in and read");
+    let u = client
+        .get_user(&id_of(1))
+        .await
+        .expect("signed in and read");
     assert_eq!(u.user_principal_name.as_deref(), Some("adele@contoso.com"));
 }
 

@@ -57,14 +57,20 @@ async fn faulty_tenant(seed: u64) -> (hardmatch::sim::SimHandle, GraphClient) {
 
 #[tokio::test]
 async fn every_operation_completes_under_429s_503s_and_resets() {
-    let seed = std::env::var("E2E_SEED").ok().and_then(|s| s.parse().ok()).unwrap_or(0xFA17);
+    let seed = std::env::var("E2E_SEED")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0xFA17);
     let (sim, client) = faulty_tenant(seed).await;
     let all: BTreeSet<String> = (0..USERS).map(id_of).collect();
 
     let listed = client.list_users(|_| {}).await.unwrap();
     assert_eq!(listed.len(), USERS);
     assert_eq!(
-        listed.iter().map(|u| u.id.clone().unwrap()).collect::<BTreeSet<_>>(),
+        listed
+            .iter()
+            .map(|u| u.id.clone().unwrap())
+            .collect::<BTreeSet<_>>(),
         all
     );
     let partitioned = client.list_users_partitioned(|_| {}).await.unwrap();
@@ -94,7 +100,10 @@ async fn every_operation_completes_under_429s_503s_and_resets() {
 
     // Single writes: set 20 more, clear 10 of the batched ones.
     for i in 1_000..1_020 {
-        client.set_immutable_id(&id_of(i), Some(&value(i))).await.unwrap();
+        client
+            .set_immutable_id(&id_of(i), Some(&value(i)))
+            .await
+            .unwrap();
     }
     for i in 0..10 {
         client.set_immutable_id(&id_of(i), None).await.unwrap();
@@ -108,7 +117,10 @@ async fn every_operation_completes_under_429s_503s_and_resets() {
     let wanted: Vec<String> = (990..1_030).chain(USERS..USERS + 10).map(value).collect();
     let active = client.find_users_by_immutable_ids(&wanted).await.unwrap();
     assert_eq!(
-        active.iter().map(|u| u.id.clone().unwrap()).collect::<BTreeSet<_>>(),
+        active
+            .iter()
+            .map(|u| u.id.clone().unwrap())
+            .collect::<BTreeSet<_>>(),
         (990..1_020).map(id_of).collect()
     );
     let deleted = client
@@ -116,7 +128,10 @@ async fn every_operation_completes_under_429s_503s_and_resets() {
         .await
         .unwrap();
     assert_eq!(
-        deleted.iter().map(|u| u.id.clone().unwrap()).collect::<BTreeSet<_>>(),
+        deleted
+            .iter()
+            .map(|u| u.id.clone().unwrap())
+            .collect::<BTreeSet<_>>(),
         (USERS..USERS + 10).map(id_of).collect()
     );
     // Purges: 40 batched, 20 one by one.
@@ -151,7 +166,9 @@ async fn every_operation_completes_under_429s_503s_and_resets() {
     assert!(s.faults_503 > 2, "{s:?}");
     assert!(s.resets > 0, "{s:?}");
     let log = sim.requests();
-    assert!(log.iter().any(|r| r.fault.is_some() && r.batch_item.is_some()));
+    assert!(log
+        .iter()
+        .any(|r| r.fault.is_some() && r.batch_item.is_some()));
     assert!(log.iter().any(|r| r.status == 0), "a connection was reset");
 }
 
@@ -172,10 +189,6 @@ async fn a_purge_whose_answer_was_lost_is_not_reported_as_failed() {
         r.unwrap();
     }
     assert!(sim.state().deleted_users.is_empty());
-    let lost_after_handling = sim
-        .requests()
-        .iter()
-        .filter(|r| r.status == 0)
-        .count();
+    let lost_after_handling = sim.requests().iter().filter(|r| r.status == 0).count();
     assert!(lost_after_handling > 3, "{lost_after_handling}");
 }

@@ -47,7 +47,11 @@ async fn batched_writes_throttled_inside_the_batch_all_succeed_and_only_429s_are
             immutable_id: Some(immutable_for(i)),
         })
         .collect();
-    assert!(client(&sim).set_immutable_ids(&other).await.iter().all(Result::is_ok));
+    assert!(client(&sim)
+        .set_immutable_ids(&other)
+        .await
+        .iter()
+        .all(Result::is_ok));
     sim.clear_requests();
 
     let mut cfg = config(&sim, secret_auth(&sim));
@@ -83,7 +87,10 @@ async fn batched_writes_throttled_inside_the_batch_all_succeed_and_only_429s_are
     let throttled = items.iter().filter(|r| r.status == 429).count();
     assert!(throttled > 0, "the quota was never hit");
     assert!(items.iter().all(|r| r.status == 429 || r.status == 204));
-    assert!(items.iter().filter(|r| r.status == 429).all(|r| r.throttled));
+    assert!(items
+        .iter()
+        .filter(|r| r.status == 429)
+        .all(|r| r.throttled));
     // Each user's PATCH succeeded exactly once and was never sent again after succeeding.
     let mut done: BTreeSet<&str> = BTreeSet::new();
     for r in &items {
@@ -97,7 +104,11 @@ async fn batched_writes_throttled_inside_the_batch_all_succeed_and_only_429s_are
         }
     }
     assert_eq!(done.len(), 300);
-    assert_eq!(items.len(), 300 + throttled, "only throttled items were re-sent");
+    assert_eq!(
+        items.len(),
+        300 + throttled,
+        "only throttled items were re-sent"
+    );
     // Once told, the client stops bursting: few throttled items compared with the 300.
     assert!(throttled < 150, "{throttled} throttled items");
 }
@@ -136,10 +147,18 @@ async fn an_expired_token_gets_one_new_sign_in_mid_batch_run() {
         })
         .collect()
     };
-    assert!(client.set_immutable_ids(&updates(0..50)).await.iter().all(Result::is_ok));
+    assert!(client
+        .set_immutable_ids(&updates(0..50))
+        .await
+        .iter()
+        .all(Result::is_ok));
     assert_eq!(sim.stats().token_requests, 1);
     sim.advance_clock(120.0);
-    assert!(client.set_immutable_ids(&updates(50..100)).await.iter().all(Result::is_ok));
+    assert!(client
+        .set_immutable_ids(&updates(50..100))
+        .await
+        .iter()
+        .all(Result::is_ok));
     assert_eq!(sim.stats().token_requests, 2, "exactly one new token");
     assert_eq!(sim.requests().iter().filter(|r| r.status == 401).count(), 1);
     let state = immutables(&sim);
@@ -240,7 +259,10 @@ async fn clearing_sends_null_and_the_value_becomes_absent() {
     assert!(r[0].is_ok(), "{r:?}");
     // The tenant refuses `""` ("Invalid value specified…"), so a success means the body
     // carried a literal null; and the stored property is gone, not empty.
-    let empty = client.set_immutable_id(&id_of(3), Some("")).await.unwrap_err();
+    let empty = client
+        .set_immutable_id(&id_of(3), Some(""))
+        .await
+        .unwrap_err();
     assert_eq!(empty.status(), Some(400));
     let state = sim.state();
     for u in &state.users[..2] {
@@ -248,7 +270,8 @@ async fn clearing_sends_null_and_the_value_becomes_absent() {
     }
     let json = serde_json::to_value(&state.users[0]).unwrap();
     assert!(
-        json.get("onPremisesImmutableId").is_none_or(|v| v.is_null()),
+        json.get("onPremisesImmutableId")
+            .is_none_or(|v| v.is_null()),
         "{json}"
     );
     let read = client.get_user(&id_of(1)).await.unwrap();

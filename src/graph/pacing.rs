@@ -179,18 +179,18 @@ impl Pacer {
                 } else if !self.config.enabled {
                     return;
                 } else {
-                let f = s.factor;
-                s.writes.refill(now, f);
-                s.reads.refill(now, f);
-                let w = s.writes.wait_for(f64::from(cost.writes), f);
-                let r = s.reads.wait_for(f64::from(cost.units), f);
-                let wait = w.max(r);
-                if wait.is_zero() {
-                    s.writes.level -= f64::from(cost.writes);
-                    s.reads.level -= f64::from(cost.units);
-                    return;
-                }
-                wait
+                    let f = s.factor;
+                    s.writes.refill(now, f);
+                    s.reads.refill(now, f);
+                    let w = s.writes.wait_for(f64::from(cost.writes), f);
+                    let r = s.reads.wait_for(f64::from(cost.units), f);
+                    let wait = w.max(r);
+                    if wait.is_zero() {
+                        s.writes.level -= f64::from(cost.writes);
+                        s.reads.level -= f64::from(cost.units);
+                        return;
+                    }
+                    wait
                 }
             };
             tracing::trace!(wait_ms = wait.as_millis() as u64, "pacing");

@@ -465,7 +465,6 @@ fn charged_call(
     ids: &Ids,
     scope: String,
 ) -> Reply {
-
     let is_user_list = method == "GET" && segs.len() == 1 && segs[0].eq_ignore_ascii_case("users");
     let small_top = query
         .get("$top")

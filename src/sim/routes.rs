@@ -501,7 +501,7 @@ fn charged_call(
             r
         }
         super::throttle::Verdict::Allowed { limit_fraction } => {
-            let mut r = users::route(sim, method, &segs, &query, headers, body, ids);
+            let mut r = users::route(sim, method, segs, query, headers, body, ids);
             if let Some(p) = pct(limit_fraction) {
                 r = r.header("x-ms-throttle-limit-percentage", p);
             }

@@ -79,6 +79,7 @@ impl GraphClient {
         let mut done: HashMap<String, BatchOutcome> = HashMap::new();
         let mut pending: Vec<BatchItem> = items.iter().cloned().map(with_content_type).collect();
         let mut attempt = 0u32;
+        let mut envelope_lost = false;
         while !pending.is_empty() {
             attempt += 1;
             let cost = pending.iter().fold(Cost::default(), |c, it| {
@@ -123,6 +124,8 @@ impl GraphClient {
                 .map(|r| (r.id.clone(), r))
                 .collect();
             let may_retry = attempt < p.retry.max_attempts;
+            // An earlier envelope may have been carried out although its answer was lost.
+            envelope_lost |= resp.answer_lost_before;
             let mut retry: BTreeSet<String> = BTreeSet::new();
             let mut wait = Duration::ZERO;
             let mut failed_dependency = Vec::new();
@@ -144,10 +147,24 @@ impl GraphClient {
                     429 | 503 | 504 if may_retry => {
                         let ra =
                             header(&r.headers, "retry-after").and_then(|v| parse_retry_after(&v));
-                        wait = wait.max(ra.unwrap_or_else(|| backoff(attempt)));
+                        let item_wait = ra.unwrap_or_else(|| backoff(attempt));
+                        if r.status == 429 {
+                            p.pacer.throttled(
+                                item_wait.min(p.retry.max_wait),
+                                Cost::of(&it.method, &it.url),
+                            );
+                        }
+                        wait = wait.max(item_wait);
                         retry.insert(it.id.clone());
                     }
                     424 => failed_dependency.push(it),
+                    404 if envelope_lost && it.method.eq_ignore_ascii_case("DELETE") => {
+                        // Deleted by the envelope whose answer was lost.
+                        let mut gone = r.clone();
+                        gone.status = 204;
+                        gone.body = None;
+                        done.insert(it.id.clone(), Ok(gone));
+                    }
                     _ => {
                         done.insert(it.id.clone(), outcome(r));
                     }

@@ -84,6 +84,9 @@ pub struct GraphResponse {
     pub body: Vec<u8>,
     /// Graph's `request-id` header.
     pub request_id: Option<String>,
+    /// An earlier attempt's answer was lost (connection reset, timeout): that attempt may have
+    /// been carried out. A retried DELETE that then finds nothing (404) already succeeded.
+    pub answer_lost_before: bool,
 }
 
 impl GraphResponse {
@@ -143,6 +146,7 @@ impl Pipeline {
         let crid = uuid::Uuid::new_v4().to_string();
         let mut attempt = 0u32;
         let mut refreshed = false;
+        let mut answer_lost = false;
         loop {
             attempt += 1;
             self.pacer.acquire(cost).await;
@@ -171,6 +175,7 @@ impl Pipeline {
                             client_request_id: crid,
                         });
                     }
+                    answer_lost = true;
                     backoff(attempt)
                 }
                 Ok(resp) => {
@@ -204,6 +209,7 @@ impl Pipeline {
                     let body = match resp.bytes().await {
                         Ok(b) => b.to_vec(),
                         Err(e) if attempt < self.retry.max_attempts => {
+                            answer_lost = true;
                             tracing::debug!(client_request_id = %crid, error = %describe(e), "body read failed");
                             self.clock.sleep(backoff(attempt)).await;
                             continue;
@@ -221,6 +227,17 @@ impl Pipeline {
                             status,
                             body,
                             request_id,
+                            answer_lost_before: answer_lost,
+                        });
+                    }
+                    if status == 404 && answer_lost && method == Method::DELETE {
+                        // The lost attempt deleted it; Graph's 404 is the proof, not a failure.
+                        tracing::debug!(client_request_id = %crid, "DELETE retried after a lost answer: 404 means done");
+                        return Ok(GraphResponse {
+                            status: 204,
+                            body: Vec::new(),
+                            request_id,
+                            answer_lost_before: true,
                         });
                     }
                     let err = || {
@@ -240,10 +257,14 @@ impl Pipeline {
                             continue;
                         }
                         429 | 503 | 504 if attempt < self.retry.max_attempts => {
-                            match (status, ra) {
+                            let wait = match (status, ra) {
                                 (_, Some(ra)) => ra,
                                 _ => backoff(attempt),
+                            };
+                            if status == 429 {
+                                self.pacer.throttled(wait.min(self.retry.max_wait), cost);
                             }
+                            wait
                         }
                         _ => return Err(err()),
                     }

@@ -45,9 +45,10 @@
 //! - One `client-request-id` GUID per logical request, kept across its retries; `request-id`,
 //!   `date`, `x-ms-ags-diagnostic`, `x-ms-resource-unit`, `x-ms-throttle-limit-percentage` are
 //!   logged at debug and kept in [`ApiError`].
-//! - 429 waits `Retry-After` (fractional); 503/504/resets back off exponentially with jitter;
+//! - 429 waits `Retry-After` (fractional), and holds every worker of the client that long
+//!   (Graph charges throttled requests too); 503/504/resets back off exponentially with jitter;
 //!   attempts are bounded ([`RetryPolicy`]); 400/403/404/409 are never retried; a 401 signs in
-//!   again once.
+//!   again once; a DELETE retried after a lost answer that then gets 404 counts as done.
 //! - [`PacingConfig`]: token buckets at the documented write (3,000 / 150 s) and read
 //!   (8,000 RU / 10 s) quotas; slower while Graph reports `x-ms-throttle-limit-percentage`.
 //! - Every wait goes through the [`Clock`] (real, scaled, or virtual for tests).

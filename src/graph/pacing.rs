@@ -112,7 +112,11 @@ impl Bucket {
     }
 
     fn refill(&mut self, now: Duration, factor: f64) {
-        let dt = now.saturating_sub(self.last).as_secs_f64();
+        // `last` may lie ahead (the end of a 429 hold): nothing accrues before it.
+        if now <= self.last {
+            return;
+        }
+        let dt = (now - self.last).as_secs_f64();
         self.level = (self.level + dt * self.per_second * factor).min(self.capacity);
         self.last = now;
     }
@@ -134,6 +138,8 @@ struct State {
     reads: Bucket,
     /// 1.0 = full rate; lowered while Graph reports throttle pressure.
     factor: f64,
+    /// Nothing is sent before this (Graph time): the longest `Retry-After` seen.
+    hold_until: Duration,
 }
 
 /// The shared pacer of one client.
@@ -153,6 +159,7 @@ impl Pacer {
             writes: Bucket::new(config.writes_per_window, config.write_window, h, now),
             reads: Bucket::new(config.read_units_per_window, config.read_window, h, now),
             factor: 1.0,
+            hold_until: Duration::ZERO,
         };
         Pacer {
             config,
@@ -161,31 +168,52 @@ impl Pacer {
         }
     }
 
-    /// Waits until `cost` fits in both buckets, then takes it.
+    /// Waits until `cost` fits in both buckets (and any hold from a 429 has passed), then takes it.
     pub async fn acquire(&self, cost: Cost) {
-        if !self.config.enabled {
-            return;
-        }
         loop {
             let wait = {
                 let mut s = self.lock();
                 let now = self.clock.now();
-                let f = s.factor;
-                s.writes.refill(now, f);
-                s.reads.refill(now, f);
-                let w = s.writes.wait_for(f64::from(cost.writes), f);
-                let r = s.reads.wait_for(f64::from(cost.units), f);
-                let wait = w.max(r);
-                if wait.is_zero() {
-                    s.writes.level -= f64::from(cost.writes);
-                    s.reads.level -= f64::from(cost.units);
+                if now < s.hold_until {
+                    s.hold_until - now
+                } else if !self.config.enabled {
                     return;
+                } else {
+                    let f = s.factor;
+                    s.writes.refill(now, f);
+                    s.reads.refill(now, f);
+                    let w = s.writes.wait_for(f64::from(cost.writes), f);
+                    let r = s.reads.wait_for(f64::from(cost.units), f);
+                    let wait = w.max(r);
+                    if wait.is_zero() {
+                        s.writes.level -= f64::from(cost.writes);
+                        s.reads.level -= f64::from(cost.units);
+                        return;
+                    }
+                    wait
                 }
-                wait
             };
             tracing::trace!(wait_ms = wait.as_millis() as u64, "pacing");
             self.clock.sleep(wait).await;
         }
+    }
+
+    /// Graph answered 429 asking for `retry_after` to a request costing `cost`. Throttled
+    /// requests are charged too, so every worker of this client waits it out (not only the
+    /// one that was told), and the exceeded bucket restarts *empty* when the hold ends: a burst
+    /// of the budget the client believed it had would only be throttled — and charged — again.
+    pub fn throttled(&self, retry_after: Duration, cost: Cost) {
+        let mut s = self.lock();
+        let until = self.clock.now() + retry_after;
+        s.hold_until = s.hold_until.max(until);
+        let bucket = if cost.writes > 0 {
+            &mut s.writes
+        } else {
+            &mut s.reads
+        };
+        bucket.level = bucket.level.min(0.0);
+        // Refills count from the end of the hold.
+        bucket.last = bucket.last.max(until);
     }
 
     /// Feeds back `x-ms-throttle-limit-percentage` (None when the header was absent, meaning
@@ -280,6 +308,30 @@ mod tests {
         // 10 burst + 20 more at 1/s.
         let t = clock.now().as_secs_f64();
         assert!((19.9..=20.5).contains(&t), "took {t}");
+    }
+
+    #[tokio::test]
+    async fn a_429_holds_every_sender_and_restarts_the_bucket_empty() {
+        let clock = Clock::manual();
+        let cfg = PacingConfig {
+            writes_per_window: 10,
+            write_window: Duration::from_secs(10),
+            headroom: 1.0,
+            ..PacingConfig::default()
+        };
+        let pacer = Pacer::new(cfg, clock.clone());
+        let write = Cost {
+            units: 1,
+            writes: 1,
+        };
+        pacer.throttled(Duration::from_secs(5), write);
+        // The bucket was full, but nothing goes before the hold ends, and then at 1/s.
+        pacer.acquire(write).await;
+        let t = clock.now().as_secs_f64();
+        assert!((5.9..=6.1).contains(&t), "first write after {t}");
+        pacer.acquire(write).await;
+        let t = clock.now().as_secs_f64();
+        assert!((6.9..=7.1).contains(&t), "second write after {t}");
     }
 
     #[test]

@@ -404,14 +404,14 @@ pub(crate) fn graph_call(
         let (faults, rng) = &mut *f;
         faults.roll_error(rng).map(|k| (k, faults.retry_after_secs))
     };
-    match injected {
+    let faulted = match injected {
         Some((Fault::TooManyRequests, retry)) => {
             let mut r = Reply::json(429, too_many_requests(ids))
                 .header("Retry-After", fmt_secs(sim.clock.to_real(retry)))
-                .header("x-ms-throttle-scope", scope)
+                .header("x-ms-throttle-scope", scope.clone())
                 .header("x-ms-throttle-information", "CPULimitExceeded");
             r.fault = Some(Fault::TooManyRequests);
-            return r;
+            Some(r)
         }
         Some((Fault::ServiceUnavailable, _)) => {
             let mut r = graph_error(
@@ -422,11 +422,49 @@ pub(crate) fn graph_call(
                 vec![],
             );
             r.fault = Some(Fault::ServiceUnavailable);
-            return r;
+            Some(r)
         }
-        _ => {}
+        _ => None,
+    };
+    // An injected fault is answered without touching the quotas or the tenant, but is still
+    // logged below (batch items are logged here, not by the envelope's handler).
+    let reply = match faulted {
+        Some(r) => r,
+        None => charged_call(sim, app, method, &segs, &query, headers, body, ids, scope),
+    };
+    if batch_item.is_some() {
+        lock(&sim.log).push(LoggedRequest {
+            method: method.to_string(),
+            path: if raw_query.is_empty() {
+                rel.to_string()
+            } else {
+                format!("{rel}?{raw_query}")
+            },
+            status: reply.status,
+            client_request_id: headers.get("client-request-id").cloned(),
+            request_id: ids.request_id.clone(),
+            throttled: reply.throttled,
+            fault: reply.fault,
+            batch_item: batch_item.map(String::from),
+            at: sim.clock.now(),
+        });
     }
+    reply
+}
 
+/// Throttling, then the handler.
+#[allow(clippy::too_many_arguments)]
+fn charged_call(
+    sim: &Sim,
+    app: &str,
+    method: &str,
+    segs: &[String],
+    query: &Query,
+    headers: &Headers,
+    body: Option<Value>,
+    ids: &Ids,
+    scope: String,
+) -> Reply {
     let is_user_list = method == "GET" && segs.len() == 1 && segs[0].eq_ignore_ascii_case("users");
     let small_top = query
         .get("$top")
@@ -463,7 +501,7 @@ pub(crate) fn graph_call(
             r
         }
         super::throttle::Verdict::Allowed { limit_fraction } => {
-            let mut r = users::route(sim, method, &segs, &query, headers, body, ids);
+            let mut r = users::route(sim, method, segs, query, headers, body, ids);
             if let Some(p) = pct(limit_fraction) {
                 r = r.header("x-ms-throttle-limit-percentage", p);
             }
@@ -471,23 +509,6 @@ pub(crate) fn graph_call(
         }
     };
     reply = reply.header("x-ms-resource-unit", ru);
-    if batch_item.is_some() {
-        lock(&sim.log).push(LoggedRequest {
-            method: method.to_string(),
-            path: if raw_query.is_empty() {
-                rel.to_string()
-            } else {
-                format!("{rel}?{raw_query}")
-            },
-            status: reply.status,
-            client_request_id: headers.get("client-request-id").cloned(),
-            request_id: ids.request_id.clone(),
-            throttled: reply.throttled,
-            fault: reply.fault,
-            batch_item: batch_item.map(String::from),
-            at: sim.clock.now(),
-        });
-    }
     reply
 }
 

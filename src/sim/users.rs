@@ -458,6 +458,11 @@ fn list(sim: &Sim, which: Collection, q: &Query, headers: &Headers, ids: &Ids) -
         page.push(u);
         last_key = Some(k.clone());
     }
+    // Render outside the tenant lock, so concurrent page requests (a partitioned listing) do
+    // not queue behind each other's JSON building.
+    let counted = count.then(|| map.values().filter(|u| matches(u)).count());
+    let page: Vec<User> = page.into_iter().cloned().collect();
+    drop(t);
     let mut value = Vec::with_capacity(page.len());
     for u in &page {
         match render(u, q.get("$select"), which == Collection::Deleted) {
@@ -502,8 +507,7 @@ fn list(sim: &Sim, which: Collection, q: &Query, headers: &Headers, ids: &Ids) -
         "@odata.context".into(),
         json!(format!("{}/v1.0/$metadata#{ctx}", sim.base_url)),
     );
-    if count {
-        let n = map.values().filter(|u| matches(u)).count();
+    if let Some(n) = counted {
         out.insert("@odata.count".into(), json!(n));
     }
     if more {

@@ -127,13 +127,12 @@ pub struct GraphArgs {
     #[arg(long, help_heading = "Microsoft Graph")]
     pub no_pacing: bool,
 
-    /// Compress every wait by this factor; must match the simulated tenant's --time-scale.
+    /// Rehearsals only: simulated time runs F times faster, as with `sim serve --time-scale F`, so
+    /// pacing windows, backoffs and token refresh margins shrink by F.
     #[arg(long, value_name = "F", default_value_t = 1.0, hide = true)]
     pub time_scale: f64,
 }
 
-// The Graph commands (cloud export, apply, plan --cloud graph) land on other branches.
-#[allow(dead_code)]
 impl GraphArgs {
     /// The client configuration: flags, then the process environment, then stdin for
     /// `--access-token-stdin`.
@@ -189,7 +188,8 @@ impl GraphArgs {
                 self.time_scale.is_finite() && self.time_scale > 0.0,
                 "--time-scale must be positive"
             );
-            config.clock = Clock::scaled(self.time_scale);
+            // The sim's F means "F times faster"; the clock's factor multiplies each wait.
+            config.clock = Clock::scaled(1.0 / self.time_scale);
         }
         // Fail on bad URLs now, with the flag's name, rather than at the first request.
         config.endpoints()?;

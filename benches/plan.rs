@@ -5,6 +5,7 @@
 //! cargo bench --bench plan                                   # 1,000,000 × 1,000,000, whole pipeline
 //! HARDMATCH_BENCH_ROWS=200000 cargo bench --bench plan       # smaller
 //! HARDMATCH_BENCH_PHASES=build cargo bench --bench plan      # plan::build alone, on in-memory values
+//! HARDMATCH_BENCH_KEEP=/tmp/plan.xlsx cargo bench --bench plan # keep the workbook to inspect it
 //! ```
 //!
 //! Targets (issue 2, 2 cores): 1M × 1M → workbook in ≤ 12 s wall and ≤ 1 GiB peak RSS; reading the
@@ -79,9 +80,10 @@ impl Timer {
         self.last = now;
         let cpu = cpu_secs();
         println!(
-            "  {name:<22}{:>8.2} s wall {:>7.2} s CPU   peak RSS {:>7.0} MiB",
+            "  {name:<24}{:>7.2} s wall {:>6.2} s CPU   RSS {:>5.0} MiB, peak {:>5.0} MiB",
             d.as_secs_f64(),
             cpu - self.last_cpu,
+            status_kib("VmRSS:").map_or(f64::NAN, |k| k as f64 / 1024.0),
             peak_mib()
         );
         self.last_cpu = cpu;
@@ -151,10 +153,15 @@ fn pipeline(n: usize) -> anyhow::Result<()> {
     // the rows together.
     reset_peak();
     let mut t = Timer::new();
-    let ad = sources::read_ad_export(&ad_path, &ReadOptions::default())?;
-    t.phase("read AD CSV");
-    let cloud = hardmatch::cloud::read_cloud_export(&cloud_path)?;
-    t.phase("read cloud CSV");
+    let (ad, cloud) = std::thread::scope(|s| {
+        let cloud = s.spawn(|| hardmatch::cloud::read_cloud_export(&cloud_path));
+        let ad = sources::read_ad_export(&ad_path, &ReadOptions::default());
+        let cloud = cloud
+            .join()
+            .unwrap_or_else(|p| std::panic::resume_unwind(p));
+        anyhow::Ok((ad?, cloud?))
+    })?;
+    t.phase("read AD + cloud CSV");
     let d = plan::decide(&ad.users, &cloud, &PlanOptions::default());
     t.phase("decide");
     let meta = ReviewMeta {
@@ -212,6 +219,9 @@ fn pipeline(n: usize) -> anyhow::Result<()> {
         total.as_secs_f64(),
         std::fs::metadata(&out)?.len() / 1_000_000
     );
+    if let Some(keep) = std::env::var_os("HARDMATCH_BENCH_KEEP") {
+        std::fs::copy(&out, &keep)?;
+    }
     drop(unmatched);
     drop(d);
     drop(cloud);

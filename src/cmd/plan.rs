@@ -96,8 +96,22 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         sheet: args.sheet.clone(),
         hex_as: args.hex_as.map(HexAs::from),
     };
-    let ad = sources::read_ad_export(&args.ad_export, &read_opts)?;
-    let cloud = CloudInput::parse(&args.cloud).load()?;
+    let cloud_input = CloudInput::parse(&args.cloud);
+    // Two export files are read side by side (a second core halves the wait on big ones); a live
+    // Graph read starts only once the AD export is known to be good.
+    let (ad, cloud) = if let CloudInput::File(_) = cloud_input {
+        std::thread::scope(|s| {
+            let cloud = s.spawn(|| cloud_input.load());
+            let ad = sources::read_ad_export(&args.ad_export, &read_opts);
+            let cloud = cloud
+                .join()
+                .unwrap_or_else(|p| std::panic::resume_unwind(p));
+            anyhow::Ok((ad?, cloud?))
+        })?
+    } else {
+        let ad = sources::read_ad_export(&args.ad_export, &read_opts)?;
+        (ad, cloud_input.load()?)
+    };
 
     // Decide every row now, but render each one (reason, copied identifiers, fingerprint) only
     // as the workbook is written: a million rendered rows would cost as much memory as the inputs.

@@ -153,8 +153,8 @@ pub fn write_review(
 
 /// [`write_review`] for rows made on the fly (a million-row plan need not be held): `rows` is
 /// written as it is consumed, and `total_rows` (how many it will yield) sizes the Plan sheets'
-/// validation and filter ranges up front. The Summary's counts are taken from the rows as they
-/// pass.
+/// validation and filter ranges up front; a different count is an error and leaves no file. The
+/// Summary's counts are taken from the rows as they pass.
 pub fn write_review_rows<R: std::borrow::Borrow<ReviewRow>>(
     path: &Path,
     total_rows: usize,

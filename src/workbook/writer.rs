@@ -230,6 +230,14 @@ pub(super) fn write_review<R: Borrow<ReviewRow>>(
                 break;
             }
         }
+        if tally.total != total_rows {
+            // Rows made on another thread that stopped early (it panicked): a plan missing rows
+            // must not be left at `path` looking complete.
+            return Err(XlsxError::ParameterError(format!(
+                "{} plan rows were announced but {} arrived",
+                total_rows, tally.total
+            )));
+        }
         let unmatched_chunks: Vec<&[&CloudUser]> = if unmatched.is_empty() {
             vec![&[]]
         } else {

@@ -237,6 +237,60 @@ fn pipeline(n: usize) -> anyhow::Result<()> {
         cpu_secs() - r.start_cpu,
         peak_mib()
     );
+    drop(review);
+    if std::env::var_os("HARDMATCH_BENCH_NO_FLOORS").is_none() {
+        floors(&out)?;
+    }
+    Ok(())
+}
+
+/// What the workbook's size alone costs, whatever our code does: inflating the Plan sheet's XML,
+/// deflating it again at the writer's level, and calamine's streaming parse of its cells with
+/// nothing done to them. These bound what write and read-back can reach with these crates.
+fn floors(path: &std::path::Path) -> anyhow::Result<()> {
+    use std::io::{Read, Write};
+    let mut zip = zip::ZipArchive::new(std::fs::File::open(path)?)?;
+    // Sheet 3 is the first Plan sheet (after Instructions and Summary).
+    let name = "xl/worksheets/sheet3.xml";
+    let t = Timer::new();
+    let mut xml = Vec::new();
+    zip.by_name(name)?.read_to_end(&mut xml)?;
+    println!(
+        "  floor: inflate the Plan sheet XML ({} MB, {:.0} bytes/row)  {:.2} s wall",
+        xml.len() / 1_000_000,
+        xml.len() as f64 / rows() as f64,
+        t.start.elapsed().as_secs_f64()
+    );
+    let t = Timer::new();
+    let mut w = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+    w.start_file(
+        name,
+        zip::write::SimpleFileOptions::default()
+            .compression_method(zip::CompressionMethod::Deflated)
+            .compression_level(Some(2)),
+    )?;
+    w.write_all(&xml)?;
+    let deflated = w.finish()?.into_inner().len();
+    println!(
+        "  floor: deflate it again at level 2 ({} MB)  {:.2} s wall",
+        deflated / 1_000_000,
+        t.start.elapsed().as_secs_f64()
+    );
+    drop(xml);
+    let t = Timer::new();
+    let mut wb: calamine::Xlsx<_> = calamine::open_workbook(path)?;
+    let mut cells = 0u64;
+    {
+        let mut reader = wb.worksheet_cells_reader("Plan")?;
+        while let Some(c) = reader.next_cell()? {
+            cells += u64::from(!matches!(c.get_value(), calamine::DataRef::Empty));
+        }
+    }
+    println!(
+        "  floor: calamine streams the Plan sheet's {cells} non-empty cells  {:.2} s wall, {:.2} s CPU",
+        t.start.elapsed().as_secs_f64(),
+        cpu_secs() - t.start_cpu
+    );
     Ok(())
 }
 

@@ -153,15 +153,14 @@ fn pipeline(n: usize) -> anyhow::Result<()> {
     // the rows together.
     reset_peak();
     let mut t = Timer::new();
-    let (ad, cloud) = std::thread::scope(|s| {
-        let cloud = s.spawn(|| hardmatch::cloud::read_cloud_export(&cloud_path));
-        let ad = sources::read_ad_export(&ad_path, &ReadOptions::default());
-        let cloud = cloud
-            .join()
-            .unwrap_or_else(|p| std::panic::resume_unwind(p));
-        anyhow::Ok((ad?, cloud?))
-    })?;
-    t.phase("read AD + cloud CSV");
+    // As `hardmatch plan` does: one file after the other, each shedding what planning never reads.
+    let keys = PlanOptions::default().match_keys;
+    let mut ad = sources::read_ad_export(&ad_path, &ReadOptions::default())?;
+    plan::shed_unused_ad(&mut ad.users, keys);
+    t.phase("read AD CSV");
+    let mut cloud = hardmatch::cloud::read_cloud_export(&cloud_path)?;
+    plan::shed_unused_cloud(&mut cloud, keys);
+    t.phase("read cloud CSV");
     let d = plan::decide(&ad.users, &cloud, &PlanOptions::default());
     t.phase("decide");
     let meta = ReviewMeta {

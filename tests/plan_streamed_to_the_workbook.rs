@@ -162,3 +162,23 @@ fn fewer_rows_than_announced_leave_no_workbook() {
         "no temp file left"
     );
 }
+
+#[test]
+fn shedding_values_planning_never_reads_changes_no_decision() {
+    for keys in [MatchKeys::Upn, MatchKeys::UpnMail] {
+        let (ad, cloud) = inputs(300);
+        let opts = PlanOptions { match_keys: keys };
+        let before = plan::build(&ad, &cloud, &opts);
+        let (mut ad_shed, mut cloud_shed) = (ad.clone(), cloud.clone());
+        plan::shed_unused_ad(&mut ad_shed, keys);
+        plan::shed_unused_cloud(&mut cloud_shed, keys);
+        assert!(ad_shed.iter().all(|u| u.dn.is_none()));
+        assert_eq!(
+            ad_shed.iter().all(|u| u.proxy_addresses.is_empty()),
+            keys == MatchKeys::Upn
+        );
+        let after = plan::build(&ad_shed, &cloud_shed, &opts);
+        assert_eq!(after.rows, before.rows);
+        assert_eq!(after.unmatched_cloud, before.unmatched_cloud);
+    }
+}

@@ -196,6 +196,28 @@ impl Plan {
     }
 }
 
+/// Free the AD values planning never reads: distinguished names, sAMAccountNames and, unless
+/// `keys` matches on them, proxyAddresses. At a million users that is about a third of what the
+/// AD export takes in memory; [`build`] and [`decide`] decide exactly as before.
+pub fn shed_unused_ad(ad: &mut [crate::sources::AdUser], keys: MatchKeys) {
+    for u in ad {
+        u.dn = None;
+        u.sam_account_name = None;
+        if keys == MatchKeys::Upn {
+            u.proxy_addresses = Vec::new();
+        }
+    }
+}
+
+/// [`shed_unused_ad`] for the cloud side: proxyAddresses, unless `keys` matches on them.
+pub fn shed_unused_cloud(cloud: &mut crate::cloud::CloudState, keys: MatchKeys) {
+    if keys == MatchKeys::Upn {
+        for u in cloud.users.iter_mut().chain(cloud.deleted.iter_mut()) {
+            u.proxy_addresses = Vec::new();
+        }
+    }
+}
+
 /// Turn decisions into Plan-sheet rows: fingerprinted, Approve empty except, with
 /// `pre_approve_set`, clean `Set` rows. Pure, like the rest of this module; consumes the rows so a
 /// million-row plan is not held twice.

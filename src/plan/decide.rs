@@ -134,7 +134,7 @@ impl Decisions<'_> {
 /// The matching and duplicate passes of [`build`], without rendering the rows.
 pub fn decide<'a>(ad: &'a [AdUser], cloud: &'a CloudState, opts: &PlanOptions) -> Decisions<'a> {
     let active = &cloud.users;
-    let idx = CloudIndex::new(cloud, opts.match_keys);
+    let mut idx = CloudIndex::new(cloud, opts.match_keys);
 
     // Pass 1: anchors and matches (read-only on the indexes, so it runs on every core).
     let mut prepared: Vec<Prepared> = Vec::with_capacity(ad.len());
@@ -148,6 +148,12 @@ pub fn decide<'a>(ad: &'a [AdUser], cloud: &'a CloudState, opts: &PlanOptions) -
             found: idx.find(u, anchor),
         };
     });
+
+    // Rendering looks users up by ImmutableId only; the key tables (a million entries each)
+    // would otherwise stay in memory while the whole workbook is written.
+    idx.upn = Index::with_capacity(0);
+    idx.mail = Index::with_capacity(0);
+    idx.address = Index::with_capacity(0);
 
     // Duplicate anchors and cloud users claimed by more than one valid row.
     let mut by_anchor: Index<SourceAnchor> = Index::with_capacity(ad.len());
@@ -184,6 +190,8 @@ pub fn decide<'a>(ad: &'a [AdUser], cloud: &'a CloudState, opts: &PlanOptions) -
             duplicated[r as usize] = true;
         }
     }
+    // Rows look only at anchors filed more than once (`mark_duplicates`); keep just those.
+    by_anchor.keep_shared();
 
     let unmatched_cloud = matched
         .iter()

@@ -6,6 +6,9 @@
 //! HARDMATCH_BENCH_ROWS=200000 cargo bench --bench plan       # smaller
 //! HARDMATCH_BENCH_PHASES=build cargo bench --bench plan      # plan::build alone, on in-memory values
 //! HARDMATCH_BENCH_KEEP=/tmp/plan.xlsx cargo bench --bench plan # keep the workbook to inspect it
+//! HARDMATCH_BENCH_WRITE_INPUTS=/tmp/in cargo bench --bench plan # only write the two CSVs, to time
+//!                                                             # `hardmatch plan` itself on them
+//! HARDMATCH_BENCH_NO_FLOORS=1 cargo bench --bench plan         # skip the floor measurements
 //! ```
 //!
 //! Targets (issue 2, 2 cores): 1M × 1M → workbook in ≤ 12 s wall and ≤ 1 GiB peak RSS; reading the
@@ -297,6 +300,14 @@ fn main() -> anyhow::Result<()> {
     // `cargo bench` passes `--bench`; `cargo test --benches` passes nothing and must stay fast.
     let benching = std::env::args().any(|a| a == "--bench");
     let n = if benching { rows() } else { 1000 };
+    if let Some(dir) = std::env::var_os("HARDMATCH_BENCH_WRITE_INPUTS") {
+        // Only write the inputs, to time the CLI itself on them.
+        let dir = std::path::PathBuf::from(dir);
+        synthetic::write_ad_csv(&dir.join("synthetic-ad.csv"), n)?;
+        synthetic::write_cloud_csv(&dir.join("synthetic-cloud.csv"), n)?;
+        println!("wrote {n} AD and {n} cloud users to {}", dir.display());
+        return Ok(());
+    }
     match std::env::var("HARDMATCH_BENCH_PHASES").as_deref() {
         Ok("build") => build_only(n),
         _ => pipeline(n)?,

@@ -178,8 +178,27 @@ fn save_atomically(
     if let Some(dir) = atomic.path().parent() {
         let _ = wb.set_tempdir(dir);
     }
-    build(&mut wb).map_err(|e| xlsx_error(path, &e))?;
-    wb.save(atomic.path()).map_err(|e| xlsx_error(path, &e))?;
+    // Constant-memory sheets write rows to their temp file as they go, and rust_xlsxwriter
+    // panics there when the disk fills up (a 1M-row plan spills 1.3 GB) instead of returning an
+    // error: turn that into the error it is, and leave no file at `path`.
+    let built = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        build(&mut wb)?;
+        wb.save(atomic.path())
+    }));
+    match built {
+        Ok(result) => result.map_err(|e| xlsx_error(path, &e))?,
+        Err(panic) => {
+            let why = panic
+                .downcast_ref::<String>()
+                .map(String::as_str)
+                .or_else(|| panic.downcast_ref::<&str>().copied())
+                .unwrap_or("the xlsx writer stopped");
+            return Err(xlsx_error(
+                path,
+                &XlsxError::IoError(std::io::Error::other(why.to_string())),
+            ));
+        }
+    }
     atomic.commit().map_err(|e| {
         InputError::new(
             path,
@@ -663,6 +682,25 @@ mod tests {
         // Astral characters count as two UTF-16 units in Excel's limit.
         let emoji = "😀".repeat(20_000);
         assert!(fit(&emoji).encode_utf16().count() <= EXCEL_MAX_TEXT);
+    }
+
+    #[test]
+    fn a_writer_that_panics_mid_sheet_is_an_error_and_leaves_no_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("plan.xlsx");
+        let err = save_atomically(&path, |wb| {
+            let ws = wb.add_worksheet_with_constant_memory()?;
+            ws.write_string(0, 0, "a")?;
+            panic!("Couldn't write to xml file: No space left on device (os error 28)");
+        })
+        .unwrap_err();
+        assert!(err.to_string().contains("No space left on device"), "{err}");
+        assert!(!path.exists());
+        assert_eq!(
+            std::fs::read_dir(dir.path()).unwrap().count(),
+            0,
+            "no temp file left"
+        );
     }
 
     #[test]

@@ -5,6 +5,10 @@
 //! cargo bench --bench plan                                   # 1,000,000 × 1,000,000, whole pipeline
 //! HARDMATCH_BENCH_ROWS=200000 cargo bench --bench plan       # smaller
 //! HARDMATCH_BENCH_PHASES=build cargo bench --bench plan      # plan::build alone, on in-memory values
+//! HARDMATCH_BENCH_KEEP=/tmp/plan.xlsx cargo bench --bench plan # keep the workbook to inspect it
+//! HARDMATCH_BENCH_WRITE_INPUTS=/tmp/in cargo bench --bench plan # only write the two CSVs, to time
+//!                                                             # `hardmatch plan` itself on them
+//! HARDMATCH_BENCH_NO_FLOORS=1 cargo bench --bench plan         # skip the floor measurements
 //! ```
 //!
 //! Targets (issue 2, 2 cores): 1M × 1M → workbook in ≤ 12 s wall and ≤ 1 GiB peak RSS; reading the
@@ -56,6 +60,7 @@ fn cpu_secs() -> f64 {
 
 struct Timer {
     start: Instant,
+    start_cpu: f64,
     last: Instant,
     last_cpu: f64,
 }
@@ -63,10 +68,12 @@ struct Timer {
 impl Timer {
     fn new() -> Self {
         let now = Instant::now();
+        let cpu = cpu_secs();
         Timer {
             start: now,
+            start_cpu: cpu,
             last: now,
-            last_cpu: cpu_secs(),
+            last_cpu: cpu,
         }
     }
 
@@ -76,9 +83,10 @@ impl Timer {
         self.last = now;
         let cpu = cpu_secs();
         println!(
-            "  {name:<22}{:>8.2} s wall {:>7.2} s CPU   peak RSS {:>7.0} MiB",
+            "  {name:<24}{:>7.2} s wall {:>6.2} s CPU   RSS {:>5.0} MiB, peak {:>5.0} MiB",
             d.as_secs_f64(),
             cpu - self.last_cpu,
+            status_kib("VmRSS:").map_or(f64::NAN, |k| k as f64 / 1024.0),
             peak_mib()
         );
         self.last_cpu = cpu;
@@ -144,15 +152,20 @@ fn pipeline(n: usize) -> anyhow::Result<()> {
         std::fs::metadata(&cloud_path)?.len() / 1_000_000
     );
 
+    // The same flow as `hardmatch plan` (src/cmd/plan.rs): read, decide, then render and write
+    // the rows together.
     reset_peak();
     let mut t = Timer::new();
-    let ad = sources::read_ad_export(&ad_path, &ReadOptions::default())?;
+    // As `hardmatch plan` does: one file after the other, each shedding what planning never reads.
+    let keys = PlanOptions::default().match_keys;
+    let mut ad = sources::read_ad_export(&ad_path, &ReadOptions::default())?;
+    plan::shed_unused_ad(&mut ad.users, keys);
     t.phase("read AD CSV");
-    let cloud = hardmatch::cloud::read_cloud_export(&cloud_path)?;
+    let mut cloud = hardmatch::cloud::read_cloud_export(&cloud_path)?;
+    plan::shed_unused_cloud(&mut cloud, keys);
     t.phase("read cloud CSV");
-    let p = plan::build(&ad.users, &cloud, &PlanOptions::default());
-    t.phase("build");
-    println!("  {}", counts(&p));
+    let d = plan::decide(&ad.users, &cloud, &PlanOptions::default());
+    t.phase("decide");
     let meta = ReviewMeta {
         inputs: vec![InputSummary {
             role: "AD export".into(),
@@ -162,36 +175,123 @@ fn pipeline(n: usize) -> anyhow::Result<()> {
         }],
         generated_at: "2026-01-01T00:00:00Z".into(),
         tool_version: env!("CARGO_PKG_VERSION").into(),
-        warnings: p.warnings.clone(),
+        warnings: d.warnings.clone(),
     };
-    drop(ad);
-    let unmatched: Vec<_> = p
+    let unmatched: Vec<_> = d
         .unmatched_cloud
         .iter()
         .filter_map(|&i| cloud.users.get(i))
         .collect();
-    let rows = plan::review_rows(p.rows, false);
-    t.phase("review rows");
-    workbook::write_review(&out, &rows, &unmatched, &meta, &WriteOptions::default())?;
-    t.phase("write workbook");
+    let mut counts = [0usize; Action::ALL.len()];
+    plan::with_review_rows(&d, false, |rows| {
+        let rows = rows.inspect(|r| {
+            if let Some(i) = r
+                .plan
+                .action
+                .and_then(|a| Action::ALL.iter().position(|x| *x == a))
+            {
+                counts[i] += 1;
+            }
+        });
+        workbook::write_review_rows(
+            &out,
+            d.len(),
+            rows,
+            &unmatched,
+            &meta,
+            &WriteOptions::default(),
+        )
+    })?;
+    t.phase("render + write workbook");
     let total = t.total();
     let peak = peak_mib();
+    let cpu = cpu_secs() - t.start_cpu;
     println!(
-        "  TOTAL {:.2} s wall, peak RSS {:.0} MiB  (targets at 1M: ≤ 12 s, ≤ 1024 MiB); workbook {} MB",
+        "  {}",
+        Action::ALL
+            .iter()
+            .zip(counts)
+            .filter(|(_, n)| *n > 0)
+            .map(|(a, n)| format!("{a} {n}"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
+    println!(
+        "  TOTAL {:.2} s wall, {cpu:.2} s CPU, peak RSS {peak:.0} MiB  (targets at 1M: ≤ 12 s, ≤ 1024 MiB); workbook {} MB",
         total.as_secs_f64(),
-        peak,
         std::fs::metadata(&out)?.len() / 1_000_000
     );
-    drop(rows);
+    if let Some(keep) = std::env::var_os("HARDMATCH_BENCH_KEEP") {
+        std::fs::copy(&out, &keep)?;
+    }
     drop(unmatched);
+    drop(d);
     drop(cloud);
+    drop(ad);
 
-    let r = Instant::now();
+    reset_peak();
+    let r = Timer::new();
     let review = workbook::read_review(&out)?;
     println!(
-        "  read back {} rows in {:.2} s (target at 1M: ≤ 5 s)",
+        "  read back {} rows in {:.2} s wall, {:.2} s CPU, peak RSS {:.0} MiB (target at 1M: ≤ 5 s)",
         review.rows.len(),
-        r.elapsed().as_secs_f64()
+        r.start.elapsed().as_secs_f64(),
+        cpu_secs() - r.start_cpu,
+        peak_mib()
+    );
+    drop(review);
+    if std::env::var_os("HARDMATCH_BENCH_NO_FLOORS").is_none() {
+        floors(&out)?;
+    }
+    Ok(())
+}
+
+/// What the workbook's size alone costs, whatever our code does: inflating the Plan sheet's XML,
+/// deflating it again at the writer's level, and calamine's streaming parse of its cells with
+/// nothing done to them. These bound what write and read-back can reach with these crates.
+fn floors(path: &std::path::Path) -> anyhow::Result<()> {
+    use std::io::{Read, Write};
+    let mut zip = zip::ZipArchive::new(std::fs::File::open(path)?)?;
+    // Sheet 3 is the first Plan sheet (after Instructions and Summary).
+    let name = "xl/worksheets/sheet3.xml";
+    let t = Timer::new();
+    let mut xml = Vec::new();
+    zip.by_name(name)?.read_to_end(&mut xml)?;
+    println!(
+        "  floor: inflate the Plan sheet XML ({} MB, {:.0} bytes/row)  {:.2} s wall",
+        xml.len() / 1_000_000,
+        xml.len() as f64 / rows() as f64,
+        t.start.elapsed().as_secs_f64()
+    );
+    let t = Timer::new();
+    let mut w = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+    w.start_file(
+        name,
+        zip::write::SimpleFileOptions::default()
+            .compression_method(zip::CompressionMethod::Deflated)
+            .compression_level(Some(2)),
+    )?;
+    w.write_all(&xml)?;
+    let deflated = w.finish()?.into_inner().len();
+    println!(
+        "  floor: deflate it again at level 2 ({} MB)  {:.2} s wall",
+        deflated / 1_000_000,
+        t.start.elapsed().as_secs_f64()
+    );
+    drop(xml);
+    let t = Timer::new();
+    let mut wb: calamine::Xlsx<_> = calamine::open_workbook(path)?;
+    let mut cells = 0u64;
+    {
+        let mut reader = wb.worksheet_cells_reader("Plan")?;
+        while let Some(c) = reader.next_cell()? {
+            cells += u64::from(!matches!(c.get_value(), calamine::DataRef::Empty));
+        }
+    }
+    println!(
+        "  floor: calamine streams the Plan sheet's {cells} non-empty cells  {:.2} s wall, {:.2} s CPU",
+        t.start.elapsed().as_secs_f64(),
+        cpu_secs() - t.start_cpu
     );
     Ok(())
 }
@@ -200,6 +300,14 @@ fn main() -> anyhow::Result<()> {
     // `cargo bench` passes `--bench`; `cargo test --benches` passes nothing and must stay fast.
     let benching = std::env::args().any(|a| a == "--bench");
     let n = if benching { rows() } else { 1000 };
+    if let Some(dir) = std::env::var_os("HARDMATCH_BENCH_WRITE_INPUTS") {
+        // Only write the inputs, to time the CLI itself on them.
+        let dir = std::path::PathBuf::from(dir);
+        synthetic::write_ad_csv(&dir.join("synthetic-ad.csv"), n)?;
+        synthetic::write_cloud_csv(&dir.join("synthetic-cloud.csv"), n)?;
+        println!("wrote {n} AD and {n} cloud users to {}", dir.display());
+        return Ok(());
+    }
     match std::env::var("HARDMATCH_BENCH_PHASES").as_deref() {
         Ok("build") => build_only(n),
         _ => pipeline(n)?,

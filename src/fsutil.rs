@@ -100,7 +100,11 @@ mod tests {
         let dir = tempfile::tempdir().expect("temp dir");
         let target = dir.path().join("plan.xlsx");
         write_atomic(&target, b"x").expect("write");
-        let mode = std::fs::metadata(&target).expect("meta").permissions().mode() & 0o777;
+        let mode = std::fs::metadata(&target)
+            .expect("meta")
+            .permissions()
+            .mode()
+            & 0o777;
         // Whatever the umask, group/other read is only ever removed by it, never by us:
         // with the usual 022 that is 0644.
         let umask_bits = 0o666 & !mode;

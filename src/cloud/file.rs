@@ -343,8 +343,18 @@ impl CloudRows {
                 self.more_warnings
             ));
         }
-        state.users.append(&mut self.users);
-        state.deleted.append(&mut self.deleted);
+        // Moved, not copied, into an empty state: `append` would briefly hold a second copy of a
+        // million users' vector (a quarter of a GB).
+        for (to, from) in [
+            (&mut state.users, &mut self.users),
+            (&mut state.deleted, &mut self.deleted),
+        ] {
+            if to.is_empty() {
+                std::mem::swap(to, from);
+            } else {
+                to.append(from);
+            }
+        }
         state.warnings.append(&mut self.warnings);
         Ok(())
     }
@@ -385,6 +395,8 @@ pub(crate) fn read(path: &Path) -> Result<CloudState, InputError> {
             sources::check_text(path, &text)?;
             let mut rows = CloudRows::new(path, false);
             let n = csv::visit(path, &text, &mut rows)?;
+            // The users own their values; the file's text is not needed for the checks below.
+            drop(text);
             rows.finish(&mut state, n, true)?;
             total += n;
         }

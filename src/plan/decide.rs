@@ -68,8 +68,73 @@ struct Prepared {
 /// the identifier, drop the roles) is outside this tool. The Check says what to clear first; rows
 /// with Checks are never pre-approved, so a reviewer has to read it.
 pub fn build(ad: &[AdUser], cloud: &CloudState, opts: &PlanOptions) -> Plan {
+    let d = decide(ad, cloud, opts);
+    // Render every row, on every core.
+    let mut rows = Vec::with_capacity(ad.len());
+    rows.resize_with(ad.len(), PlanRow::default);
+    par_fill(&mut rows, |i, row| *row = d.row(i));
+    Plan {
+        rows,
+        unmatched_cloud: d.unmatched_cloud,
+        warnings: d.warnings,
+    }
+}
+
+/// Every row's decision, taken but not yet rendered: [`Decisions::row`] builds row `i`'s
+/// [`PlanRow`] (the same one [`build`] returns) on demand. A million rendered rows with their
+/// reasons and copied identifiers take about as much memory again as the inputs; rendering them
+/// one at a time while the workbook is written keeps only the inputs in memory.
+pub struct Decisions<'a> {
+    ad: &'a [AdUser],
+    cloud: &'a CloudState,
+    idx: CloudIndex<'a>,
+    prepared: Vec<Prepared>,
+    duplicated: Vec<bool>,
+    by_anchor: Index<SourceAnchor>,
+    extra_claims: Index<u32>,
+    /// Active cloud users no AD row matched (indices into `CloudState::users`).
+    pub unmatched_cloud: Vec<usize>,
+    /// Tenant-level warnings (hard-match takeover blocked, …).
+    pub warnings: Vec<String>,
+}
+
+impl Decisions<'_> {
+    /// How many rows: one per AD user.
+    pub fn len(&self) -> usize {
+        self.ad.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.ad.is_empty()
+    }
+
+    /// Row `i` (0-based; its Row id is `i + 1`), as [`build`] would have it.
+    ///
+    /// # Panics
+    /// If `i >= self.len()`.
+    pub fn row(&self, i: usize) -> PlanRow {
+        let p = &self.prepared[i];
+        let mut row = decide_row(&self.ad[i], p, self.cloud, &self.idx);
+        row.row_id = i as u64 + 1;
+        if self.duplicated[i] {
+            mark_duplicates(
+                &mut row,
+                i as u32,
+                p,
+                self.ad,
+                &self.cloud.users,
+                &self.by_anchor,
+                &self.extra_claims,
+            );
+        }
+        row
+    }
+}
+
+/// The matching and duplicate passes of [`build`], without rendering the rows.
+pub fn decide<'a>(ad: &'a [AdUser], cloud: &'a CloudState, opts: &PlanOptions) -> Decisions<'a> {
     let active = &cloud.users;
-    let idx = CloudIndex::new(cloud, opts.match_keys);
+    let mut idx = CloudIndex::new(cloud, opts.match_keys);
 
     // Pass 1: anchors and matches (read-only on the indexes, so it runs on every core).
     let mut prepared: Vec<Prepared> = Vec::with_capacity(ad.len());
@@ -83,6 +148,12 @@ pub fn build(ad: &[AdUser], cloud: &CloudState, opts: &PlanOptions) -> Plan {
             found: idx.find(u, anchor),
         };
     });
+
+    // Rendering looks users up by ImmutableId only; the key tables (a million entries each)
+    // would otherwise stay in memory while the whole workbook is written.
+    idx.upn = Index::with_capacity(0);
+    idx.mail = Index::with_capacity(0);
+    idx.address = Index::with_capacity(0);
 
     // Duplicate anchors and cloud users claimed by more than one valid row.
     let mut by_anchor: Index<SourceAnchor> = Index::with_capacity(ad.len());
@@ -119,18 +190,8 @@ pub fn build(ad: &[AdUser], cloud: &CloudState, opts: &PlanOptions) -> Plan {
             duplicated[r as usize] = true;
         }
     }
-
-    // Pass 2: decide, on every core.
-    let mut rows = Vec::with_capacity(ad.len());
-    rows.resize_with(ad.len(), PlanRow::default);
-    par_fill(&mut rows, |i, row| {
-        let p = &prepared[i];
-        *row = decide_row(&ad[i], p, cloud, &idx);
-        row.row_id = i as u64 + 1;
-        if duplicated[i] {
-            mark_duplicates(row, i as u32, p, ad, active, &by_anchor, &extra_claims);
-        }
-    });
+    // Rows look only at anchors filed more than once (`mark_duplicates`); keep just those.
+    by_anchor.keep_shared();
 
     let unmatched_cloud = matched
         .iter()
@@ -151,8 +212,14 @@ pub fn build(ad: &[AdUser], cloud: &CloudState, opts: &PlanOptions) -> Plan {
         }
     }
 
-    Plan {
-        rows,
+    Decisions {
+        ad,
+        cloud,
+        idx,
+        prepared,
+        duplicated,
+        by_anchor,
+        extra_claims,
         unmatched_cloud,
         warnings,
     }

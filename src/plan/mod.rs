@@ -8,7 +8,7 @@ pub mod synthetic;
 
 use std::fmt;
 
-pub use decide::build;
+pub use decide::{build, decide, Decisions};
 
 /// Exactly one per AD row.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -196,25 +196,90 @@ impl Plan {
     }
 }
 
+/// Free the AD values planning never reads: distinguished names, sAMAccountNames and, unless
+/// `keys` matches on them, proxyAddresses. At a million users that is about a third of what the
+/// AD export takes in memory; [`build`] and [`decide`] decide exactly as before.
+pub fn shed_unused_ad(ad: &mut [crate::sources::AdUser], keys: MatchKeys) {
+    for u in ad {
+        u.dn = None;
+        u.sam_account_name = None;
+        if keys == MatchKeys::Upn {
+            u.proxy_addresses = Vec::new();
+        }
+    }
+}
+
+/// [`shed_unused_ad`] for the cloud side: proxyAddresses, unless `keys` matches on them.
+pub fn shed_unused_cloud(cloud: &mut crate::cloud::CloudState, keys: MatchKeys) {
+    if keys == MatchKeys::Upn {
+        for u in cloud.users.iter_mut().chain(cloud.deleted.iter_mut()) {
+            u.proxy_addresses = Vec::new();
+        }
+    }
+}
+
 /// Turn decisions into Plan-sheet rows: fingerprinted, Approve empty except, with
 /// `pre_approve_set`, clean `Set` rows. Pure, like the rest of this module; consumes the rows so a
 /// million-row plan is not held twice.
 pub fn review_rows(rows: Vec<PlanRow>, pre_approve_set: bool) -> Vec<crate::workbook::ReviewRow> {
     rows.into_iter()
-        .map(|plan| {
-            let approve = if pre_approve_set && is_clean_set(&plan) {
-                crate::workbook::Approval::Yes
-            } else {
-                crate::workbook::Approval::Empty
-            };
-            crate::workbook::ReviewRow {
-                fingerprint: crate::workbook::fingerprint(&plan),
-                approve,
-                plan,
-                ..Default::default()
-            }
-        })
+        .map(|plan| review_row(plan, pre_approve_set))
         .collect()
+}
+
+/// One decision as a Plan-sheet row (see [`review_rows`]).
+pub fn review_row(plan: PlanRow, pre_approve_set: bool) -> crate::workbook::ReviewRow {
+    let approve = if pre_approve_set && is_clean_set(&plan) {
+        crate::workbook::Approval::Yes
+    } else {
+        crate::workbook::Approval::Empty
+    };
+    crate::workbook::ReviewRow {
+        fingerprint: crate::workbook::fingerprint(&plan),
+        approve,
+        plan,
+        ..Default::default()
+    }
+}
+
+/// Rows handed from the rendering thread to the writing one at a time: big enough that the
+/// channel costs nothing, small enough that the batches in flight stay a few MB.
+const RENDER_BATCH: usize = 1024;
+
+/// Render every decision as a Plan-sheet row ([`Decisions::row`] + [`review_row`]) on a second
+/// thread and hand them, in Row-id order, to `consume` (typically
+/// [`crate::workbook::write_review_rows`]) on this one. Rendering (reasons, fingerprints) and
+/// writing the workbook then overlap, and at most a few batches of rows exist at any time.
+/// If `consume` stops early, the rendering thread stops too.
+pub fn with_review_rows<T>(
+    decisions: &Decisions<'_>,
+    pre_approve_set: bool,
+    consume: impl FnOnce(&mut dyn Iterator<Item = crate::workbook::ReviewRow>) -> T,
+) -> T {
+    let n = decisions.len();
+    std::thread::scope(|scope| {
+        let (tx, rx) = std::sync::mpsc::sync_channel::<Vec<crate::workbook::ReviewRow>>(4);
+        let render = move || {
+            for start in (0..n).step_by(RENDER_BATCH) {
+                let batch = (start..n.min(start + RENDER_BATCH))
+                    .map(|i| review_row(decisions.row(i), pre_approve_set))
+                    .collect();
+                if tx.send(batch).is_err() {
+                    // The writer gave up (an error of its own); nothing more is wanted.
+                    return;
+                }
+            }
+        };
+        let renderer = std::thread::Builder::new()
+            .name("render rows".into())
+            .spawn_scoped(scope, render)
+            .expect("spawning a thread");
+        let out = consume(&mut rx.into_iter().flatten());
+        renderer
+            .join()
+            .unwrap_or_else(|p| std::panic::resume_unwind(p));
+        out
+    })
 }
 
 /// A `Set` row nobody needs to read twice: no Checks (no name/mail difference, no ConsistencyGuid

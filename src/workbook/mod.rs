@@ -148,7 +148,22 @@ pub fn write_review(
     meta: &ReviewMeta,
     opts: &WriteOptions,
 ) -> Result<(), InputError> {
-    writer::write_review(path, rows, unmatched, meta, opts)
+    writer::write_review(path, rows.len(), rows.iter(), unmatched, meta, opts)
+}
+
+/// [`write_review`] for rows made on the fly (a million-row plan need not be held): `rows` is
+/// written as it is consumed, and `total_rows` (how many it will yield) sizes the Plan sheets'
+/// validation and filter ranges up front; a different count is an error and leaves no file. The
+/// Summary's counts are taken from the rows as they pass.
+pub fn write_review_rows<R: std::borrow::Borrow<ReviewRow>>(
+    path: &Path,
+    total_rows: usize,
+    rows: impl Iterator<Item = R>,
+    unmatched: &[&CloudUser],
+    meta: &ReviewMeta,
+    opts: &WriteOptions,
+) -> Result<(), InputError> {
+    writer::write_review(path, total_rows, rows, unmatched, meta, opts)
 }
 
 /// Read the Plan sheet(s) back, keyed by Row id, with the streaming cell reader; rows come back

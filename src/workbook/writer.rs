@@ -320,6 +320,12 @@ fn write_plan_sheet<R: Borrow<ReviewRow>>(
     }
     ws.set_freeze_panes(1, 0)?;
     ws.autofilter(0, 0, last_row, last_col)?;
+    // Change boards print: landscape, and every page repeats the header and the Row id, Approve
+    // and Action columns so a loose page still says which row it is. (Fitting all columns on one
+    // page width makes the text unreadably small.)
+    ws.set_landscape();
+    ws.set_repeat_rows(0, 0)?;
+    ws.set_repeat_columns(0, Field::Action.index() as u16)?;
 
     let approve = Field::Approve.index() as u16;
     let dv = DataValidation::new()
@@ -355,6 +361,7 @@ fn write_plan_sheet<R: Borrow<ReviewRow>>(
         tally.add(row);
         written += 1;
         let r = written as u32;
+        let mut lines = 1;
         for (i, c) in PLAN_COLUMNS.iter().enumerate() {
             let col = i as u16;
             // Text and number cells take their column's format (constant-memory sheets apply it
@@ -363,6 +370,9 @@ fn write_plan_sheet<R: Borrow<ReviewRow>>(
             match c.field.value(row) {
                 // write_string only: an ImmutableId like "=1+1" or "+7Byu…" must stay text.
                 CellValue::Text(s) => {
+                    if c.field == Field::Checks || c.field == Field::Reason {
+                        lines = lines.max(wrapped_lines(&s, c.width));
+                    }
                     ws.write_string(r, col, fit(&s))?;
                 }
                 CellValue::Number(n) => {
@@ -376,8 +386,25 @@ fn write_plan_sheet<R: Borrow<ReviewRow>>(
                 CellValue::Empty => {}
             }
         }
+        // Excel does not grow a row for wrapped text it did not lay out itself; without this a
+        // row with three Checks shows one and prints the others over the next rows.
+        if lines > 1 {
+            ws.set_row_height(r, DEFAULT_ROW_HEIGHT * lines as f64)?;
+        }
     }
     Ok(written)
+}
+
+const DEFAULT_ROW_HEIGHT: f64 = 15.0;
+
+/// Lines a wrapped cell of `width` (Excel character units) needs for `text`: one per line break,
+/// more for long lines. An estimate: proportional fonts fit about 1.1 characters per unit.
+fn wrapped_lines(text: &str, width: f64) -> usize {
+    let per_line = (width * 1.1).max(1.0) as usize;
+    text.split('\n')
+        .map(|part| part.chars().count().div_ceil(per_line).max(1))
+        .sum::<usize>()
+        .min(15)
 }
 
 fn write_unmatched_sheet(
@@ -708,5 +735,21 @@ mod tests {
         assert_eq!(sheet_name("Plan", 0), "Plan");
         assert_eq!(sheet_name("Plan", 1), "Plan (2)");
         assert_eq!(sheet_name(UNMATCHED_SHEET, 2), "Unmatched cloud users (3)");
+    }
+}
+
+#[cfg(test)]
+mod row_height_tests {
+    use super::wrapped_lines;
+
+    #[test]
+    fn one_line_per_break_and_more_for_long_lines() {
+        assert_eq!(wrapped_lines("short", 40.0), 1);
+        assert_eq!(wrapped_lines("a\nb\nc", 40.0), 3);
+        // 40 units hold 44 characters: 100 characters need 3 lines.
+        assert_eq!(wrapped_lines(&"x".repeat(100), 40.0), 3);
+        assert_eq!(wrapped_lines("", 40.0), 1);
+        // A pathological cell does not make a page-high row.
+        assert_eq!(wrapped_lines(&"x\n".repeat(100), 40.0), 15);
     }
 }

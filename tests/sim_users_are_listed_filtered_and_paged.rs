@@ -296,7 +296,9 @@ async fn starts_with_upn_pages_cover_the_prefix_exactly_once_while_users_change(
     )
     .await;
     let mut seen = Vec::new();
-    let mut url = env.url("/users?$select=id,userPrincipalName&$top=4&$filter=startsWith(userPrincipalName,'AB')");
+    let mut url = env.url(
+        "/users?$select=id,userPrincipalName&$top=4&$filter=startsWith(userPrincipalName,'AB')",
+    );
     let mut pages = 0;
     loop {
         let (s, v) = env.get_abs(&url).await;
@@ -331,15 +333,16 @@ async fn starts_with_upn_pages_cover_the_prefix_exactly_once_while_users_change(
         assert!(seen.contains(&upn), "{upn} missing from {seen:?}");
     }
     assert!(seen.contains(&"abz@contoso.com".to_string()));
-    assert!(seen.contains(&"abzz@contoso.com".to_string()), "created ahead");
+    assert!(
+        seen.contains(&"abzz@contoso.com".to_string()),
+        "created ahead"
+    );
     assert!(!seen.contains(&"b@contoso.com".to_string()));
     assert!(pages >= 8, "{pages}");
 
     // A token from a startsWith listing does not resume another query.
     let (_, v) = env
-        .get_abs(&env.url(
-            "/users?$top=1&$filter=startsWith(userPrincipalName,'ab')",
-        ))
+        .get_abs(&env.url("/users?$top=1&$filter=startsWith(userPrincipalName,'ab')"))
         .await;
     let next = v["@odata.nextLink"].as_str().unwrap();
     let token = next.split("$skiptoken=").nth(1).unwrap();

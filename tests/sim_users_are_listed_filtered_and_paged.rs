@@ -276,3 +276,76 @@ async fn client_request_id_is_echoed_or_generated() {
             && r.status == 404
             && r.request_id == request_id));
 }
+
+#[tokio::test]
+async fn starts_with_upn_pages_cover_the_prefix_exactly_once_while_users_change() {
+    // UPNs whose case and id order disagree with their UPN order.
+    let mut users = many_users(30);
+    for (i, u) in users.iter_mut().enumerate() {
+        let upn = format!("{}{i:02}@contoso.com", if i % 2 == 0 { "Ab" } else { "aB" });
+        u.user_principal_name = Some(upn);
+    }
+    users.push(user("zz-1", "abz@contoso.com", None));
+    users.push(user("zz-2", "b@contoso.com", None));
+    let env = Env::start(
+        no_throttle(),
+        TenantState {
+            users,
+            ..Default::default()
+        },
+    )
+    .await;
+    let mut seen = Vec::new();
+    let mut url = env.url(
+        "/users?$select=id,userPrincipalName&$top=4&$filter=startsWith(userPrincipalName,'AB')",
+    );
+    let mut pages = 0;
+    loop {
+        let (s, v) = env.get_abs(&url).await;
+        assert_eq!(s, 200, "{v}");
+        pages += 1;
+        for u in v["value"].as_array().unwrap() {
+            seen.push(u["userPrincipalName"].as_str().unwrap().to_string());
+        }
+        if pages == 2 {
+            // Created behind and ahead of the position reached: paging neither repeats nor skips.
+            for upn in ["ab00a@contoso.com", "abzz@contoso.com"] {
+                let (s, _, _) = env
+                    .send(
+                        "POST",
+                        "/users",
+                        Some(serde_json::json!({"accountEnabled": true, "displayName": "n", "mailNickname": "n",
+                            "userPrincipalName": upn, "passwordProfile": {"password": "x-Y-z-123456"}})),
+                    )
+                    .await;
+                assert_eq!(s, 201);
+            }
+        }
+        match v["@odata.nextLink"].as_str() {
+            Some(next) => url = next.to_string(),
+            None => break,
+        }
+    }
+    let unique: HashSet<&String> = seen.iter().collect();
+    assert_eq!(unique.len(), seen.len(), "no user twice: {seen:?}");
+    for i in 0..30 {
+        let upn = format!("{}{i:02}@contoso.com", if i % 2 == 0 { "Ab" } else { "aB" });
+        assert!(seen.contains(&upn), "{upn} missing from {seen:?}");
+    }
+    assert!(seen.contains(&"abz@contoso.com".to_string()));
+    assert!(
+        seen.contains(&"abzz@contoso.com".to_string()),
+        "created ahead"
+    );
+    assert!(!seen.contains(&"b@contoso.com".to_string()));
+    assert!(pages >= 8, "{pages}");
+
+    // A token from a startsWith listing does not resume another query.
+    let (_, v) = env
+        .get_abs(&env.url("/users?$top=1&$filter=startsWith(userPrincipalName,'ab')"))
+        .await;
+    let next = v["@odata.nextLink"].as_str().unwrap();
+    let token = next.split("$skiptoken=").nth(1).unwrap();
+    let (s, _, v) = env.get(&format!("/users?$skiptoken={token}")).await;
+    assert_eq!((s, error_message(&v)), (400, "Invalid skip token."));
+}

@@ -141,8 +141,10 @@ pub(crate) async fn handle(sim: &Sim, app: &str, ids: &Ids, body: &[u8]) -> Repl
                 )
             };
             done.insert(item.id.clone(), reply.status);
+            let mut reply = reply;
+            let body = reply.take_body();
             let mut h: BTreeMap<String, String> = reply.headers.into_iter().collect();
-            if reply.body.is_some() {
+            if body.is_some() {
                 h.entry("Content-Type".into())
                     .or_insert_with(|| "application/json; odata.metadata=minimal; odata.streaming=true; IEEE754Compatible=false; charset=utf-8".into());
             }
@@ -150,7 +152,7 @@ pub(crate) async fn handle(sim: &Sim, app: &str, ids: &Ids, body: &[u8]) -> Repl
                 id: item.id.clone(),
                 status: reply.status,
                 headers: h,
-                body: reply.body,
+                body,
             });
         }
         if rest.len() == before {

@@ -452,6 +452,16 @@ fn starts_with_ci(s: &str, prefix: &str) -> bool {
 pub const MAX_EXPRESSIONS: usize = 15;
 
 impl Filter {
+    /// A `startsWith(userPrincipalName,…)` every match must satisfy (the filter itself, or one
+    /// side of an `and`): the tenant then reads only that range of its UPN index.
+    pub fn upn_prefix(&self) -> Option<&str> {
+        match self {
+            Filter::StartsWith("userPrincipalName", v) => Some(v),
+            Filter::And(a, b) => a.upn_prefix().or_else(|| b.upn_prefix()),
+            _ => None,
+        }
+    }
+
     /// Leaf comparisons, each value of an `in (…)` counting as one.
     pub fn expression_count(&self) -> usize {
         match self {

@@ -18,6 +18,8 @@ pub(crate) struct Reply {
     pub status: u16,
     pub headers: Vec<(String, String)>,
     pub body: Option<Value>,
+    /// A body already written as JSON (listing pages, which are large and hot); sent as is.
+    pub raw: Option<Vec<u8>>,
     pub throttled: bool,
     pub fault: Option<Fault>,
 }
@@ -28,6 +30,21 @@ impl Reply {
             status,
             body: Some(body),
             ..Default::default()
+        }
+    }
+    /// `bytes` must be one JSON value.
+    pub fn json_bytes(status: u16, bytes: Vec<u8>) -> Reply {
+        Reply {
+            status,
+            raw: Some(bytes),
+            ..Default::default()
+        }
+    }
+    /// The body as a JSON value (for a `$batch` item), whichever way it was written.
+    pub fn take_body(&mut self) -> Option<Value> {
+        match self.raw.take() {
+            Some(b) => serde_json::from_slice(&b).ok(),
+            None => self.body.take(),
         }
     }
     pub fn empty(status: u16) -> Reply {
@@ -237,11 +254,12 @@ fn plain(status: u16, text: &'static str) -> Response {
 }
 
 fn to_response(reply: Reply, extra: &[(String, String)]) -> Response {
-    let has_body = reply.body.is_some();
-    let bytes = reply
-        .body
-        .map(|b| serde_json::to_vec(&b).unwrap_or_default())
-        .unwrap_or_default();
+    let has_body = reply.body.is_some() || reply.raw.is_some();
+    let bytes = match (reply.raw, reply.body) {
+        (Some(raw), _) => raw,
+        (None, Some(b)) => serde_json::to_vec(&b).unwrap_or_default(),
+        (None, None) => Vec::new(),
+    };
     let mut r = Response::new(Body::from(bytes));
     *r.status_mut() =
         StatusCode::from_u16(reply.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);

@@ -15,7 +15,7 @@
 
 use crate::wire::{RoleAssignment, RoleDefinition, SyncFeatures, User};
 use serde::{Deserialize, Serialize};
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -193,6 +193,9 @@ pub struct Tenant {
     pub deleted: BTreeMap<String, User>,
     /// Lower-cased UPN → id, active users only.
     pub upn_index: HashMap<String, String>,
+    /// (lower-cased UPN, id key) of every active user with a UPN, in order: a
+    /// `startsWith(userPrincipalName,…)` page is a range of it rather than a scan of all users.
+    pub upn_order: BTreeSet<(String, String)>,
     /// ImmutableId → holder id, active and deleted (uniqueness spans both).
     pub immutable_index: HashMap<String, String>,
     pub role_definitions: Vec<RoleDefinition>,
@@ -248,7 +251,9 @@ impl Tenant {
     pub fn insert_active(&mut self, u: User) {
         let id = u.id.clone().unwrap_or_default();
         if let Some(upn) = &u.user_principal_name {
-            self.upn_index.insert(upn.to_lowercase(), id.clone());
+            let lower = upn.to_lowercase();
+            self.upn_order.insert((lower.clone(), key(&id)));
+            self.upn_index.insert(lower, id.clone());
         }
         if let Some(imm) = u
             .on_premises_immutable_id
@@ -275,7 +280,10 @@ impl Tenant {
     pub fn remove_active(&mut self, id: &str) -> Option<User> {
         let u = self.users.remove(&key(id))?;
         if let Some(upn) = &u.user_principal_name {
-            self.upn_index.remove(&upn.to_lowercase());
+            let lower = upn.to_lowercase();
+            self.upn_order
+                .remove(&(lower.clone(), key(u.id.as_deref().unwrap_or(id))));
+            self.upn_index.remove(&lower);
         }
         self.unindex_immutable(&u);
         Some(u)

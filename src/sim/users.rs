@@ -348,22 +348,149 @@ fn parse_filter(q: &Query, support: &Support, ids: &Ids) -> Result<Option<Filter
     }
 }
 
-fn encode_skiptoken(last_key: &str) -> String {
-    // Opaque to clients; it is the last id served, so paging is stable while users change.
+/// Where a page ended: the last id served (pages in id order), or the last (lower-cased UPN,
+/// id) served (a `startsWith(userPrincipalName,…)` listing, read in UPN order from the index).
+/// Either way paging is stable while users change.
+#[derive(Clone, Debug, PartialEq)]
+enum Resume {
+    Id(String),
+    Upn(String, String),
+}
+
+fn encode_skiptoken(at: &Resume) -> String {
+    // Opaque to clients.
+    let raw = match at {
+        Resume::Id(k) => format!("hm1:{k}"),
+        Resume::Upn(upn, k) => format!("hm2:{}:{k}{upn}", k.len()),
+    };
     format!(
         "RFNwdAI{}",
-        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(format!("hm1:{last_key}"))
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(raw)
     )
 }
 
-fn decode_skiptoken(t: &str) -> Option<String> {
+fn decode_skiptoken(t: &str) -> Option<Resume> {
     let b = base64::engine::general_purpose::URL_SAFE_NO_PAD
         .decode(t.strip_prefix("RFNwdAI")?)
         .ok()?;
-    String::from_utf8(b)
-        .ok()?
-        .strip_prefix("hm1:")
-        .map(String::from)
+    let s = String::from_utf8(b).ok()?;
+    if let Some(k) = s.strip_prefix("hm1:") {
+        return Some(Resume::Id(k.to_string()));
+    }
+    let (len, rest) = s.strip_prefix("hm2:")?.split_once(':')?;
+    let len: usize = len.parse().ok()?;
+    let (k, upn) = (rest.get(..len)?, rest.get(len..)?);
+    Some(Resume::Upn(upn.to_string(), k.to_string()))
+}
+
+/// The `$select`ed names (canonical spelling), or the default set; `Err(name)` for the first
+/// unknown name. Sorted and deduplicated, the order `serde_json::Map` gives them.
+fn selected_names(select: Option<&str>, deleted: bool) -> Result<Vec<&'static str>, String> {
+    let mut names: Vec<&'static str> = Vec::new();
+    match select {
+        Some(sel) if !sel.trim().is_empty() => {
+            for n in sel.split(',').map(str::trim).filter(|n| !n.is_empty()) {
+                names.push(property_name(n).ok_or_else(|| n.to_string())?);
+            }
+        }
+        _ => {
+            names.extend(DEFAULT_USER_PROPERTIES);
+            if deleted {
+                names.push("deletedDateTime");
+            }
+        }
+    }
+    names.sort_unstable();
+    names.dedup();
+    Ok(names)
+}
+
+/// One listed user, written straight from [`User`]: the same JSON as [`render`] (an `other`
+/// entry first, then the typed field, then `[]`/null), without building a `Value` per user.
+struct Listed<'a> {
+    user: &'a User,
+    names: &'a [&'static str],
+}
+
+impl serde::Serialize for Listed<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        enum V<'a> {
+            Str(&'a Option<String>),
+            Bool(Option<bool>),
+            List(&'a Option<Vec<String>>),
+            Json(&'a Value),
+            Null,
+        }
+        let u = self.user;
+        let mut m = s.serialize_map(Some(self.names.len()))?;
+        for &n in self.names {
+            let v = match u.other.get(n) {
+                Some(v) => V::Json(v),
+                None => match n {
+                    "id" => V::Str(&u.id),
+                    "userPrincipalName" => V::Str(&u.user_principal_name),
+                    "mail" => V::Str(&u.mail),
+                    "displayName" => V::Str(&u.display_name),
+                    "onPremisesImmutableId" => V::Str(&u.on_premises_immutable_id),
+                    "onPremisesObjectIdentifier" => V::Str(&u.on_premises_object_identifier),
+                    "deletedDateTime" => V::Str(&u.deleted_date_time),
+                    "onPremisesSyncEnabled" => V::Bool(u.on_premises_sync_enabled),
+                    "proxyAddresses" => V::List(&u.proxy_addresses),
+                    "businessPhones" | "otherMails" => V::List(&None),
+                    _ => V::Null,
+                },
+            };
+            match v {
+                V::Str(Some(x)) => m.serialize_entry(n, x)?,
+                V::Bool(Some(b)) => m.serialize_entry(n, &b)?,
+                V::List(Some(l)) => m.serialize_entry(n, l)?,
+                V::List(None) => m.serialize_entry(n, &[] as &[String])?,
+                V::Json(v) => m.serialize_entry(n, v)?,
+                _ => m.serialize_entry(n, &())?,
+            }
+        }
+        m.end()
+    }
+}
+
+/// A listing page: `@odata.context`, `@odata.count`, `@odata.nextLink`, `value` (the key order
+/// of a `serde_json::Map`, so the bytes are what the tenant sent when it built `Value`s).
+struct PageOut<'a> {
+    context: String,
+    count: Option<usize>,
+    next_link: Option<String>,
+    users: &'a [&'a User],
+    names: &'a [&'static str],
+}
+
+impl serde::Serialize for PageOut<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::{SerializeMap, SerializeSeq};
+        struct Users<'a>(&'a [&'a User], &'a [&'static str]);
+        impl serde::Serialize for Users<'_> {
+            fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+                let mut seq = s.serialize_seq(Some(self.0.len()))?;
+                for u in self.0 {
+                    seq.serialize_element(&Listed {
+                        user: u,
+                        names: self.1,
+                    })?;
+                }
+                seq.end()
+            }
+        }
+        let mut m = s.serialize_map(None)?;
+        m.serialize_entry("@odata.context", &self.context)?;
+        if let Some(n) = self.count {
+            m.serialize_entry("@odata.count", &n)?;
+        }
+        if let Some(l) = &self.next_link {
+            m.serialize_entry("@odata.nextLink", l)?;
+        }
+        m.serialize_entry("value", &Users(self.users, self.names))?;
+        m.end()
+    }
 }
 
 fn list(sim: &Sim, which: Collection, q: &Query, headers: &Headers, ids: &Ids) -> Reply {
@@ -433,85 +560,97 @@ fn list(sim: &Sim, which: Collection, q: &Query, headers: &Headers, ids: &Ids) -
             }
         },
     };
-    let t = lock(&sim.tenant);
-    let map: &BTreeMap<String, User> = if which == Collection::Users {
-        &t.users
-    } else {
-        &t.deleted
-    };
-    let range = match &after {
-        Some(k) => map.range::<String, _>((Bound::Excluded(k.clone()), Bound::Unbounded)),
-        None => map.range::<String, _>(..),
-    };
-    let matches = |u: &&User| flt.as_ref().is_none_or(|f| f.matches(*u, &filter::USER));
-    let mut page: Vec<&User> = Vec::with_capacity(top.min(1000));
-    let mut more = false;
-    let mut last_key = None;
-    for (k, u) in range {
-        if !matches(&u) {
-            continue;
-        }
-        if page.len() == top {
-            more = true;
-            break;
-        }
-        page.push(u);
-        last_key = Some(k.clone());
-    }
-    // Render outside the tenant lock, so concurrent page requests (a partitioned listing) do
-    // not queue behind each other's JSON building.
-    let counted = count.then(|| map.values().filter(|u| matches(u)).count());
-    let page: Vec<User> = page.into_iter().cloned().collect();
-    drop(t);
-    let mut value = Vec::with_capacity(page.len());
-    for u in &page {
-        match render(u, q.get("$select"), which == Collection::Deleted) {
-            Ok(m) => value.push(Value::Object(m)),
-            Err(bad) => {
-                return graph_error(
-                    ids,
-                    400,
-                    "Request_BadRequest",
-                    &format!(
-                        "Could not find a property named '{bad}' on type 'microsoft.graph.user'."
-                    ),
-                    vec![],
-                )
-            }
-        }
-    }
-    if let (Some(sel), true) = (q.get("$select"), page.is_empty()) {
-        // Validate $select even on an empty page.
-        if let Some(bad) = sel
-            .split(',')
-            .map(str::trim)
-            .find(|n| !n.is_empty() && property_name(n).is_none())
-        {
+    let names = match selected_names(q.get("$select"), which == Collection::Deleted) {
+        Ok(n) => n,
+        Err(bad) => {
             return graph_error(
                 ids,
                 400,
                 "Request_BadRequest",
                 &format!("Could not find a property named '{bad}' on type 'microsoft.graph.user'."),
                 vec![],
-            );
+            )
+        }
+    };
+    // A `startsWith(userPrincipalName,…)` listing of active users reads its range of the UPN
+    // index (in UPN order) instead of testing every user in id order; a token minted by
+    // either order resumes in that order.
+    let upn_prefix = match (&after, which) {
+        (Some(Resume::Id(_)), _) | (None, Collection::Deleted) => None,
+        (_, Collection::Users) => flt.as_ref().and_then(|f| f.upn_prefix()),
+        (Some(Resume::Upn(..)), Collection::Deleted) => None,
+    };
+    if matches!(after, Some(Resume::Upn(..))) && upn_prefix.is_none() {
+        return graph_error(
+            ids,
+            400,
+            "Request_BadRequest",
+            "Invalid skip token.",
+            vec![],
+        );
+    }
+    let t = lock(&sim.tenant);
+    let map: &BTreeMap<String, User> = if which == Collection::Users {
+        &t.users
+    } else {
+        &t.deleted
+    };
+    let matches = |u: &User| flt.as_ref().is_none_or(|f| f.matches(u, &filter::USER));
+    let mut page: Vec<&User> = Vec::with_capacity(top.min(1000));
+    let mut more = false;
+    let mut last = None;
+    match upn_prefix {
+        Some(prefix) => {
+            let prefix = prefix.to_lowercase();
+            let from = match &after {
+                Some(Resume::Upn(upn, k)) => Bound::Excluded((upn.clone(), k.clone())),
+                _ => Bound::Included((prefix.clone(), String::new())),
+            };
+            let candidates = t
+                .upn_order
+                .range((from, Bound::Unbounded))
+                .take_while(|(upn, _)| upn.starts_with(&prefix));
+            for (upn, k) in candidates {
+                let Some(u) = map.get(k).filter(|u| matches(u)) else {
+                    continue;
+                };
+                if page.len() == top {
+                    more = true;
+                    break;
+                }
+                page.push(u);
+                last = Some(Resume::Upn(upn.clone(), k.clone()));
+            }
+        }
+        None => {
+            let range = match &after {
+                Some(Resume::Id(k)) => {
+                    map.range::<String, _>((Bound::Excluded(k.clone()), Bound::Unbounded))
+                }
+                _ => map.range::<String, _>(..),
+            };
+            for (k, u) in range {
+                if !matches(u) {
+                    continue;
+                }
+                if page.len() == top {
+                    more = true;
+                    break;
+                }
+                page.push(u);
+                last = Some(Resume::Id(k.clone()));
+            }
         }
     }
-    let mut out = Map::new();
+    let count = count.then(|| map.values().filter(|u| matches(u)).count());
     let ctx = match (which, q.get("$select")) {
         (Collection::Users, Some(s)) => format!("users({s})"),
         (Collection::Users, None) => "users".to_string(),
         (Collection::Deleted, Some(s)) => format!("directoryObjects/microsoft.graph.user({s})"),
         (Collection::Deleted, None) => "directoryObjects/microsoft.graph.user".to_string(),
     };
-    out.insert(
-        "@odata.context".into(),
-        json!(format!("{}/v1.0/$metadata#{ctx}", sim.base_url)),
-    );
-    if let Some(n) = counted {
-        out.insert("@odata.count".into(), json!(n));
-    }
-    if more {
-        if let Some(k) = last_key {
+    let next_link = match (more, last) {
+        (true, Some(at)) => {
             let path = if which == Collection::Users {
                 "users"
             } else {
@@ -523,18 +662,35 @@ fn list(sim: &Sim, which: Collection, q: &Query, headers: &Headers, ids: &Ids) -
             } else {
                 format!("{rest}&")
             };
-            out.insert(
-                "@odata.nextLink".into(),
-                json!(format!(
-                    "{}/v1.0/{path}?{sep}$skiptoken={}",
-                    sim.base_url,
-                    encode_skiptoken(&k)
-                )),
-            );
+            Some(format!(
+                "{}/v1.0/{path}?{sep}$skiptoken={}",
+                sim.base_url,
+                encode_skiptoken(&at)
+            ))
         }
+        _ => None,
+    };
+    // Written straight from the users while the lock is held: cheaper than cloning them out
+    // and building `Value`s, and the lock is no longer held for a scan of the whole tenant.
+    let out = PageOut {
+        context: format!("{}/v1.0/$metadata#{ctx}", sim.base_url),
+        count,
+        next_link,
+        users: &page,
+        names: &names,
+    };
+    let bytes = serde_json::to_vec(&out);
+    drop(t);
+    match bytes {
+        Ok(b) => Reply::json_bytes(200, b),
+        Err(e) => graph_error(
+            ids,
+            500,
+            "generalException",
+            &format!("cannot write the page: {e}"),
+            vec![],
+        ),
     }
-    out.insert("value".into(), Value::Array(value));
-    Reply::json(200, Value::Object(out))
 }
 
 fn one_user(sim: &Sim, method: &str, k: &str, q: &Query, body: Option<Value>, ids: &Ids) -> Reply {
@@ -946,4 +1102,122 @@ fn roles(sim: &Sim, kind: &str, q: &Query, ids: &Ids) -> Reply {
         200,
         json!({"@odata.context": format!("{}/v1.0/$metadata#{ctx}", sim.base_url), "value": value}),
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn users() -> Vec<User> {
+        let mut odd = User {
+            id: Some("B-2".into()),
+            user_principal_name: Some("Ünï@contoso.com".into()),
+            display_name: Some("quote \" and \\ and \u{1}".into()),
+            on_premises_sync_enabled: Some(true),
+            deleted_date_time: Some("2026-01-01T00:00:00Z".into()),
+            ..Default::default()
+        };
+        odd.other.insert("accountEnabled".into(), json!(false));
+        odd.other.insert("businessPhones".into(), json!(["+1 555"]));
+        odd.other.insert("givenName".into(), Value::Null);
+        vec![
+            User::default(),
+            User {
+                id: Some("a-1".into()),
+                user_principal_name: Some("a@contoso.com".into()),
+                mail: Some("a@contoso.com".into()),
+                proxy_addresses: Some(vec!["SMTP:a@contoso.com".into(), "smtp:b@x".into()]),
+                on_premises_immutable_id: Some("2/9JCtHr0EmH+hL07o11vA==".into()),
+                on_premises_object_identifier: Some("x".into()),
+                on_premises_sync_enabled: Some(false),
+                ..Default::default()
+            },
+            odd,
+        ]
+    }
+
+    /// The page as the tenant built it before it wrote pages directly: `Value` maps.
+    fn page_via_values(
+        users: &[&User],
+        select: Option<&str>,
+        deleted: bool,
+        count: Option<usize>,
+        next: Option<&str>,
+    ) -> Vec<u8> {
+        let mut out = Map::new();
+        out.insert("@odata.context".into(), json!("ctx"));
+        if let Some(n) = count {
+            out.insert("@odata.count".into(), json!(n));
+        }
+        if let Some(l) = next {
+            out.insert("@odata.nextLink".into(), json!(l));
+        }
+        let value = users
+            .iter()
+            .map(|u| Value::Object(render(u, select, deleted).unwrap()))
+            .collect();
+        out.insert("value".into(), Value::Array(value));
+        serde_json::to_vec(&Value::Object(out)).unwrap()
+    }
+
+    #[test]
+    fn pages_written_directly_are_byte_for_byte_the_value_rendering() {
+        let all = users();
+        let refs: Vec<&User> = all.iter().collect();
+        let hardmatch = crate::wire::USER_SELECT.join(",");
+        for select in [
+            None,
+            Some(""),
+            Some(hardmatch.as_str()),
+            Some("id, DisplayName,id,mail,accountEnabled,businessPhones,otherMails,givenName"),
+            Some("deletedDateTime,proxyAddresses,onPremisesSyncEnabled"),
+        ] {
+            for deleted in [false, true] {
+                for (count, next) in [(None, None), (Some(3), Some("https://x/?$skiptoken=y"))] {
+                    let names = selected_names(select, deleted).unwrap();
+                    let direct = serde_json::to_vec(&PageOut {
+                        context: "ctx".into(),
+                        count,
+                        next_link: next.map(String::from),
+                        users: &refs,
+                        names: &names,
+                    })
+                    .unwrap();
+                    let old = page_via_values(&refs, select, deleted, count, next);
+                    assert_eq!(
+                        String::from_utf8(direct).unwrap(),
+                        String::from_utf8(old).unwrap(),
+                        "{select:?} deleted={deleted}"
+                    );
+                }
+            }
+        }
+        assert_eq!(
+            selected_names(Some("id,nonsense,alsobad"), false),
+            Err("nonsense".into())
+        );
+    }
+
+    #[test]
+    fn skiptokens_round_trip_and_reject_tampering() {
+        for at in [
+            Resume::Id("00000000-0000-4000-8000-000000000001".into()),
+            Resume::Upn("a:b@contoso.com".into(), "k:1".into()),
+            Resume::Upn("ünï@x".into(), String::new()),
+        ] {
+            let t = encode_skiptoken(&at);
+            assert!(t.starts_with("RFNwdAI"));
+            assert_eq!(decode_skiptoken(&t), Some(at));
+        }
+        let forged = |raw: &str| {
+            format!(
+                "RFNwdAI{}",
+                base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(raw)
+            )
+        };
+        assert_eq!(decode_skiptoken(&forged("hm2:99:short")), None);
+        assert_eq!(decode_skiptoken(&forged("hm2:x:y")), None);
+        assert_eq!(decode_skiptoken(&forged("hm3:y")), None);
+        assert_eq!(decode_skiptoken("nope"), None);
+    }
 }

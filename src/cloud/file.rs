@@ -11,7 +11,8 @@ use crate::sources::columns::{
     find, identifier, normalize, split_multi, type_name_cell, type_name_message, TypeNameCell,
 };
 use crate::sources::table::{Header, NotTextKind, Row, TableVisitor, Value};
-use crate::sources::{self, csv, text, xlsx, ByteKind};
+use crate::sources::{self, csv, stream, text, xlsx, ByteKind};
+use std::io::Read;
 use std::path::{Path, PathBuf};
 
 const ID: &[&str] = &["id", "objectid", "cloudobjectid"];
@@ -362,7 +363,44 @@ impl CloudRows {
 
 /// See [`super::read_cloud_export`].
 pub(crate) fn read(path: &Path) -> Result<CloudState, InputError> {
-    let bytes = sources::read_file(path)?;
+    let scanned = match stream::scan(path)? {
+        stream::Opened::Whole(bytes) => return read_bytes(path, bytes),
+        stream::Opened::Text(scanned) => scanned,
+    };
+    let mut state = CloudState::default();
+    state.warnings.extend(scanned.warning.clone());
+    let mut reader = scanned.open(path)?;
+    let (prefix, complete) = stream::read_prefix(&mut reader).map_err(|e| {
+        InputError::new(
+            path,
+            "",
+            format!("cannot read the file: {e}"),
+            "check the path and that the file is not open exclusively in another program",
+        )
+    })?;
+    let (head, tail) = prefix.split_at(complete);
+    let head = std::str::from_utf8(head).map_err(|e| {
+        InputError::new(
+            path,
+            "",
+            format!("the file is not valid UTF-8: {e}"),
+            "save it as UTF-8",
+        )
+    })?;
+    let mut rest = tail.chain(reader);
+    let mut rows = CloudRows::new(path, false);
+    let n = csv::visit_stream(path, head, &mut rest, &mut rows)?;
+    rows.finish(&mut state, n, true)?;
+    state.sources.push(CloudSource {
+        description: path.display().to_string(),
+        sha256: Some(scanned.sha256),
+        rows: n,
+    });
+    Ok(state)
+}
+
+/// [`read`] on the whole file in memory: XLSX, and files that cannot be read twice (pipes).
+fn read_bytes(path: &Path, bytes: Vec<u8>) -> Result<CloudState, InputError> {
     let sha256 = sources::sha256_hex(&bytes);
     let mut state = CloudState::default();
     let mut description = path.display().to_string();

@@ -5,6 +5,7 @@ mod ad;
 pub(crate) mod columns;
 pub(crate) mod csv;
 mod ldif;
+pub(crate) mod stream;
 pub(crate) mod table;
 pub mod text;
 pub(crate) mod xlsx;
@@ -12,6 +13,7 @@ pub(crate) mod xlsx;
 use crate::anchor::{HexAs, SourceAnchor};
 use crate::error::InputError;
 use sha2::{Digest, Sha256};
+use std::io::Read;
 use std::path::{Path, PathBuf};
 
 /// One AD user as exported.
@@ -77,7 +79,63 @@ pub struct AdExport {
 /// Read an AD export. File-level problems (unreadable, no UPN or GUID column, corrupt XLSX) are an
 /// [`InputError`]; row-level problems land in [`AdUser::problems`] and the run goes on.
 pub fn read_ad_export(path: &Path, opts: &ReadOptions) -> Result<AdExport, InputError> {
-    let bytes = read_file(path)?;
+    let scanned = match stream::scan(path)? {
+        stream::Opened::Whole(bytes) => return read_ad_bytes(path, opts, bytes),
+        stream::Opened::Text(scanned) => scanned,
+    };
+    if opts.format == Some(Format::Xlsx) {
+        return Err(InputError::new(
+            path,
+            "",
+            "--format xlsx was given but the file is not an XLSX workbook (no zip signature)",
+            "leave out --format to detect the format, or give the .xlsx file",
+        ));
+    }
+    let mut reader = scanned.open(path)?;
+    let (prefix, complete) = stream::read_prefix(&mut reader).map_err(|e| {
+        InputError::new(
+            path,
+            "",
+            format!("cannot read the file: {e}"),
+            "check the path and that the file is not open exclusively in another program",
+        )
+    })?;
+    let head = std::str::from_utf8(&prefix[..complete]).unwrap_or_default();
+    let format = opts.format.unwrap_or_else(|| detect_text(head));
+    if format == Format::Ldif {
+        // LDIF is parsed from the whole text.
+        drop(reader);
+        return read_ad_bytes(path, opts, read_file(path)?);
+    }
+    let mut warnings: Vec<String> = scanned.warning.iter().cloned().collect();
+    let mut rows = ad::AdRows::new(path, format == Format::Csvde, opts.hex_as);
+    // The prefix ends at a line end unless it is the whole file; a line cut there is read again
+    // from the stream.
+    let (head, tail) = prefix.split_at(complete);
+    let head = std::str::from_utf8(head).map_err(|e| {
+        InputError::new(
+            path,
+            "",
+            format!("the file is not valid UTF-8: {e}"),
+            "save it as UTF-8",
+        )
+    })?;
+    let mut rest = tail.chain(reader);
+    csv::visit_stream(path, head, &mut rest, &mut rows)?;
+    let (users, w) = rows.finish()?;
+    warnings.extend(w);
+    Ok(AdExport {
+        path: path.to_path_buf(),
+        format,
+        users,
+        warnings,
+        sha256: scanned.sha256,
+    })
+}
+
+/// [`read_ad_export`] on the whole file in memory: XLSX, LDIF, and files that cannot be read
+/// twice (pipes).
+fn read_ad_bytes(path: &Path, opts: &ReadOptions, bytes: Vec<u8>) -> Result<AdExport, InputError> {
     let sha256 = sha256_hex(&bytes);
     let mut warnings = Vec::new();
     let kind = sniff_bytes(path, &bytes)?;
@@ -167,7 +225,10 @@ pub(crate) fn read_file(path: &Path) -> Result<Vec<u8>, InputError> {
 }
 
 pub(crate) fn sha256_hex(bytes: &[u8]) -> String {
-    let digest = Sha256::digest(bytes);
+    sha256_hex_digest(&Sha256::digest(bytes))
+}
+
+pub(crate) fn sha256_hex_digest(digest: &[u8]) -> String {
     let mut s = String::with_capacity(64);
     for b in digest.iter() {
         s.push_str(&format!("{b:02x}"));

@@ -28,7 +28,11 @@ fn ad_csv() -> (String, Vec<u64>) {
         lines.push(line);
         let guid = format!("{:08x}-0000-4000-8000-{:012x}", i, i * 7);
         if i % 613 == 0 {
-            write!(text, "\"u{i}@x.test\",\"{guid}\",\"Zoë\r\nline two\r\nthree\"\r\n").ok();
+            write!(
+                text,
+                "\"u{i}@x.test\",\"{guid}\",\"Zoë\r\nline two\r\nthree\"\r\n"
+            )
+            .ok();
             line += 3;
         } else {
             write!(text, "\"u{i}@x.test\",\"{guid}\",\"Renée Ünal {i}\"\r\n").ok();
@@ -88,7 +92,12 @@ fn every_encoding_gives_the_same_users_lines_and_hash() {
             "{name}"
         );
         let fallback = export.warnings.iter().any(|w| w.contains("Windows-1252"));
-        assert_eq!(fallback, name == "cp1252.csv", "{name}: {:?}", export.warnings);
+        assert_eq!(
+            fallback,
+            name == "cp1252.csv",
+            "{name}: {:?}",
+            export.warnings
+        );
     }
 }
 
@@ -166,7 +175,10 @@ fn a_large_cloud_export_is_streamed_with_its_lines_and_hash() {
         let path = write(&dir, name, t.as_bytes());
         let state = read_cloud_export(&path).unwrap_or_else(|e| panic!("{name}: {e}"));
         assert_eq!(state.users.len(), ROWS, "{name}");
-        assert_eq!(state.sources[0].sha256.as_deref(), Some(&*sha(t.as_bytes())));
+        assert_eq!(
+            state.sources[0].sha256.as_deref(),
+            Some(&*sha(t.as_bytes()))
+        );
         assert_eq!(state.sources[0].rows, ROWS);
         // Row i is on line 3 + i, plus one blank line per thousand rows before it.
         for i in [0, 998, 999, 1000, ROWS - 1] {
@@ -175,4 +187,72 @@ fn a_large_cloud_export_is_streamed_with_its_lines_and_hash() {
             assert_eq!(state.users[i].upn, format!("c{i}@x.test"));
         }
     }
+}
+
+#[test]
+fn unread_attributes_are_left_out_and_nothing_else_changes() {
+    use hardmatch::sources::Unread;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let ad = write(
+        &dir,
+        "ad.csv",
+        b"UserPrincipalName,ObjectGUID,DistinguishedName,SamAccountName,proxyAddresses,mail\n\
+          a@x.test,e0c12033-f50b-42c8-8ccb-deb866e9b12a,\"CN=a,DC=x\",a,SMTP:a@x.test;smtp:b@x.test,a@x.test\n\
+          bad,not-a-guid,\"CN=b,DC=x\",b,SMTP:b@x.test,\n",
+    );
+    let full = read_ad_export(&ad, &ReadOptions::default()).expect("reads");
+    assert_eq!(full.users[0].proxy_addresses.len(), 2);
+    for unread in [
+        Unread {
+            dn: true,
+            sam_account_name: true,
+            proxy_addresses: true,
+        },
+        Unread {
+            dn: true,
+            ..Unread::default()
+        },
+    ] {
+        let opts = ReadOptions {
+            unread,
+            ..ReadOptions::default()
+        };
+        let lean = read_ad_export(&ad, &opts).expect("reads");
+        let mut expected = full.users.clone();
+        for u in &mut expected {
+            if unread.dn {
+                u.dn = None;
+            }
+            if unread.sam_account_name {
+                u.sam_account_name = None;
+            }
+            if unread.proxy_addresses {
+                u.proxy_addresses.clear();
+            }
+        }
+        assert_eq!(lean.users, expected, "{unread:?}");
+        assert_eq!(lean.warnings, full.warnings);
+        assert!(!lean.users[1].problems.is_empty(), "row checks still run");
+    }
+
+    let cloud = write(
+        &dir,
+        "cloud.csv",
+        b"Id,UserPrincipalName,OnPremisesImmutableId,ProxyAddresses\n\
+          1,a@x.test,,SMTP:a@x.test;smtp:c@x.test\n",
+    );
+    let full = read_cloud_export(&cloud).expect("reads");
+    assert_eq!(full.users[0].proxy_addresses.len(), 2);
+    let lean = hardmatch::cloud::read_cloud_export_unread(
+        &cloud,
+        Unread {
+            proxy_addresses: true,
+            ..Unread::default()
+        },
+    )
+    .expect("reads");
+    let mut expected = full.users.clone();
+    expected[0].proxy_addresses.clear();
+    assert_eq!(lean.users, expected);
+    assert_eq!(lean.sources, full.sources);
 }

@@ -158,10 +158,15 @@ fn pipeline(n: usize) -> anyhow::Result<()> {
     let mut t = Timer::new();
     // As `hardmatch plan` does: one file after the other, each shedding what planning never reads.
     let keys = PlanOptions::default().match_keys;
-    let mut ad = sources::read_ad_export(&ad_path, &ReadOptions::default())?;
+    let read_opts = ReadOptions {
+        unread: plan::unread_ad(keys),
+        ..ReadOptions::default()
+    };
+    let mut ad = sources::read_ad_export(&ad_path, &read_opts)?;
     plan::shed_unused_ad(&mut ad.users, keys);
     t.phase("read AD CSV");
-    let mut cloud = hardmatch::cloud::read_cloud_export(&cloud_path)?;
+    let mut cloud =
+        hardmatch::cloud::read_cloud_export_unread(&cloud_path, plan::unread_cloud(keys))?;
     plan::shed_unused_cloud(&mut cloud, keys);
     t.phase("read cloud CSV");
     let d = plan::decide(&ad.users, &cloud, &PlanOptions::default());

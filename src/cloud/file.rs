@@ -11,7 +11,8 @@ use crate::sources::columns::{
     find, identifier, normalize, split_multi, type_name_cell, type_name_message, TypeNameCell,
 };
 use crate::sources::table::{Header, NotTextKind, Row, TableVisitor, Value};
-use crate::sources::{self, csv, text, xlsx, ByteKind};
+use crate::sources::{self, csv, stream, text, xlsx, ByteKind, Unread};
+use std::io::Read;
 use std::path::{Path, PathBuf};
 
 const ID: &[&str] = &["id", "objectid", "cloudobjectid"];
@@ -46,6 +47,8 @@ struct Columns {
 }
 
 struct CloudRows {
+    /// See [`crate::sources::Unread::proxy_addresses`].
+    skip_proxy_addresses: bool,
     path: PathBuf,
     /// Every row is a deleted user (the "Deleted users" sheet).
     all_deleted: bool,
@@ -67,6 +70,7 @@ struct CloudRows {
 impl CloudRows {
     fn new(path: &Path, all_deleted: bool) -> Self {
         CloudRows {
+            skip_proxy_addresses: false,
             path: path.to_path_buf(),
             all_deleted,
             cols: Columns::default(),
@@ -249,7 +253,14 @@ impl TableVisitor for CloudRows {
                 }
                 Some(t) => {
                     self.proxy_filled += 1;
-                    split_multi(&t)
+                    if self.skip_proxy_addresses {
+                        // Dropped as read: freed now, the next row reuses the memory.
+                        Vec::new()
+                    } else {
+                        let mut v = split_multi(&t);
+                        v.shrink_to_fit();
+                        v
+                    }
                 }
                 None => Vec::new(),
             },
@@ -361,8 +372,46 @@ impl CloudRows {
 }
 
 /// See [`super::read_cloud_export`].
-pub(crate) fn read(path: &Path) -> Result<CloudState, InputError> {
-    let bytes = sources::read_file(path)?;
+pub(crate) fn read(path: &Path, unread: Unread) -> Result<CloudState, InputError> {
+    let scanned = match stream::scan(path)? {
+        stream::Opened::Whole(bytes) => return read_bytes(path, bytes, unread),
+        stream::Opened::Text(scanned) => scanned,
+    };
+    let mut state = CloudState::default();
+    state.warnings.extend(scanned.warning.clone());
+    let mut reader = scanned.open(path)?;
+    let (prefix, complete) = stream::read_prefix(&mut reader).map_err(|e| {
+        InputError::new(
+            path,
+            "",
+            format!("cannot read the file: {e}"),
+            "check the path and that the file is not open exclusively in another program",
+        )
+    })?;
+    let (head, tail) = prefix.split_at(complete);
+    let head = std::str::from_utf8(head).map_err(|e| {
+        InputError::new(
+            path,
+            "",
+            format!("the file is not valid UTF-8: {e}"),
+            "save it as UTF-8",
+        )
+    })?;
+    let mut rest = tail.chain(reader);
+    let mut rows = CloudRows::new(path, false);
+    rows.skip_proxy_addresses = unread.proxy_addresses;
+    let n = csv::visit_stream(path, head, &mut rest, &mut rows)?;
+    rows.finish(&mut state, n, true)?;
+    state.sources.push(CloudSource {
+        description: path.display().to_string(),
+        sha256: Some(scanned.sha256),
+        rows: n,
+    });
+    Ok(state)
+}
+
+/// [`read`] on the whole file in memory: XLSX, and files that cannot be read twice (pipes).
+fn read_bytes(path: &Path, bytes: Vec<u8>, unread: Unread) -> Result<CloudState, InputError> {
     let sha256 = sources::sha256_hex(&bytes);
     let mut state = CloudState::default();
     let mut description = path.display().to_string();
@@ -372,6 +421,7 @@ pub(crate) fn read(path: &Path) -> Result<CloudState, InputError> {
             let mut wb = xlsx::open(path, bytes)?;
             let first = xlsx::choose_sheet(path, &wb, None)?;
             let mut rows = CloudRows::new(path, false);
+            rows.skip_proxy_addresses = unread.proxy_addresses;
             let n = xlsx::visit(path, &mut wb, &first, &mut rows)?;
             rows.finish(&mut state, n, true)?;
             total += n;
@@ -382,6 +432,7 @@ pub(crate) fn read(path: &Path) -> Result<CloudState, InputError> {
             description = format!("{description} (sheet {first}");
             if let Some(sheet) = deleted_sheet {
                 let mut rows = CloudRows::new(path, true);
+                rows.skip_proxy_addresses = unread.proxy_addresses;
                 let n = xlsx::visit(path, &mut wb, &sheet, &mut rows)?;
                 rows.finish(&mut state, n, false)?;
                 total += n;
@@ -394,6 +445,7 @@ pub(crate) fn read(path: &Path) -> Result<CloudState, InputError> {
             state.warnings.extend(warning);
             sources::check_text(path, &text)?;
             let mut rows = CloudRows::new(path, false);
+            rows.skip_proxy_addresses = unread.proxy_addresses;
             let n = csv::visit(path, &text, &mut rows)?;
             // The users own their values; the file's text is not needed for the checks below.
             drop(text);

@@ -93,5 +93,15 @@ pub struct CloudSource {
 /// Rows with `DeletedDateTime` set go to [`CloudState::deleted`]; an XLSX written by
 /// `hardmatch cloud export` has a second sheet of deleted users, read too.
 pub fn read_cloud_export(path: &Path) -> Result<CloudState, InputError> {
-    file::read(path)
+    file::read(path, crate::sources::Unread::default())
+}
+
+/// [`read_cloud_export`] leaving out attributes the caller never reads (only
+/// [`crate::sources::Unread::proxy_addresses`] applies to cloud users): dropped as each row is
+/// read, so a million users' copies never fragment the heap.
+pub fn read_cloud_export_unread(
+    path: &Path,
+    unread: crate::sources::Unread,
+) -> Result<CloudState, InputError> {
+    file::read(path, unread)
 }

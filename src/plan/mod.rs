@@ -196,6 +196,24 @@ impl Plan {
     }
 }
 
+/// What [`shed_unused_ad`] sheds, for [`crate::sources::ReadOptions::unread`]: dropped while
+/// reading, the memory is reused row after row instead of freed in scattered holes at the end.
+pub fn unread_ad(keys: MatchKeys) -> crate::sources::Unread {
+    crate::sources::Unread {
+        dn: true,
+        sam_account_name: true,
+        proxy_addresses: keys == MatchKeys::Upn,
+    }
+}
+
+/// What [`shed_unused_cloud`] sheds, for [`crate::cloud::read_cloud_export_unread`].
+pub fn unread_cloud(keys: MatchKeys) -> crate::sources::Unread {
+    crate::sources::Unread {
+        proxy_addresses: keys == MatchKeys::Upn,
+        ..Default::default()
+    }
+}
+
 /// Free the AD values planning never reads: distinguished names, sAMAccountNames and, unless
 /// `keys` matches on them, proxyAddresses. At a million users that is about a third of what the
 /// AD export takes in memory; [`build`] and [`decide`] decide exactly as before.

@@ -58,9 +58,16 @@ pub(crate) struct AdRows {
     /// Rows whose names hold `?`: the mark of Windows PowerShell 5.1's ASCII Export-Csv.
     question_marks: usize,
     first_question_mark: Option<String>,
+    unread: super::Unread,
 }
 
 impl AdRows {
+    /// Attributes to drop from each user as it is read (see [`super::Unread`]).
+    pub(crate) fn unread(mut self, unread: super::Unread) -> Self {
+        self.unread = unread;
+        self
+    }
+
     pub(crate) fn new(path: &Path, csvde: bool, hex_as: Option<HexAs>) -> Self {
         AdRows {
             path: path.to_path_buf(),
@@ -73,6 +80,7 @@ impl AdRows {
             users: Vec::new(),
             question_marks: 0,
             first_question_mark: None,
+            unread: super::Unread::default(),
         }
     }
 
@@ -342,6 +350,15 @@ impl TableVisitor for AdRows {
             }
         }
 
+        // Dropped now rather than after the whole read: freed right away, the next row reuses the
+        // memory instead of leaving holes between the users that stay.
+        let unread = self.unread;
+        let mut proxy_addresses = proxy_addresses;
+        if unread.proxy_addresses {
+            proxy_addresses = Vec::new();
+        } else {
+            proxy_addresses.shrink_to_fit();
+        }
         self.users.push(AdUser {
             upn,
             object_guid,
@@ -349,8 +366,8 @@ impl TableVisitor for AdRows {
             mail,
             proxy_addresses,
             display_name,
-            dn,
-            sam_account_name,
+            dn: dn.filter(|_| !unread.dn),
+            sam_account_name: sam_account_name.filter(|_| !unread.sam_account_name),
             location: row.location,
             problems,
         });

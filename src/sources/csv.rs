@@ -6,7 +6,10 @@
 use super::table::{file_label, Header, Row, TableVisitor, Value};
 use crate::error::InputError;
 use std::borrow::Cow;
+use std::cell::RefCell;
+use std::io::Read;
 use std::path::Path;
+use std::rc::Rc;
 
 /// How a CSV text is laid out.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -117,23 +120,80 @@ pub(crate) fn visit(
     } else {
         Cow::Borrowed(text)
     };
-    let text = text.as_ref();
-    let dialect = sniff(text);
-    let body = &text[dialect.body_start..];
+    visit_stream(path, &text, &mut std::io::empty(), visitor)
+}
+
+/// The bytes the CSV reader has been given and not yet parsed past: enough to see where a record
+/// really starts (the csv crate reports the end of the previous record, before blank lines).
+#[derive(Default)]
+struct Window {
+    /// Stream offset of `bytes[0]`.
+    base: u64,
+    bytes: Vec<u8>,
+}
+
+/// Passes the stream to the CSV reader and keeps a copy in the shared [`Window`].
+struct Tap<R> {
+    inner: R,
+    window: Rc<RefCell<Window>>,
+}
+
+impl<R: Read> Read for Tap<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.window.borrow_mut().bytes.extend_from_slice(&buf[..n]);
+        Ok(n)
+    }
+}
+
+/// Physical line of the record whose parse started at stream offset `byte` on line `line`; bytes
+/// before `byte` are no longer needed.
+fn record_line_in(window: &RefCell<Window>, byte: u64, line: u64) -> u64 {
+    let mut w = window.borrow_mut();
+    let at = byte.saturating_sub(w.base) as usize;
+    let found = record_line(&w.bytes, at, line);
+    // Drop what was parsed, in bulk, so the copy stays amortised.
+    if at > 1 << 20 {
+        w.bytes.drain(..at);
+        w.base += at as u64;
+    }
+    found
+}
+
+/// Read a decoded CSV and feed the visitor: `prefix` is the start of the text, at least as much as
+/// [`super::stream::read_prefix`] reads (or all of it), `rest` the remainder. Bare-CR line ends
+/// must already be LFs. Returns the number of data rows.
+pub(crate) fn visit_stream(
+    path: &Path,
+    prefix: &str,
+    rest: &mut dyn Read,
+    visitor: &mut dyn TableVisitor,
+) -> Result<usize, InputError> {
+    let dialect = sniff(prefix);
+    let window = Rc::new(RefCell::new(Window::default()));
+    let body = Tap {
+        inner: prefix.as_bytes()[dialect.body_start..].chain(rest),
+        window: Rc::clone(&window),
+    };
     let label = file_label(path);
     let mut reader = ::csv::ReaderBuilder::new()
         .has_headers(false)
         .flexible(true)
         .delimiter(dialect.delimiter)
-        .from_reader(body.as_bytes());
+        .buffer_capacity(64 * 1024)
+        .from_reader(body);
     let mut record = ::csv::StringRecord::new();
     let read_err = |e: ::csv::Error| {
+        let (position, what) = match e.kind() {
+            ::csv::ErrorKind::Io(io) => (None, format!("the file cannot be read: {io}")),
+            _ => (e.position(), format!("the file cannot be read as CSV: {e}")),
+        };
         InputError::new(
             path,
-            e.position()
+            position
                 .map(|p| format!("line {}", p.line() + dialect.lines_before))
                 .unwrap_or_default(),
-            format!("the file cannot be read as CSV: {e}"),
+            what,
             "export it again with Export-Csv, or save it from Excel as \"CSV UTF-8\"",
         )
     };
@@ -154,8 +214,7 @@ pub(crate) fn visit(
                 .position()
                 .map(|p| (p.byte(), p.line()))
                 .unwrap_or((0, 1));
-            header_line =
-                record_line(body.as_bytes(), pos.0 as usize, pos.1) + dialect.lines_before;
+            header_line = record_line_in(&window, pos.0, pos.1) + dialect.lines_before;
             break;
         }
     }
@@ -184,7 +243,7 @@ pub(crate) fn visit(
             .position()
             .map(|p| (p.byte(), p.line()))
             .unwrap_or((0, 1));
-        let line = record_line(body.as_bytes(), pos.0 as usize, pos.1) + dialect.lines_before;
+        let line = record_line_in(&window, pos.0, pos.1) + dialect.lines_before;
         let cells = record
             .iter()
             .map(|f| {

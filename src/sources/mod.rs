@@ -5,6 +5,7 @@ mod ad;
 pub(crate) mod columns;
 pub(crate) mod csv;
 mod ldif;
+pub(crate) mod stream;
 pub(crate) mod table;
 pub mod text;
 pub(crate) mod xlsx;
@@ -12,6 +13,7 @@ pub(crate) mod xlsx;
 use crate::anchor::{HexAs, SourceAnchor};
 use crate::error::InputError;
 use sha2::{Digest, Sha256};
+use std::io::Read;
 use std::path::{Path, PathBuf};
 
 /// One AD user as exported.
@@ -60,6 +62,18 @@ pub struct ReadOptions {
     pub sheet: Option<String>,
     /// How to read 32 plain hex digits in a GUID column.
     pub hex_as: Option<HexAs>,
+    /// Attributes the caller never reads (CSV and XLSX exports; LDIF keeps everything).
+    pub unread: Unread,
+}
+
+/// Attributes left out of each [`AdUser`] as it is read. Row checks still see them; only the
+/// copies are not kept. At a million users, dropping them after the whole read instead left
+/// about 300 MB of holes between the users that stay, which the allocator cannot give back.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Unread {
+    pub dn: bool,
+    pub sam_account_name: bool,
+    pub proxy_addresses: bool,
 }
 
 /// What was read, plus what the Summary sheet reports about the input.
@@ -77,7 +91,63 @@ pub struct AdExport {
 /// Read an AD export. File-level problems (unreadable, no UPN or GUID column, corrupt XLSX) are an
 /// [`InputError`]; row-level problems land in [`AdUser::problems`] and the run goes on.
 pub fn read_ad_export(path: &Path, opts: &ReadOptions) -> Result<AdExport, InputError> {
-    let bytes = read_file(path)?;
+    let scanned = match stream::scan(path)? {
+        stream::Opened::Whole(bytes) => return read_ad_bytes(path, opts, bytes),
+        stream::Opened::Text(scanned) => scanned,
+    };
+    if opts.format == Some(Format::Xlsx) {
+        return Err(InputError::new(
+            path,
+            "",
+            "--format xlsx was given but the file is not an XLSX workbook (no zip signature)",
+            "leave out --format to detect the format, or give the .xlsx file",
+        ));
+    }
+    let mut reader = scanned.open(path)?;
+    let (prefix, complete) = stream::read_prefix(&mut reader).map_err(|e| {
+        InputError::new(
+            path,
+            "",
+            format!("cannot read the file: {e}"),
+            "check the path and that the file is not open exclusively in another program",
+        )
+    })?;
+    let head = std::str::from_utf8(&prefix[..complete]).unwrap_or_default();
+    let format = opts.format.unwrap_or_else(|| detect_text(head));
+    if format == Format::Ldif {
+        // LDIF is parsed from the whole text.
+        drop(reader);
+        return read_ad_bytes(path, opts, read_file(path)?);
+    }
+    let mut warnings: Vec<String> = scanned.warning.iter().cloned().collect();
+    let mut rows = ad::AdRows::new(path, format == Format::Csvde, opts.hex_as).unread(opts.unread);
+    // The prefix ends at a line end unless it is the whole file; a line cut there is read again
+    // from the stream.
+    let (head, tail) = prefix.split_at(complete);
+    let head = std::str::from_utf8(head).map_err(|e| {
+        InputError::new(
+            path,
+            "",
+            format!("the file is not valid UTF-8: {e}"),
+            "save it as UTF-8",
+        )
+    })?;
+    let mut rest = tail.chain(reader);
+    csv::visit_stream(path, head, &mut rest, &mut rows)?;
+    let (users, w) = rows.finish()?;
+    warnings.extend(w);
+    Ok(AdExport {
+        path: path.to_path_buf(),
+        format,
+        users,
+        warnings,
+        sha256: scanned.sha256,
+    })
+}
+
+/// [`read_ad_export`] on the whole file in memory: XLSX, LDIF, and files that cannot be read
+/// twice (pipes).
+fn read_ad_bytes(path: &Path, opts: &ReadOptions, bytes: Vec<u8>) -> Result<AdExport, InputError> {
     let sha256 = sha256_hex(&bytes);
     let mut warnings = Vec::new();
     let kind = sniff_bytes(path, &bytes)?;
@@ -106,7 +176,7 @@ pub fn read_ad_export(path: &Path, opts: &ReadOptions) -> Result<AdExport, Input
     let (format, users) = if is_xlsx {
         let mut wb = xlsx::open(path, bytes)?;
         let sheet = xlsx::choose_sheet(path, &wb, opts.sheet.as_deref())?;
-        let mut rows = ad::AdRows::new(path, false, opts.hex_as);
+        let mut rows = ad::AdRows::new(path, false, opts.hex_as).unread(opts.unread);
         xlsx::visit(path, &mut wb, &sheet, &mut rows)?;
         let (users, w) = rows.finish()?;
         warnings.extend(w);
@@ -129,7 +199,8 @@ pub fn read_ad_export(path: &Path, opts: &ReadOptions) -> Result<AdExport, Input
             }
             users
         } else {
-            let mut rows = ad::AdRows::new(path, format == Format::Csvde, opts.hex_as);
+            let mut rows =
+                ad::AdRows::new(path, format == Format::Csvde, opts.hex_as).unread(opts.unread);
             csv::visit(path, &text, &mut rows)?;
             let (users, w) = rows.finish()?;
             warnings.extend(w);
@@ -167,7 +238,10 @@ pub(crate) fn read_file(path: &Path) -> Result<Vec<u8>, InputError> {
 }
 
 pub(crate) fn sha256_hex(bytes: &[u8]) -> String {
-    let digest = Sha256::digest(bytes);
+    sha256_hex_digest(&Sha256::digest(bytes))
+}
+
+pub(crate) fn sha256_hex_digest(digest: &[u8]) -> String {
     let mut s = String::with_capacity(64);
     for b in digest.iter() {
         s.push_str(&format!("{b:02x}"));

@@ -97,7 +97,7 @@ pub const PLAN_COLUMNS: &[Column] = &[
     required(col(Field::RowId, "Row id", 8.0, Kind::Count)),
     required(editable(col(Field::Approve, "Approve", 10.0, Kind::Text))),
     required(col(Field::Action, "Action", 17.0, Kind::Text)),
-    col(Field::Reason, "Reason", 50.0, Kind::Text),
+    col(Field::Reason, "Reason", 62.0, Kind::Text),
     col(Field::Checks, "Checks", 40.0, Kind::Text),
     col(Field::Upn, "UPN", 32.0, Kind::Identifier),
     col(Field::OnpremGuid, "On-prem GUID", 38.0, Kind::Identifier),

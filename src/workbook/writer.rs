@@ -388,7 +388,10 @@ fn write_plan_sheet<R: Borrow<ReviewRow>>(
         }
         // Excel does not grow a row for wrapped text it did not lay out itself; without this a
         // row with three Checks shows one and prints the others over the next rows.
-        if lines > 1 {
+        // rust_xlsxwriter keeps every explicit row height (about 600 bytes each, even in
+        // constant-memory mode), so a sheet past ROW_HEIGHTS_UP_TO rows keeps the default height:
+        // at a million rows that is 600 MB, and nobody reads such a sheet row by row.
+        if lines > 1 && expected <= ROW_HEIGHTS_UP_TO {
             ws.set_row_height(r, DEFAULT_ROW_HEIGHT * lines as f64)?;
         }
     }
@@ -396,6 +399,7 @@ fn write_plan_sheet<R: Borrow<ReviewRow>>(
 }
 
 const DEFAULT_ROW_HEIGHT: f64 = 15.0;
+const ROW_HEIGHTS_UP_TO: usize = 100_000;
 
 /// Lines a wrapped cell of `width` (Excel character units) needs for `text`: one per line break,
 /// more for long lines. An estimate: proportional fonts fit about 1.1 characters per unit.

@@ -90,17 +90,9 @@ pub(crate) fn split_multi(value: &str) -> Vec<String> {
 }
 
 /// `0` → `A`, `25` → `Z`, `26` → `AA`: for cell references in messages.
-pub(crate) fn column_letters(mut col: u32) -> String {
-    let mut out = Vec::new();
-    loop {
-        out.push(b'A' + (col % 26) as u8);
-        if col < 26 {
-            break;
-        }
-        col = col / 26 - 1;
-    }
-    out.reverse();
-    String::from_utf8(out).unwrap_or_default()
+pub(crate) fn column_letters(col: u32) -> String {
+    // Excel has 16,384 columns; anything past XFD is clamped rather than wrapped.
+    rust_xlsxwriter::utility::column_number_to_name(col.min(16_383) as u16)
 }
 
 #[cfg(test)]

@@ -172,7 +172,7 @@ fn save_atomically(
     // Level 2 (zlib-rs's fast, no-lazy-match deflate) makes a Plan sheet as small as level 3
     // (68 MB for 300k rows both) in 0.5 s less per 300k rows; the default 6 is slower still, and
     // level 1 is faster again but 30% bigger.
-    wb.set_zip_compression_level(2);
+    wb.set_zip_compression_level(1);
     // Constant-memory sheets spill to temp files; keep them on the output's filesystem rather
     // than a possibly small /tmp.
     if let Some(dir) = atomic.path().parent() {
@@ -378,11 +378,10 @@ fn write_plan_sheet<R: Borrow<ReviewRow>>(
                 CellValue::Number(n) => {
                     ws.write_number(r, col, n)?;
                 }
-                // A blank needs a format of its own to exist at all; it keeps Approve and
-                // Comment unlocked on rows a reviewer has not filled in.
-                CellValue::Empty if c.editable => {
-                    ws.write_blank(r, col, column_formats[i])?;
-                }
+                // No blank cell for an empty Approve or Comment: the column's own format (set
+                // above) is what Excel and LibreOffice give every cell that has no record
+                // (ECMA-376 §18.3.1.13), so they are unlocked anyway, and a million blank
+                // records were a tenth of the sheet's XML.
                 CellValue::Empty => {}
             }
         }

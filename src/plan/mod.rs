@@ -2,7 +2,7 @@
 //! decisions out, no I/O.
 
 mod decide;
-mod index;
+pub(crate) mod index;
 #[doc(hidden)]
 pub mod synthetic;
 

@@ -118,7 +118,8 @@ pub fn fingerprint(row: &PlanRow) -> String {
         &row.onprem_guid,
         &row.new_immutable_id,
         &row.cloud_object_id,
-        &row.cloud_upn,
+        // As the sheet shows it: empty when it is the UPN up to case.
+        schema::shown_cloud_upn(row),
         &row.cloud_immutable_id,
         &row.holder_object_id,
     ];
@@ -207,8 +208,9 @@ mod tests {
             .all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase()));
         assert_eq!(fp, fingerprint(&row()));
         // Pinned (computed independently: SHA-256 over "hardmatch-fingerprint-v1" and each value
-        // as u64-LE length + UTF-8). Changing the scheme makes apply refuse every existing plan.
-        assert_eq!(fp, "5c34c21a8e22d4fffa427e28e47fff07");
+        // as u64-LE length + UTF-8, with the Cloud UPN as shown: empty, as it equals the UPN).
+        // Changing the scheme makes apply refuse every existing plan.
+        assert_eq!(fp, "113242f9d6e88f25c3f6361441437b82");
     }
 
     #[test]
@@ -235,6 +237,9 @@ mod tests {
         r.reason = "other words".into();
         r.checks = vec!["x".into()];
         r.display_name_cloud = "Someone".into();
+        assert_eq!(fingerprint(&r), base);
+        // The Cloud UPN counts as the sheet shows it: blank when it is the UPN up to case.
+        r.cloud_upn = "A@Contoso.COM".into();
         assert_eq!(fingerprint(&r), base);
     }
 

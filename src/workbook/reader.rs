@@ -287,6 +287,7 @@ impl SheetReader<'_> {
                 }
             }
         }
+        schema::fill_cloud_values_shown_as_same(&mut review);
         self.fields = fields;
         self.out.rows.push(review);
         self.out.at.push(row);

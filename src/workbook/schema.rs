@@ -6,7 +6,8 @@
 //! header text, so a reviewer who moves columns around does not break the read-back.
 
 use super::{Approval, ReviewRow};
-use crate::plan::{Action, MatchedBy};
+use crate::plan::index::Folded;
+use crate::plan::{Action, MatchedBy, PlanRow};
 use std::borrow::Cow;
 
 /// Which [`ReviewRow`] value a column carries.
@@ -113,7 +114,12 @@ pub const PLAN_COLUMNS: &[Column] = &[
         38.0,
         Kind::Identifier,
     ),
-    col(Field::CloudUpn, "Cloud UPN", 32.0, Kind::Identifier),
+    col(
+        Field::CloudUpn,
+        "Cloud UPN if different",
+        32.0,
+        Kind::Identifier,
+    ),
     col(
         Field::CloudImmutableId,
         "Cloud current ImmutableId",
@@ -127,7 +133,12 @@ pub const PLAN_COLUMNS: &[Column] = &[
         Kind::Identifier,
     ),
     col(Field::MailOnprem, "Mail on-prem", 30.0, Kind::Identifier),
-    col(Field::MailCloud, "Mail cloud", 30.0, Kind::Identifier),
+    col(
+        Field::MailCloud,
+        "Mail cloud if different",
+        30.0,
+        Kind::Identifier,
+    ),
     col(
         Field::DisplayNameOnprem,
         "Display name on-prem",
@@ -136,7 +147,7 @@ pub const PLAN_COLUMNS: &[Column] = &[
     ),
     col(
         Field::DisplayNameCloud,
-        "Display name cloud",
+        "Display name cloud if different",
         24.0,
         Kind::Text,
     ),
@@ -164,6 +175,68 @@ pub enum CellValue<'a> {
     Text(Cow<'a, str>),
     Number(f64),
     Empty,
+}
+
+/// What an empty cloud value is shown as when the on-prem one is not empty, so that a blank
+/// cell can mean "the same as on-prem".
+pub const NONE_IN_CLOUD: &str = "(none)";
+
+/// Cloud UPN, mail and display name are shown only where they differ from the on-prem value
+/// (UPN and mail ignoring case, as Entra compares them): a reviewer's eye goes to the
+/// differences, and at a million rows the repeated values were a fifth of the sheet.
+fn same(onprem: &str, cloud: &str, ignore_case: bool) -> bool {
+    if ignore_case {
+        Folded::new(onprem) == Folded::new(cloud)
+    } else {
+        onprem == cloud
+    }
+}
+
+/// The Cloud UPN as the sheet shows it (and as the fingerprint covers it): empty when it is the
+/// AD UPN up to case, or when there is no cloud user.
+pub fn shown_cloud_upn(p: &PlanRow) -> &str {
+    if same(&p.upn, &p.cloud_upn, true) {
+        ""
+    } else {
+        &p.cloud_upn
+    }
+}
+
+fn shown_if_different<'a>(
+    p: &PlanRow,
+    onprem: &str,
+    cloud: &'a str,
+    ignore_case: bool,
+) -> CellValue<'a> {
+    if p.cloud_object_id.is_empty() || same(onprem, cloud, ignore_case) {
+        CellValue::Empty
+    } else if cloud.is_empty() {
+        CellValue::Text(Cow::Borrowed(NONE_IN_CLOUD))
+    } else {
+        CellValue::Text(Cow::Borrowed(cloud))
+    }
+}
+
+/// After a row is read back: a blank cloud value means "as on-prem" (see [`shown_cloud_upn`]),
+/// and "(none)" means empty.
+pub fn fill_cloud_values_shown_as_same(row: &mut ReviewRow) {
+    let p = &mut row.plan;
+    if p.cloud_object_id.is_empty() {
+        return;
+    }
+    if p.cloud_upn.is_empty() {
+        p.cloud_upn = p.upn.clone();
+    }
+    for (cloud, onprem) in [
+        (&mut p.mail_cloud, &p.mail_onprem),
+        (&mut p.display_name_cloud, &p.display_name_onprem),
+    ] {
+        if cloud.is_empty() {
+            cloud.clone_from(onprem);
+        } else if cloud == NONE_IN_CLOUD {
+            cloud.clear();
+        }
+    }
 }
 
 impl Field {
@@ -210,13 +283,15 @@ impl Field {
             Field::OnpremGuid => s(&p.onprem_guid),
             Field::NewImmutableId => s(&p.new_immutable_id),
             Field::CloudObjectId => s(&p.cloud_object_id),
-            Field::CloudUpn => s(&p.cloud_upn),
+            Field::CloudUpn => s(shown_cloud_upn(p)),
             Field::CloudImmutableId => s(&p.cloud_immutable_id),
             Field::HolderObjectId => s(&p.holder_object_id),
             Field::MailOnprem => s(&p.mail_onprem),
-            Field::MailCloud => s(&p.mail_cloud),
+            Field::MailCloud => shown_if_different(p, &p.mail_onprem, &p.mail_cloud, true),
             Field::DisplayNameOnprem => s(&p.display_name_onprem),
-            Field::DisplayNameCloud => s(&p.display_name_cloud),
+            Field::DisplayNameCloud => {
+                shown_if_different(p, &p.display_name_onprem, &p.display_name_cloud, false)
+            }
             Field::MatchedBy => p.matched_by.map_or(CellValue::Empty, |m| text(m.as_str())),
             Field::Source => s(&p.source),
             Field::Status => s(&row.status),
@@ -422,6 +497,54 @@ mod tests {
         assert_eq!(row.attempts, 2);
         assert!(Field::Attempts.set(&mut row, "-1".into()).is_err());
         assert!(Field::Attempts.set(&mut row, "5000000000".into()).is_err());
+    }
+
+    #[test]
+    fn cloud_values_show_only_where_they_differ_and_come_back_whole() {
+        let mut row = ReviewRow::default();
+        let p = &mut row.plan;
+        p.upn = "Ann.Lee@Fabrikam.com".into();
+        p.cloud_object_id = "11111111-2222-3333-4444-555555555555".into();
+        p.cloud_upn = "ann.lee@fabrikam.com".into();
+        p.mail_onprem = "Ann.Lee@fabrikam.com".into();
+        p.mail_cloud = String::new();
+        p.display_name_onprem = "Ann Lee".into();
+        p.display_name_cloud = "ann lee".into();
+        let shown = |f: Field, r: &ReviewRow| match f.value(r) {
+            CellValue::Text(t) => Some(t.into_owned()),
+            _ => None,
+        };
+        assert_eq!(shown(Field::CloudUpn, &row), None, "same UPN up to case");
+        assert_eq!(shown(Field::MailCloud, &row).as_deref(), Some("(none)"));
+        // Display names are compared exactly: a change of case is a change a reviewer sees.
+        assert_eq!(
+            shown(Field::DisplayNameCloud, &row).as_deref(),
+            Some("ann lee")
+        );
+
+        let mut back = ReviewRow::default();
+        for c in PLAN_COLUMNS {
+            if let Some(t) = shown(c.field, &row) {
+                c.field.set(&mut back, t).unwrap();
+            }
+        }
+        fill_cloud_values_shown_as_same(&mut back);
+        assert_eq!(back.plan.cloud_upn, "Ann.Lee@Fabrikam.com");
+        assert_eq!(back.plan.mail_cloud, "");
+        assert_eq!(back.plan.display_name_cloud, "ann lee");
+        assert_eq!(
+            crate::workbook::fingerprint(&back.plan),
+            crate::workbook::fingerprint(&row.plan)
+        );
+
+        // Without a cloud user nothing is "the same": the cloud cells stay empty.
+        let mut none = ReviewRow::default();
+        none.plan.upn = "x@fabrikam.com".into();
+        none.plan.mail_onprem = "x@fabrikam.com".into();
+        assert_eq!(shown(Field::MailCloud, &none), None);
+        fill_cloud_values_shown_as_same(&mut none);
+        assert_eq!(none.plan.mail_cloud, "");
+        assert_eq!(none.plan.cloud_upn, "");
     }
 
     #[test]

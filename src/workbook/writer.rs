@@ -509,6 +509,7 @@ fn write_instructions(ws: &mut Worksheet, f: &Formats) -> Result<(), XlsxError> 
         Heading("How to review"),
         t("Work on the Plan sheet (continued on \"Plan (2)\", \"Plan (3)\"… when there are more rows than fit on one sheet). Filter freely. Excel does not sort locked cells on a protected sheet; to sort, use Review > Unprotect Sheet (there is no password). Sorting is safe: rows are identified by Row id, never by position."),
         t("Set Approve to Yes on each row that may be executed. Leave it empty, or set No, otherwise. Only Approve and Comment can be edited; the other cells are locked. The protection has no password: it prevents slips, not deliberate changes."),
+        t("The cloud columns \"Cloud UPN if different\", \"Mail cloud if different\" and \"Display name cloud if different\" are empty when the cloud user's value is the on-prem one (UPN and mail ignoring case), so what differs stands out; \"(none)\" means the cloud user has no value there."),
         t("Replace rows overwrite an ImmutableId the cloud user already has. Each one needs its own explicit Yes: filter on Action before filling Yes down a column."),
         t("ConflictDeleted rows: Yes means \"permanently delete (purge) the soft-deleted user in the recycle bin that holds this ImmutableId, then set it on this user\". A purge cannot be undone."),
         t("Rows whose Action is not Set, Replace or ConflictDeleted have nothing to execute; a Yes on them is ignored and reported."),

@@ -173,13 +173,38 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         hex_as: args.hex_as.map(HexAs::from),
         unread: plan::unread_ad(args.match_keys),
     };
-    let mut ad = sources::read_ad_export(&args.ad_export, &read_opts)?;
-    // CSV and XLSX readers already left out what planning never reads (`unread`); this sheds it
-    // from LDIF users too, before the cloud side comes in (reading the two files side by side
-    // saved 0.6 s but cost more memory).
-    plan::shed_unused_ad(&mut ad.users, args.match_keys);
-    let mut cloud = load_cloud(&args)?;
-    plan::shed_unused_cloud(&mut cloud, args.match_keys);
+    let read_ad = || -> anyhow::Result<_> {
+        let mut ad = sources::read_ad_export(&args.ad_export, &read_opts)?;
+        // CSV and XLSX readers already leave out what planning never reads (`unread`); this
+        // sheds it from LDIF users too.
+        plan::shed_unused_ad(&mut ad.users, args.match_keys);
+        Ok(ad)
+    };
+    let read_cloud = || -> anyhow::Result<_> {
+        let mut cloud = load_cloud(&args)?;
+        plan::shed_unused_cloud(&mut cloud, args.match_keys);
+        Ok(cloud)
+    };
+    let live = args
+        .cloud
+        .iter()
+        .any(|c| CloudInput::parse(c) == CloudInput::Graph);
+    let (ad, cloud) = if live {
+        // A bad AD export should stop the run before it signs in and lists the tenant.
+        let ad = read_ad()?;
+        (ad, read_cloud()?)
+    } else {
+        // Two files: read them side by side, one per core (a second each at a million rows).
+        // An AD error is reported first, as it would be if they were read in turn.
+        std::thread::scope(|scope| {
+            let cloud = scope.spawn(read_cloud);
+            let ad = read_ad();
+            let cloud = cloud
+                .join()
+                .unwrap_or_else(|p| std::panic::resume_unwind(p));
+            anyhow::Ok((ad?, cloud?))
+        })?
+    };
 
     // Decide every row now, but render each one (reason, copied identifiers, fingerprint) only
     // as the workbook is written: a million rendered rows would cost as much memory as the inputs.

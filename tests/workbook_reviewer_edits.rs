@@ -21,6 +21,9 @@ fn rows(n: u64) -> Vec<ReviewRow> {
                 onprem_guid: format!("0b7a1c2e-3d4f-4a5b-8c9d-0000000000{id:02}"),
                 new_immutable_id: format!("+7Byu5JQuU2TfrLSegT8V{id:02}=="),
                 cloud_object_id: format!("{id:08}-0000-0000-0000-000000000000"),
+                // A matched cloud user always has a UPN; the same one is shown as a blank and
+                // read back as the UPN.
+                cloud_upn: format!("user{id}@contoso.com"),
                 ..PlanRow::default()
             };
             ReviewRow {

@@ -9,7 +9,7 @@
 use super::schema::{
     self, column_letters, CellValue, Field, Kind, PLAN_COLUMNS, TEMPLATE_COLUMNS, UNMATCHED_COLUMNS,
 };
-use super::{ReviewMeta, ReviewRow, WriteOptions};
+use super::{IntoReviewRow, ReviewMeta, ReviewRow, WriteOptions};
 use crate::cloud::CloudUser;
 use crate::error::InputError;
 use crate::fsutil::AtomicFile;
@@ -18,7 +18,7 @@ use rust_xlsxwriter::{
     Color, ConditionalFormatFormula, DataValidation, Format, FormatAlign, FormatBorder, Note,
     ProtectionOptions, Workbook, Worksheet, XlsxError,
 };
-use std::borrow::{Borrow, Cow};
+use std::borrow::Cow;
 use std::path::Path;
 
 /// Excel's last row index (0-based) and cell-text limit (UTF-16 units).
@@ -115,9 +115,10 @@ fn action_colour(action: Action) -> u32 {
 }
 
 /// Excel refuses cells over 32,767 UTF-16 units; keep free text readable rather than fail the run.
-fn fit(s: &str) -> Cow<'_, str> {
+fn fit<'a>(s: impl Into<Cow<'a, str>>) -> String {
+    let s = s.into();
     if s.len() <= EXCEL_MAX_TEXT || s.encode_utf16().count() <= EXCEL_MAX_TEXT {
-        return Cow::Borrowed(s);
+        return s.into_owned();
     }
     const MARK: &str = " … [truncated]";
     let budget = EXCEL_MAX_TEXT - MARK.encode_utf16().count();
@@ -130,7 +131,7 @@ fn fit(s: &str) -> Cow<'_, str> {
         }
         end = i + ch.len_utf8();
     }
-    Cow::Owned(format!("{}{MARK}", &s[..end]))
+    format!("{}{MARK}", &s[..end])
 }
 
 fn create_error(path: &Path, e: &std::io::Error) -> InputError {
@@ -209,7 +210,7 @@ fn save_atomically(
     })
 }
 
-pub(super) fn write_review<R: Borrow<ReviewRow>>(
+pub(super) fn write_review<R: IntoReviewRow>(
     path: &Path,
     total_rows: usize,
     rows: impl Iterator<Item = R>,
@@ -295,7 +296,7 @@ impl Tally {
 
 /// Write one Plan sheet: the header, then the rows. `expected` sizes the validation, filter and
 /// colour ranges, which constant-memory mode needs before the first row. Returns the row count.
-fn write_plan_sheet<R: Borrow<ReviewRow>>(
+fn write_plan_sheet<R: IntoReviewRow>(
     ws: &mut Worksheet,
     name: &str,
     expected: usize,
@@ -356,24 +357,26 @@ fn write_plan_sheet<R: Borrow<ReviewRow>>(
         ws.write_string_with_format(0, i as u16, c.header, &f.header)?;
     }
     let mut written = 0usize;
+    let mut cells = Vec::with_capacity(PLAN_COLUMNS.len());
     for row in rows {
-        let row = row.borrow();
-        tally.add(row);
+        let mut row = row.into_row();
+        tally.add(&row);
         written += 1;
         let r = written as u32;
         let mut lines = 1;
-        for (i, c) in PLAN_COLUMNS.iter().enumerate() {
+        schema::take_cells(&mut row, &mut cells);
+        for (i, (c, cell)) in PLAN_COLUMNS.iter().zip(cells.drain(..)).enumerate() {
             let col = i as u16;
             // Text and number cells take their column's format (constant-memory sheets apply it
             // to cells written without one): looking a Format up per cell hashes the whole
             // struct, which was a large share of writing a million rows.
-            match c.field.value(row) {
+            match cell {
                 // write_string only: an ImmutableId like "=1+1" or "+7Byu…" must stay text.
                 CellValue::Text(s) => {
                     if c.field == Field::Checks || c.field == Field::Reason {
                         lines = lines.max(wrapped_lines(&s, c.width));
                     }
-                    ws.write_string(r, col, fit(&s))?;
+                    ws.write_string(r, col, fit(s))?;
                 }
                 CellValue::Number(n) => {
                     ws.write_number(r, col, n)?;
@@ -449,7 +452,7 @@ fn write_unmatched_sheet(
         ];
         for (i, v) in values.iter().enumerate() {
             if !v.is_empty() {
-                ws.write_string_with_format(r, i as u16, fit(v), &f.text)?;
+                ws.write_string_with_format(r, i as u16, fit(*v), &f.text)?;
             }
         }
     }
@@ -705,7 +708,7 @@ mod tests {
 
     #[test]
     fn fit_keeps_short_text_and_cuts_long_text_to_excel_limit() {
-        assert!(matches!(fit("abc"), Cow::Borrowed("abc")));
+        assert_eq!(fit("abc"), "abc");
         let long = "é".repeat(40_000);
         let cut = fit(&long);
         assert!(cut.encode_utf16().count() <= EXCEL_MAX_TEXT);

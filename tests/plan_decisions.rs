@@ -98,7 +98,8 @@ fn cloud_only_user_without_anchor_is_set_and_every_field_is_filled() {
     assert_eq!(r.display_name_cloud, "ann lee ");
     assert_eq!(r.matched_by, Some(MatchedBy::Upn));
     assert_eq!(r.source, "ad.csv: Ann.Lee@Fabrikam.com ");
-    assert!(r.reason.contains(&iid(G1)), "{}", r.reason);
+    assert!(r.reason.contains("set it"), "{}", r.reason);
+    assert_eq!(r.new_immutable_id, iid(G1));
     // Case and surrounding blanks are not differences.
     assert!(r.checks.is_empty(), "{:?}", r.checks);
 }

@@ -6,6 +6,7 @@
 
 use super::schema::UNMATCHED_COLUMNS;
 use super::schema::{self, cell_ref, whole_from_float, Field, Kind, PLAN_COLUMNS};
+use super::sheet_stream::{self, Book, Failure};
 use super::writer::{sheet_name, PLAN_SHEET, SUMMARY_SHEET, UNMATCHED_SHEET};
 use super::{Approval, InputSummary, Review, ReviewMeta, ReviewRow};
 use crate::cloud::CloudUser;
@@ -64,7 +65,8 @@ fn open_error(path: &Path, e: XlsxError) -> InputError {
 }
 
 /// A cell value as read, before it is checked against its column.
-enum Raw {
+#[derive(Clone, Debug, PartialEq)]
+pub(super) enum Raw {
     Text(String),
     Number(f64),
     Bool(bool),
@@ -72,7 +74,7 @@ enum Raw {
 }
 
 impl Raw {
-    fn from_data(d: &DataRef<'_>) -> Option<Raw> {
+    pub(super) fn from_data(d: &DataRef<'_>) -> Option<Raw> {
         Some(match d {
             DataRef::Empty => return None,
             DataRef::String(s) if s.is_empty() => return None,
@@ -319,7 +321,7 @@ impl Batch {
 ///
 /// calamine parses on a second thread while this one builds rows: the XML parse is most of the
 /// cost, and on two cores the two halves overlap.
-fn stream_sheet(
+pub(super) fn stream_sheet(
     xlsx: &mut Xlsx<BufReader<File>>,
     path: &Path,
     sheet: &str,
@@ -428,10 +430,11 @@ fn open(path: &Path) -> Result<Xlsx<BufReader<File>>, InputError> {
 
 fn read_plan_sheet(
     xlsx: &mut Xlsx<BufReader<File>>,
+    book: Option<&Book>,
     path: &Path,
     sheet: &str,
 ) -> Result<SheetRows, InputError> {
-    let mut state = SheetReader {
+    let new_state = || SheetReader {
         path,
         sheet,
         columns: Vec::new(),
@@ -441,9 +444,36 @@ fn read_plan_sheet(
         fields: Vec::new(),
     };
     let bound = PLAN_COLUMNS.len() as u32 + EXTRA_COLUMNS;
+    if let Some(book) = book {
+        let mut state = new_state();
+        match book.stream_sheet(
+            sheet,
+            bound,
+            sheet_stream::Options::default(),
+            |r, cells| state.finish_row(r, cells),
+        ) {
+            Ok(stray) => return finish_plan_sheet(state, stray.warning(sheet)),
+            Err(Failure::Input(e)) => return Err(e),
+            // Some rows may have gone into `state` already; calamine starts over on a fresh one.
+            Err(Failure::Unsupported(why)) => tracing::debug!(
+                "{}: sheet {sheet:?} is read with calamine: the parallel reader does not \
+                 support it ({why})",
+                path.display()
+            ),
+        }
+    }
+    let mut state = new_state();
     let stray = stream_sheet(xlsx, path, sheet, bound, |r, cells| {
         state.finish_row(r, cells)
     })?;
+    finish_plan_sheet(state, stray)
+}
+
+fn finish_plan_sheet(
+    mut state: SheetReader<'_>,
+    stray: Option<String>,
+) -> Result<SheetRows, InputError> {
+    let (path, sheet) = (state.path, state.sheet);
     if state.header_row.is_none() {
         return Err(InputError::new(
             path,
@@ -457,20 +487,35 @@ fn read_plan_sheet(
     Ok(state.out)
 }
 
-/// Read every Plan sheet; with more than one, on as many threads as there are cores (each with
-/// its own handle on the file), since parsing the sheet XML is what a big plan's read-back costs.
+/// Read every Plan sheet. The parallel reader uses every core on each sheet in turn; when it
+/// cannot open the workbook, calamine reads the sheets, several at once on as many threads as
+/// there are cores (each with its own handle on the file), since parsing the sheet XML is what a
+/// big plan's read-back costs.
 fn read_plan_sheets(
     xlsx: &mut Xlsx<BufReader<File>>,
     path: &Path,
     sheets: &[&String],
 ) -> Vec<Result<SheetRows, InputError>> {
+    match Book::open(path) {
+        Ok(book) => {
+            return sheets
+                .iter()
+                .map(|s| read_plan_sheet(xlsx, Some(&book), path, s))
+                .collect()
+        }
+        Err(why) => tracing::debug!(
+            "{}: the Plan sheets are read with calamine: the parallel reader does not support \
+             the workbook ({why})",
+            path.display()
+        ),
+    }
     let workers = std::thread::available_parallelism()
         .map_or(1, |n| n.get())
         .min(sheets.len());
     if workers <= 1 {
         return sheets
             .iter()
-            .map(|s| read_plan_sheet(xlsx, path, s))
+            .map(|s| read_plan_sheet(xlsx, None, path, s))
             .collect();
     }
     std::thread::scope(|scope| {
@@ -481,7 +526,7 @@ fn read_plan_sheets(
                     let mut handle = open(path);
                     for (i, sheet) in sheets.iter().enumerate().skip(w).step_by(workers) {
                         let result = match &mut handle {
-                            Ok(x) => read_plan_sheet(x, path, sheet),
+                            Ok(x) => read_plan_sheet(x, None, path, sheet),
                             Err(e) => Err(e.clone()),
                         };
                         mine.push((i, result));

@@ -430,7 +430,7 @@ fn open(path: &Path) -> Result<Xlsx<BufReader<File>>, InputError> {
 
 fn read_plan_sheet(
     xlsx: &mut Xlsx<BufReader<File>>,
-    book: Option<&Book>,
+    fast: Option<(&Book, sheet_stream::Options)>,
     path: &Path,
     sheet: &str,
 ) -> Result<SheetRows, InputError> {
@@ -444,14 +444,9 @@ fn read_plan_sheet(
         fields: Vec::new(),
     };
     let bound = PLAN_COLUMNS.len() as u32 + EXTRA_COLUMNS;
-    if let Some(book) = book {
+    if let Some((book, opts)) = fast {
         let mut state = new_state();
-        match book.stream_sheet(
-            sheet,
-            bound,
-            sheet_stream::Options::default(),
-            |r, cells| state.finish_row(r, cells),
-        ) {
+        match book.stream_sheet(sheet, bound, opts, |r, cells| state.finish_row(r, cells)) {
             Ok(stray) => return finish_plan_sheet(state, stray.warning(sheet)),
             Err(Failure::Input(e)) => return Err(e),
             // Some rows may have gone into `state` already; calamine starts over on a fresh one.
@@ -500,7 +495,10 @@ fn read_plan_sheets(
         Ok(book) => {
             return sheets
                 .iter()
-                .map(|s| read_plan_sheet(xlsx, Some(&book), path, s))
+                .map(|s| {
+                    let opts = sheet_stream::Options::default();
+                    read_plan_sheet(xlsx, Some((&book, opts)), path, s)
+                })
                 .collect()
         }
         Err(why) => tracing::debug!(
@@ -731,6 +729,88 @@ mod tests {
         assert_eq!(is_plan_sheet("Plan (02)"), None);
         assert_eq!(is_plan_sheet("plan"), None);
         assert_eq!(is_plan_sheet("Planning"), None);
+    }
+
+    /// A copy of `from` with the Plan sheet's XML edited.
+    fn edit_plan_sheet(from: &Path, to: &Path, edit: impl Fn(&str) -> String) {
+        use std::io::{Read, Write};
+        let mut zin = zip::ZipArchive::new(File::open(from).expect("open")).expect("zip");
+        let mut zout = zip::ZipWriter::new(File::create(to).expect("create"));
+        let opts = zip::write::SimpleFileOptions::default();
+        for i in 0..zin.len() {
+            let mut entry = zin.by_index(i).expect("entry");
+            let name = entry.name().expect("entry name").to_string();
+            let mut text = String::new();
+            entry.read_to_string(&mut text).expect("read");
+            if name.starts_with("xl/worksheets/") {
+                text = edit(&text);
+            }
+            zout.start_file(name, opts).expect("start");
+            zout.write_all(text.as_bytes()).expect("write");
+        }
+        zout.finish().expect("finish");
+    }
+
+    #[test]
+    fn a_sheet_refused_after_some_rows_is_read_again_from_the_start() {
+        use crate::plan::PlanRow;
+        let dir = tempfile::tempdir().expect("tempdir");
+        let original = dir.path().join("plan.xlsx");
+        let rows: Vec<ReviewRow> = (1..=300)
+            .map(|id| {
+                let plan = PlanRow {
+                    row_id: id,
+                    upn: format!("u{id}@contoso.com"),
+                    ..PlanRow::default()
+                };
+                ReviewRow {
+                    fingerprint: super::super::fingerprint(&plan),
+                    plan,
+                    ..ReviewRow::default()
+                }
+            })
+            .collect();
+        super::super::write_review(
+            &original,
+            &rows,
+            &[],
+            &ReviewMeta::default(),
+            &super::super::WriteOptions::default(),
+        )
+        .expect("write");
+        let odd = dir.path().join("odd.xlsx");
+        // Late in the sheet, so that with small chunks many rows were delivered before it.
+        edit_plan_sheet(&original, &odd, |xml| xml.replace("<c r=\"A280\"", "<c"));
+        let small = sheet_stream::Options {
+            chunk_bytes: 2_000,
+            workers: 2,
+        };
+
+        let plain = Book::open(&original).expect("book");
+        let fast = plain.stream_sheet(PLAN_SHEET, 40, small, |_, _| Ok(()));
+        assert!(
+            fast.is_ok(),
+            "the writer's own sheets are read in parallel: {fast:?}"
+        );
+
+        let book = Book::open(&odd).expect("book");
+        let mut delivered = 0;
+        let fast = book.stream_sheet(PLAN_SHEET, 40, small, |_, _| {
+            delivered += 1;
+            Ok(())
+        });
+        assert!(matches!(fast, Err(Failure::Unsupported(_))), "{fast:?}");
+        assert!(delivered > 100, "{delivered}");
+
+        let mut xlsx = open(&original).expect("open");
+        let expected = read_plan_sheet(&mut xlsx, None, &original, PLAN_SHEET).expect("calamine");
+        let mut xlsx = open(&odd).expect("open");
+        let got =
+            read_plan_sheet(&mut xlsx, Some((&book, small)), &odd, PLAN_SHEET).expect("falls back");
+        assert_eq!(got.rows.len(), 300);
+        assert_eq!(got.rows, expected.rows);
+        assert_eq!(got.at, expected.at);
+        assert_eq!(got.warnings, expected.warnings);
     }
 
     #[test]

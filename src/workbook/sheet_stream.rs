@@ -962,39 +962,226 @@ fn parse_number(v: &str) -> Option<f64> {
     v.parse().ok()
 }
 
+/// One tag of a chunk.
+enum Tag<'a> {
+    Start {
+        local: &'a [u8],
+        attrs: &'a str,
+        empty: bool,
+    },
+    End {
+        local: &'a [u8],
+    },
+}
+
+/// A hand-written cursor over a chunk of sheet XML. The sheet data is a few regular element
+/// kinds, and a general XML parser's per-event costs were most of the parse: this scans with
+/// `memchr` and refuses (so calamine reads the sheet) any comment, CDATA, processing instruction
+/// or element it does not expect.
+struct Scan<'a> {
+    s: &'a str,
+    i: usize,
+}
+
+fn is_name_byte_or_colon(b: u8) -> bool {
+    is_name_byte(b) || b == b':' || b >= 0x80
+}
+
+impl<'a> Scan<'a> {
+    /// The text up to the next tag, and that tag; `None` at the end of the chunk.
+    fn next(&mut self) -> Result<Option<(&'a str, Tag<'a>)>, String> {
+        let b = self.s.as_bytes();
+        let Some(off) = memchr::memchr(b'<', &b[self.i..]) else {
+            self.i = b.len();
+            return Ok(None);
+        };
+        let lt = self.i + off;
+        let text = &self.s[self.i..lt];
+        let mut i = lt + 1;
+        let closing = b.get(i) == Some(&b'/');
+        if closing {
+            i += 1;
+        }
+        let name_start = i;
+        while i < b.len() && is_name_byte_or_colon(b[i]) {
+            i += 1;
+        }
+        let name = &b[name_start..i];
+        if name.is_empty() || name[0].is_ascii_digit() || matches!(name[0], b'-' | b'.') {
+            return unsupported("comment, CDATA, processing instruction or a stray '<'");
+        }
+        if closing {
+            while i < b.len() && b[i].is_ascii_whitespace() {
+                i += 1;
+            }
+            if b.get(i) != Some(&b'>') {
+                return unsupported("malformed end tag");
+            }
+            self.i = i + 1;
+            return Ok(Some((text, Tag::End { local: local(name) })));
+        }
+        let attrs_start = i;
+        loop {
+            match b.get(i) {
+                None => return unsupported("unclosed tag"),
+                Some(&q @ (b'"' | b'\'')) => match memchr::memchr(q, &b[i + 1..]) {
+                    Some(o) => i += o + 2,
+                    None => return unsupported("unclosed attribute value"),
+                },
+                Some(b'>') => break,
+                Some(b'<') => return unsupported("'<' inside a tag"),
+                Some(_) => i += 1,
+            }
+        }
+        let empty = i > attrs_start && b[i - 1] == b'/';
+        let attrs = &self.s[attrs_start..if empty { i - 1 } else { i }];
+        self.i = i + 1;
+        Ok(Some((
+            text,
+            Tag::Start {
+                local: local(name),
+                attrs,
+                empty,
+            },
+        )))
+    }
+
+    /// The text of a leaf element whose start tag was just read, up to its end tag.
+    fn leaf(&mut self, name: &[u8]) -> Result<&'a str, String> {
+        match self.next()? {
+            Some((text, Tag::End { local })) if local == name => Ok(text),
+            _ => unsupported("an element inside a leaf element"),
+        }
+    }
+
+    /// An `<is>`'s text, as [`read_rich`] reads it.
+    fn rich(&mut self, out: &mut String) -> Result<(), String> {
+        let mut phonetic = false;
+        loop {
+            let Some((_, tag)) = self.next()? else {
+                return unsupported("unclosed <is>");
+            };
+            match tag {
+                Tag::End { local: b"is" } => return Ok(()),
+                Tag::End { local: b"rPh" } => phonetic = false,
+                Tag::Start {
+                    local: b"rPh",
+                    empty,
+                    ..
+                } => phonetic = !empty,
+                Tag::Start {
+                    local: b"t",
+                    attrs,
+                    empty: false,
+                } if !phonetic => {
+                    let preserve = raw_attr(attrs, "xml:space")? == Some("preserve");
+                    let raw = self.leaf(b"t")?;
+                    let start = out.len();
+                    push_text(raw, out)?;
+                    let text = &out[start..];
+                    let kept = if preserve {
+                        text
+                    } else {
+                        text.trim_matches([' ', '\t', '\r', '\n'])
+                    };
+                    let clean = unescape_ooxml(kept);
+                    if clean.len() != text.len() || matches!(clean, std::borrow::Cow::Owned(_)) {
+                        let clean = clean.into_owned();
+                        out.truncate(start);
+                        out.push_str(&clean);
+                    }
+                }
+                // Runs, their properties and phonetic text hold no text of the string.
+                _ => {}
+            }
+        }
+    }
+}
+
+/// Element text as quick-xml gives it to calamine: entities resolved, line ends normalised.
+fn push_text(raw: &str, out: &mut String) -> Result<(), String> {
+    let b = raw.as_bytes();
+    let mut last = 0;
+    let mut i = 0;
+    while let Some(off) = memchr::memchr2(b'&', b'\r', &b[i..]) {
+        let at = i + off;
+        out.push_str(&raw[last..at]);
+        if b[at] == b'\r' {
+            out.push('\n');
+            i = at + 1;
+            if b.get(i) == Some(&b'\n') {
+                i += 1;
+            }
+        } else {
+            let semi = memchr::memchr(b';', &b[at + 1..]).ok_or("'&' without ';'")? + at + 1;
+            push_entity_name(&raw[at + 1..semi], out)?;
+            i = semi + 1;
+        }
+        last = i;
+    }
+    out.push_str(&raw[last..]);
+    Ok(())
+}
+
+fn push_entity_name(name: &str, out: &mut String) -> Result<(), String> {
+    if let Some(s) = quick_xml::escape::resolve_xml_entity(name) {
+        out.push_str(s);
+        return Ok(());
+    }
+    // quick-xml's character references: no sign, not NUL, a valid char.
+    let c = name.strip_prefix('#').and_then(|num| {
+        let (digits, radix) = match num.strip_prefix('x') {
+            Some(hex) => (hex, 16),
+            None => (num, 10),
+        };
+        if digits.starts_with(['+', '-']) {
+            return None;
+        }
+        u32::from_str_radix(digits, radix)
+            .ok()
+            .filter(|c| *c != 0)
+            .and_then(char::from_u32)
+    });
+    match c {
+        Some(c) => {
+            out.push(c);
+            Ok(())
+        }
+        None => unsupported(format!("entity &{name};")),
+    }
+}
+
 fn parse_rows(ctx: &ParseCtx<'_>, text: &str, out: &mut Parsed) -> Result<(), String> {
-    let mut xml = reader_for(text, false);
+    let mut scan = Scan { s: text, i: 0 };
     let mut in_row = false;
     let mut current: Option<u32> = None;
     let mut group_start = 0usize;
     let mut value_text = String::new();
-    loop {
-        let (start, empty) = match xml.read_event().map_err(xml_error)? {
-            Event::Start(e) => (e, false),
-            Event::Empty(e) => (e, true),
-            Event::End(e) => {
-                if local(e.name().into_inner().as_bytes()) == b"row" && in_row {
-                    in_row = false;
-                    continue;
-                }
-                return unsupported("unexpected end tag");
+    while let Some((_, tag)) = scan.next()? {
+        let (attrs, empty) = match tag {
+            Tag::End { local: b"row" } if in_row => {
+                in_row = false;
+                continue;
             }
-            Event::Text(_) => continue,
-            Event::Eof => break,
-            _ => return unsupported("comment, CDATA or processing instruction in sheetData"),
-        };
-        match local_start(&start) {
-            b"row" if !in_row => {
+            Tag::Start {
+                local: b"row",
+                empty,
+                ..
+            } if !in_row => {
                 in_row = !empty;
                 continue;
             }
-            b"c" if in_row => {}
-            _ => return unsupported("unexpected element"),
-        }
+            Tag::Start {
+                local: b"c",
+                attrs,
+                empty,
+            } if in_row => (attrs, empty),
+            _ => return unsupported("unexpected element in sheetData"),
+        };
         let mut r = None;
         let mut s = None;
         let mut t = None;
-        each_attr(start.attributes_raw(), |k, v| match k {
+        each_attr(attrs, |k, v| match k {
             "r" => r = Some(v),
             "s" => s = Some(v),
             "t" => t = Some(v),
@@ -1004,83 +1191,56 @@ fn parse_rows(ctx: &ParseCtx<'_>, text: &str, out: &mut Parsed) -> Result<(), St
             .and_then(|r| parse_cell_ref(r.as_bytes()))
             .ok_or("cell without a usable r")?;
         let typ = cell_type(t)?;
+        // As in calamine, each child sets the value: the last one wins, `<f>` clears it.
         let mut value = None;
-        if !empty {
-            loop {
-                let (child, child_empty) = match xml.read_event().map_err(xml_error)? {
-                    Event::Start(e) => (e, false),
-                    Event::Empty(e) => (e, true),
-                    Event::End(e) if local(e.name().into_inner().as_bytes()) == b"c" => break,
-                    Event::Text(_) => continue,
-                    _ => return unsupported("unexpected content in a cell"),
-                };
-                let child_name = child.name().into_inner();
-                value = match local_start(&child) {
-                    b"f" => {
-                        if !child_empty {
-                            skip_to_end(&mut xml, child_name)?;
-                        }
-                        None
+        while !empty {
+            let Some((_, tag)) = scan.next()? else {
+                return unsupported("chunk ends inside a cell");
+            };
+            let Tag::Start {
+                local: child,
+                empty: child_empty,
+                ..
+            } = tag
+            else {
+                match tag {
+                    Tag::End { local: b"c" } => break,
+                    _ => return unsupported("unexpected end tag in a cell"),
+                }
+            };
+            let raw = if child_empty || child == b"is" {
+                ""
+            } else {
+                scan.leaf(child)?
+            };
+            value = match child {
+                b"f" => None,
+                b"is" => {
+                    let mut s = String::new();
+                    if !child_empty {
+                        scan.rich(&mut s)?;
                     }
-                    b"is" => {
-                        let mut s = String::new();
-                        if !child_empty {
-                            read_rich(&mut xml, b"is", &mut s)?;
+                    (!s.is_empty()).then_some(Raw::Text(s))
+                }
+                b"v" => match typ {
+                    CellType::Inline => None,
+                    CellType::Str | CellType::Date => {
+                        value_text.clear();
+                        push_text(raw, &mut value_text)?;
+                        if typ == CellType::Date {
+                            Some(Raw::Odd(value_text.clone()))
+                        } else {
+                            let s = unescape_ooxml(&value_text);
+                            (!s.is_empty()).then(|| Raw::Text(s.into_owned()))
                         }
-                        (!s.is_empty()).then_some(Raw::Text(s))
                     }
-                    b"v" => match typ {
-                        CellType::Inline => {
-                            if !child_empty {
-                                skip_to_end(&mut xml, child_name)?;
-                            }
-                            None
-                        }
-                        CellType::Str | CellType::Date => {
-                            value_text.clear();
-                            if !child_empty {
-                                loop {
-                                    match xml.read_event().map_err(xml_error)? {
-                                        Event::Text(t) => value_text.push_str(&t.xml10_content()),
-                                        Event::GeneralRef(r) => push_entity(&r, &mut value_text)?,
-                                        Event::End(e) if e.name().into_inner() == child_name => {
-                                            break
-                                        }
-                                        _ => return unsupported("unexpected content in <v>"),
-                                    }
-                                }
-                            }
-                            if typ == CellType::Date {
-                                Some(Raw::Odd(value_text.clone()))
-                            } else {
-                                let s = unescape_ooxml(&value_text);
-                                (!s.is_empty()).then(|| Raw::Text(s.into_owned()))
-                            }
-                        }
-                        _ => {
-                            if child_empty {
-                                None
-                            } else {
-                                match xml.read_event().map_err(xml_error)? {
-                                    Event::Text(v) => {
-                                        let raw: &str = &v;
-                                        let value = plain_value(ctx, typ, s, raw)?;
-                                        match xml.read_event().map_err(xml_error)? {
-                                            Event::End(e)
-                                                if e.name().into_inner() == child_name => {}
-                                            _ => return unsupported("unexpected content in <v>"),
-                                        }
-                                        value
-                                    }
-                                    Event::End(e) if e.name().into_inner() == child_name => None,
-                                    _ => return unsupported("unexpected content in <v>"),
-                                }
-                            }
-                        }
-                    },
-                    _ => return unsupported("unexpected element in a cell"),
-                };
-            }
+                    _ if raw.is_empty() => None,
+                    // calamine reads these from the raw text, up to the first entity.
+                    _ if raw.contains('&') => return unsupported("an entity in a <v>"),
+                    _ => plain_value(ctx, typ, s, raw)?,
+                },
+                _ => return unsupported("unexpected element in a cell"),
+            };
         }
         if col >= ctx.bound {
             if value.is_some() {
@@ -1108,23 +1268,6 @@ fn parse_rows(ctx: &ParseCtx<'_>, text: &str, out: &mut Parsed) -> Result<(), St
             .push((prev, (out.cells.len() - group_start) as u32));
     }
     Ok(())
-}
-
-fn skip_to_end(xml: &mut Reader<&[u8]>, name: &str) -> Result<(), String> {
-    let mut depth = 0usize;
-    loop {
-        match xml.read_event().map_err(xml_error)? {
-            Event::Start(e) if e.name().into_inner() == name => depth += 1,
-            Event::End(e) if e.name().into_inner() == name => {
-                if depth == 0 {
-                    return Ok(());
-                }
-                depth -= 1;
-            }
-            Event::Eof => return unsupported("unclosed element"),
-            _ => {}
-        }
-    }
 }
 
 /// A `<v>` of a number, shared string, boolean or error cell, as calamine maps it.

@@ -1196,54 +1196,56 @@ fn parse_rows(ctx: &ParseCtx<'_>, text: &str, out: &mut Parsed) -> Result<(), St
         let typ = cell_type(t)?;
         // As in calamine, each child sets the value: the last one wins, `<f>` clears it.
         let mut value = None;
-        while !empty {
-            let Some((_, tag)) = scan.next()? else {
-                return unsupported("chunk ends inside a cell");
-            };
-            let Tag::Start {
-                local: child,
-                empty: child_empty,
-                ..
-            } = tag
-            else {
-                match tag {
-                    Tag::End { local: b"c" } => break,
-                    _ => return unsupported("unexpected end tag in a cell"),
-                }
-            };
-            let raw = if child_empty || child == b"is" {
-                ""
-            } else {
-                scan.leaf(child)?
-            };
-            value = match child {
-                b"f" => None,
-                b"is" => {
-                    let mut s = String::new();
-                    if !child_empty {
-                        scan.rich(&mut s)?;
+        if !empty {
+            loop {
+                let Some((_, tag)) = scan.next()? else {
+                    return unsupported("chunk ends inside a cell");
+                };
+                let Tag::Start {
+                    local: child,
+                    empty: child_empty,
+                    ..
+                } = tag
+                else {
+                    match tag {
+                        Tag::End { local: b"c" } => break,
+                        _ => return unsupported("unexpected end tag in a cell"),
                     }
-                    (!s.is_empty()).then_some(Raw::Text(s))
-                }
-                b"v" => match typ {
-                    CellType::Inline => None,
-                    CellType::Str | CellType::Date => {
-                        value_text.clear();
-                        push_text(raw, &mut value_text)?;
-                        if typ == CellType::Date {
-                            Some(Raw::Odd(value_text.clone()))
-                        } else {
-                            let s = unescape_ooxml(&value_text);
-                            (!s.is_empty()).then(|| Raw::Text(s.into_owned()))
+                };
+                let raw = if child_empty || child == b"is" {
+                    ""
+                } else {
+                    scan.leaf(child)?
+                };
+                value = match child {
+                    b"f" => None,
+                    b"is" => {
+                        let mut s = String::new();
+                        if !child_empty {
+                            scan.rich(&mut s)?;
                         }
+                        (!s.is_empty()).then_some(Raw::Text(s))
                     }
-                    _ if raw.is_empty() => None,
-                    // calamine reads these from the raw text, up to the first entity.
-                    _ if raw.contains('&') => return unsupported("an entity in a <v>"),
-                    _ => plain_value(ctx, typ, s, raw)?,
-                },
-                _ => return unsupported("unexpected element in a cell"),
-            };
+                    b"v" => match typ {
+                        CellType::Inline => None,
+                        CellType::Str | CellType::Date => {
+                            value_text.clear();
+                            push_text(raw, &mut value_text)?;
+                            if typ == CellType::Date {
+                                Some(Raw::Odd(value_text.clone()))
+                            } else {
+                                let s = unescape_ooxml(&value_text);
+                                (!s.is_empty()).then(|| Raw::Text(s.into_owned()))
+                            }
+                        }
+                        _ if raw.is_empty() => None,
+                        // calamine reads these from the raw text, up to the first entity.
+                        _ if raw.contains('&') => return unsupported("an entity in a <v>"),
+                        _ => plain_value(ctx, typ, s, raw)?,
+                    },
+                    _ => return unsupported("unexpected element in a cell"),
+                };
+            }
         }
         if col >= ctx.bound {
             if value.is_some() {
@@ -1697,7 +1699,11 @@ mod tests {
         let end = sheet.find("</x:sheetData>").expect("end");
         for size in [1, 50, 700, 5_000, 1 << 20] {
             let chunks = chunks_of(&sheet, size);
-            assert_eq!(chunks.concat(), sheet[start..end].as_bytes(), "size {size}");
+            assert_eq!(
+                chunks.concat(),
+                &sheet.as_bytes()[start..end],
+                "size {size}"
+            );
             for c in &chunks[..chunks.len() - 1] {
                 assert!(c.ends_with(b"</x:row>"), "size {size}");
             }

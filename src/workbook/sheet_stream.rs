@@ -3,9 +3,13 @@
 //! the rows back in sheet order.
 //!
 //! calamine's cell reader parses on one thread, which is most of what reading back a
-//! million-row plan costs. This reader gives the same values as `Raw::from_data` over calamine's
-//! cells, and refuses ([`Failure::Unsupported`]) whatever it does not fully understand, so the
-//! caller can read that sheet again with calamine.
+//! million-row plan costs. The small parts (workbook, relationships, shared strings, styles) are
+//! read with quick-xml; the sheet's chunks with a hand-written scanner, since sheet data is a few
+//! regular element kinds and a general parser's per-event cost dominated.
+//!
+//! This reader gives the same values as `Raw::from_data` over calamine's cells, and refuses
+//! ([`Failure::Unsupported`]) whatever it does not fully understand, so the caller can read that
+//! sheet again with calamine.
 
 use super::reader::Raw;
 use super::schema::cell_ref;
@@ -275,17 +279,7 @@ pub(super) fn unescape_ooxml(s: &str) -> std::borrow::Cow<'_, str> {
 
 /// `&amp;`, `&#10;`, … as calamine resolves them; anything else is not ours to guess.
 fn push_entity(entity: &BytesRef<'_>, out: &mut String) -> Result<(), String> {
-    if let Some(s) = quick_xml::escape::resolve_xml_entity(entity) {
-        out.push_str(s);
-        return Ok(());
-    }
-    match entity.resolve_char_ref() {
-        Ok(Some(c)) => {
-            out.push(c);
-            Ok(())
-        }
-        _ => unsupported(format!("entity &{};", &**entity)),
-    }
+    push_entity_name(entity, out)
 }
 
 /// The text of an `<si>` or `<is>`, after its start tag, up to its end tag: every `<t>` outside
@@ -482,6 +476,17 @@ fn part_name(target: &str) -> String {
 impl Book {
     pub(super) fn open(path: &Path) -> Result<Book, String> {
         let mut zip = open_zip(path)?;
+        // calamine finds parts whatever their case or slashes; a missing styles part here would
+        // quietly turn its dates into numbers, so such a workbook is left to calamine.
+        for name in zip.file_names() {
+            let plain = name.replace('\\', "/");
+            let odd = ["xl/styles.xml", "xl/sharedStrings.xml", "xl/workbook.xml"]
+                .iter()
+                .any(|p| plain.eq_ignore_ascii_case(p) && name != *p);
+            if odd {
+                return unsupported(format!("part name {name:?}"));
+            }
+        }
         let rels = read_part(&mut zip, "xl/_rels/workbook.xml.rels")?
             .ok_or("no xl/_rels/workbook.xml.rels")?;
         let mut targets = std::collections::HashMap::new();
@@ -601,7 +606,13 @@ impl Book {
                         Err(_) => return,
                     };
                     let Ok((seq, chunk)) = next else { return };
-                    let parsed = parse_chunk(ctx, chunk);
+                    // A parser that panicked would leave its chunk missing and the reader
+                    // waiting for it; a bug here should cost speed (calamine reads the sheet),
+                    // not hang the run.
+                    let parsed = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                        parse_chunk(ctx, chunk)
+                    }))
+                    .unwrap_or_else(|_| unsupported("the chunk parser panicked"));
                     if done_tx.send((seq, parsed)).is_err() {
                         return;
                     }
@@ -619,7 +630,7 @@ impl Book {
             }
             let inflated = inflater
                 .join()
-                .unwrap_or_else(|e| std::panic::resume_unwind(e));
+                .unwrap_or_else(|_| unsupported("the inflater panicked"));
             let (delivered, stray) = result?;
             match inflated {
                 Ok(chunks) if chunks == delivered => Ok(stray),
@@ -679,28 +690,24 @@ fn deliver(
             let _ = free_tx.send(parsed.buffer);
         }
     }
-    if !pending.is_empty() {
-        // Only when the inflater stopped early; its error says why.
-        return Ok((next, stray));
-    }
+    // Chunks still pending (or never parsed) only when the inflater stopped early; the caller
+    // compares the count with the inflater's and takes its error.
     Ok((next, stray))
 }
 
-/// Read until `needle` is complete in `buf` (searching from `from`), returning its position.
+/// Read more of `entry` into `buf` until `find` finds what it looks for; its position, or
+/// `None` at the end of the entry. The whole buffer is searched each time, so a tag split
+/// between two reads is found once complete (this only reads the sheet's head, a few KB).
 fn fill_until(
     entry: &mut impl Read,
     buf: &mut Vec<u8>,
-    from: usize,
     find: impl Fn(&[u8]) -> Option<usize>,
     step: usize,
 ) -> Result<Option<usize>, String> {
-    let mut searched = from;
     loop {
-        if let Some(i) = find(&buf[searched..]) {
-            return Ok(Some(searched + i));
+        if let Some(i) = find(buf) {
+            return Ok(Some(i));
         }
-        // A match may straddle the old end; look again from a little before it.
-        searched = buf.len().saturating_sub(64).max(from);
         let n = entry
             .by_ref()
             .take(step as u64)
@@ -818,7 +825,6 @@ fn inflate(
     let start = fill_until(
         &mut entry,
         &mut head,
-        0,
         |b| {
             find_sheet_data_start(b)
                 .map(|(open, _, _)| open)

@@ -479,10 +479,11 @@ impl Book {
         // calamine finds parts whatever their case or slashes; a missing styles part here would
         // quietly turn its dates into numbers, so such a workbook is left to calamine.
         for name in zip.file_names() {
+            let name = name.map_err(|e| format!("zip: {e}"))?;
             let plain = name.replace('\\', "/");
             let odd = ["xl/styles.xml", "xl/sharedStrings.xml", "xl/workbook.xml"]
                 .iter()
-                .any(|p| plain.eq_ignore_ascii_case(p) && name != *p);
+                .any(|p| plain.eq_ignore_ascii_case(p) && name.as_ref() != *p);
             if odd {
                 return unsupported(format!("part name {name:?}"));
             }
@@ -1774,6 +1775,26 @@ mod tests {
                 );
             }
         }
+    }
+
+    #[test]
+    fn parts_calamine_would_find_by_another_spelling_are_left_to_it() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("case.xlsx");
+        let sheet = excel_like_sheet(3);
+        write_zip(
+            &path,
+            &[
+                ("[Content_Types].xml", CONTENT_TYPES),
+                ("_rels/.rels", ROOT_RELS),
+                ("xl/workbook.xml", WORKBOOK),
+                ("xl/_rels/workbook.xml.rels", WORKBOOK_RELS),
+                ("xl/sharedStrings.xml", SHARED),
+                ("xl/Styles.xml", STYLES),
+                ("xl/worksheets/sheet1.xml", &sheet),
+            ],
+        );
+        assert!(Book::open(&path).is_err());
     }
 
     #[test]

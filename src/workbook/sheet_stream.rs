@@ -179,7 +179,7 @@ fn each_attr<'a>(attrs: &'a str, mut f: impl FnMut(&'a str, &'a str)) -> Result<
             return unsupported("malformed attribute");
         };
         let start = i + 1;
-        let Some(len) = memchr::memchr(quote, &b[start..]) else {
+        let Some(len) = find_byte(quote, &b[start..]) else {
             return unsupported("malformed attribute");
         };
         f(key, &attrs[start..start + len]);
@@ -187,8 +187,25 @@ fn each_attr<'a>(attrs: &'a str, mut f: impl FnMut(&'a str, &'a str)) -> Result<
     }
 }
 
+/// `memchr` for what is usually a few bytes away: a plain loop first, since most searches here
+/// (the next tag, a quote, a name's colon) end within a handful of bytes and memchr's set-up
+/// was a visible share of the parse.
+#[inline]
+fn find_byte(needle: u8, hay: &[u8]) -> Option<usize> {
+    const NEAR: usize = 16;
+    let near = hay.len().min(NEAR);
+    if let Some(i) = hay[..near].iter().position(|b| *b == needle) {
+        return Some(i);
+    }
+    if hay.len() > NEAR {
+        memchr::memchr(needle, &hay[NEAR..]).map(|i| i + NEAR)
+    } else {
+        None
+    }
+}
+
 fn local(name: &[u8]) -> &[u8] {
-    match memchr::memchr(b':', name) {
+    match find_byte(b':', name) {
         Some(i) => &name[i + 1..],
         None => name,
     }
@@ -998,7 +1015,7 @@ impl<'a> Scan<'a> {
     /// The text up to the next tag, and that tag; `None` at the end of the chunk.
     fn next(&mut self) -> Result<Option<(&'a str, Tag<'a>)>, String> {
         let b = self.s.as_bytes();
-        let Some(off) = memchr::memchr(b'<', &b[self.i..]) else {
+        let Some(off) = find_byte(b'<', &b[self.i..]) else {
             self.i = b.len();
             return Ok(None);
         };
@@ -1030,17 +1047,14 @@ impl<'a> Scan<'a> {
         let attrs_start = i;
         // The tag ends at the first '>' outside a quoted value.
         loop {
-            let Some(o) = memchr::memchr3(b'>', b'"', b'\'', &b[i..]) else {
-                return unsupported("unclosed tag");
-            };
-            i += o;
-            let q = b[i];
-            if q == b'>' {
-                break;
-            }
-            match memchr::memchr(q, &b[i + 1..]) {
-                Some(o) => i += o + 2,
-                None => return unsupported("unclosed attribute value"),
+            match b.get(i) {
+                None => return unsupported("unclosed tag"),
+                Some(b'>') => break,
+                Some(&q @ (b'"' | b'\'')) => match find_byte(q, &b[i + 1..]) {
+                    Some(o) => i += o + 2,
+                    None => return unsupported("unclosed attribute value"),
+                },
+                Some(_) => i += 1,
             }
         }
         let empty = i > attrs_start && b[i - 1] == b'/';

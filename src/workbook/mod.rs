@@ -4,6 +4,7 @@
 
 mod reader;
 pub mod schema;
+mod sheet_stream;
 mod writer;
 
 use crate::cloud::CloudUser;

@@ -6,6 +6,7 @@
 
 use super::schema::UNMATCHED_COLUMNS;
 use super::schema::{self, cell_ref, whole_from_float, Field, Kind, PLAN_COLUMNS};
+use super::sheet_stream::{self, Book, Failure};
 use super::writer::{sheet_name, PLAN_SHEET, SUMMARY_SHEET, UNMATCHED_SHEET};
 use super::{Approval, InputSummary, Review, ReviewMeta, ReviewRow};
 use crate::cloud::CloudUser;
@@ -64,7 +65,8 @@ fn open_error(path: &Path, e: XlsxError) -> InputError {
 }
 
 /// A cell value as read, before it is checked against its column.
-enum Raw {
+#[derive(Clone, Debug, PartialEq)]
+pub(super) enum Raw {
     Text(String),
     Number(f64),
     Bool(bool),
@@ -72,7 +74,7 @@ enum Raw {
 }
 
 impl Raw {
-    fn from_data(d: &DataRef<'_>) -> Option<Raw> {
+    pub(super) fn from_data(d: &DataRef<'_>) -> Option<Raw> {
         Some(match d {
             DataRef::Empty => return None,
             DataRef::String(s) if s.is_empty() => return None,
@@ -320,7 +322,7 @@ impl Batch {
 ///
 /// calamine parses on a second thread while this one builds rows: the XML parse is most of the
 /// cost, and on two cores the two halves overlap.
-fn stream_sheet(
+pub(super) fn stream_sheet(
     xlsx: &mut Xlsx<BufReader<File>>,
     path: &Path,
     sheet: &str,
@@ -429,10 +431,11 @@ fn open(path: &Path) -> Result<Xlsx<BufReader<File>>, InputError> {
 
 fn read_plan_sheet(
     xlsx: &mut Xlsx<BufReader<File>>,
+    fast: Option<(&Book, sheet_stream::Options)>,
     path: &Path,
     sheet: &str,
 ) -> Result<SheetRows, InputError> {
-    let mut state = SheetReader {
+    let new_state = || SheetReader {
         path,
         sheet,
         columns: Vec::new(),
@@ -442,9 +445,31 @@ fn read_plan_sheet(
         fields: Vec::new(),
     };
     let bound = PLAN_COLUMNS.len() as u32 + EXTRA_COLUMNS;
+    if let Some((book, opts)) = fast {
+        let mut state = new_state();
+        match book.stream_sheet(sheet, bound, opts, |r, cells| state.finish_row(r, cells)) {
+            Ok(stray) => return finish_plan_sheet(state, stray.warning(sheet)),
+            Err(Failure::Input(e)) => return Err(e),
+            // Some rows may have gone into `state` already; calamine starts over on a fresh one.
+            Err(Failure::Unsupported(why)) => tracing::debug!(
+                "{}: sheet {sheet:?} is read with calamine: the parallel reader does not \
+                 support it ({why})",
+                path.display()
+            ),
+        }
+    }
+    let mut state = new_state();
     let stray = stream_sheet(xlsx, path, sheet, bound, |r, cells| {
         state.finish_row(r, cells)
     })?;
+    finish_plan_sheet(state, stray)
+}
+
+fn finish_plan_sheet(
+    mut state: SheetReader<'_>,
+    stray: Option<String>,
+) -> Result<SheetRows, InputError> {
+    let (path, sheet) = (state.path, state.sheet);
     if state.header_row.is_none() {
         return Err(InputError::new(
             path,
@@ -458,20 +483,38 @@ fn read_plan_sheet(
     Ok(state.out)
 }
 
-/// Read every Plan sheet; with more than one, on as many threads as there are cores (each with
-/// its own handle on the file), since parsing the sheet XML is what a big plan's read-back costs.
+/// Read every Plan sheet. The parallel reader uses every core on each sheet in turn; when it
+/// cannot open the workbook, calamine reads the sheets, several at once on as many threads as
+/// there are cores (each with its own handle on the file), since parsing the sheet XML is what a
+/// big plan's read-back costs.
 fn read_plan_sheets(
     xlsx: &mut Xlsx<BufReader<File>>,
     path: &Path,
     sheets: &[&String],
 ) -> Vec<Result<SheetRows, InputError>> {
+    match Book::open(path) {
+        Ok(book) => {
+            return sheets
+                .iter()
+                .map(|s| {
+                    let opts = sheet_stream::Options::default();
+                    read_plan_sheet(xlsx, Some((&book, opts)), path, s)
+                })
+                .collect()
+        }
+        Err(why) => tracing::debug!(
+            "{}: the Plan sheets are read with calamine: the parallel reader does not support \
+             the workbook ({why})",
+            path.display()
+        ),
+    }
     let workers = std::thread::available_parallelism()
         .map_or(1, |n| n.get())
         .min(sheets.len());
     if workers <= 1 {
         return sheets
             .iter()
-            .map(|s| read_plan_sheet(xlsx, path, s))
+            .map(|s| read_plan_sheet(xlsx, None, path, s))
             .collect();
     }
     std::thread::scope(|scope| {
@@ -482,7 +525,7 @@ fn read_plan_sheets(
                     let mut handle = open(path);
                     for (i, sheet) in sheets.iter().enumerate().skip(w).step_by(workers) {
                         let result = match &mut handle {
-                            Ok(x) => read_plan_sheet(x, path, sheet),
+                            Ok(x) => read_plan_sheet(x, None, path, sheet),
                             Err(e) => Err(e.clone()),
                         };
                         mine.push((i, result));
@@ -687,6 +730,88 @@ mod tests {
         assert_eq!(is_plan_sheet("Plan (02)"), None);
         assert_eq!(is_plan_sheet("plan"), None);
         assert_eq!(is_plan_sheet("Planning"), None);
+    }
+
+    /// A copy of `from` with the Plan sheet's XML edited.
+    fn edit_plan_sheet(from: &Path, to: &Path, edit: impl Fn(&str) -> String) {
+        use std::io::{Read, Write};
+        let mut zin = zip::ZipArchive::new(File::open(from).expect("open")).expect("zip");
+        let mut zout = zip::ZipWriter::new(File::create(to).expect("create"));
+        let opts = zip::write::SimpleFileOptions::default();
+        for i in 0..zin.len() {
+            let mut entry = zin.by_index(i).expect("entry");
+            let name = entry.name().expect("entry name").to_string();
+            let mut text = String::new();
+            entry.read_to_string(&mut text).expect("read");
+            if name.starts_with("xl/worksheets/") {
+                text = edit(&text);
+            }
+            zout.start_file(name, opts).expect("start");
+            zout.write_all(text.as_bytes()).expect("write");
+        }
+        zout.finish().expect("finish");
+    }
+
+    #[test]
+    fn a_sheet_refused_after_some_rows_is_read_again_from_the_start() {
+        use crate::plan::PlanRow;
+        let dir = tempfile::tempdir().expect("tempdir");
+        let original = dir.path().join("plan.xlsx");
+        let rows: Vec<ReviewRow> = (1..=300)
+            .map(|id| {
+                let plan = PlanRow {
+                    row_id: id,
+                    upn: format!("u{id}@contoso.com"),
+                    ..PlanRow::default()
+                };
+                ReviewRow {
+                    fingerprint: super::super::fingerprint(&plan),
+                    plan,
+                    ..ReviewRow::default()
+                }
+            })
+            .collect();
+        super::super::write_review(
+            &original,
+            &rows,
+            &[],
+            &ReviewMeta::default(),
+            &super::super::WriteOptions::default(),
+        )
+        .expect("write");
+        let odd = dir.path().join("odd.xlsx");
+        // Late in the sheet, so that with small chunks many rows were delivered before it.
+        edit_plan_sheet(&original, &odd, |xml| xml.replace("<c r=\"A280\"", "<c"));
+        let small = sheet_stream::Options {
+            chunk_bytes: 2_000,
+            workers: 2,
+        };
+
+        let plain = Book::open(&original).expect("book");
+        let fast = plain.stream_sheet(PLAN_SHEET, 40, small, |_, _| Ok(()));
+        assert!(
+            fast.is_ok(),
+            "the writer's own sheets are read in parallel: {fast:?}"
+        );
+
+        let book = Book::open(&odd).expect("book");
+        let mut delivered = 0;
+        let fast = book.stream_sheet(PLAN_SHEET, 40, small, |_, _| {
+            delivered += 1;
+            Ok(())
+        });
+        assert!(matches!(fast, Err(Failure::Unsupported(_))), "{fast:?}");
+        assert!(delivered > 100, "{delivered}");
+
+        let mut xlsx = open(&original).expect("open");
+        let expected = read_plan_sheet(&mut xlsx, None, &original, PLAN_SHEET).expect("calamine");
+        let mut xlsx = open(&odd).expect("open");
+        let got =
+            read_plan_sheet(&mut xlsx, Some((&book, small)), &odd, PLAN_SHEET).expect("falls back");
+        assert_eq!(got.rows.len(), 300);
+        assert_eq!(got.rows, expected.rows);
+        assert_eq!(got.at, expected.at);
+        assert_eq!(got.warnings, expected.warnings);
     }
 
     #[test]

@@ -156,32 +156,28 @@ fn pipeline(n: usize) -> anyhow::Result<()> {
     // the rows together.
     reset_peak();
     let mut t = Timer::new();
-    // As `hardmatch plan` does: the two files side by side, each shedding what planning never
-    // reads.
+    // As `hardmatch plan` does (src/cmd/plan.rs): the AD file on a second thread while this one
+    // reads the cloud file and indexes it; each sheds what planning never reads.
     let keys = PlanOptions::default().match_keys;
     let read_opts = ReadOptions {
         unread: plan::unread_ad(keys),
         ..ReadOptions::default()
     };
-    let (ad, cloud) = std::thread::scope(|scope| {
-        let cloud = scope.spawn(|| -> anyhow::Result<_> {
-            let mut cloud =
-                hardmatch::cloud::read_cloud_export_unread(&cloud_path, plan::unread_cloud(keys))?;
-            plan::shed_unused_cloud(&mut cloud, keys);
-            Ok(cloud)
-        });
-        let ad = (|| -> anyhow::Result<_> {
-            let mut ad = sources::read_ad_export(&ad_path, &read_opts)?;
+    let ad = {
+        let (path, opts) = (ad_path.clone(), read_opts.clone());
+        std::thread::spawn(move || -> anyhow::Result<_> {
+            let mut ad = sources::read_ad_export(&path, &opts)?;
             plan::shed_unused_ad(&mut ad.users, keys);
             Ok(ad)
-        })();
-        let cloud = cloud
-            .join()
-            .unwrap_or_else(|p| std::panic::resume_unwind(p));
-        anyhow::Ok((ad?, cloud?))
-    })?;
-    t.phase("read AD + cloud CSVs");
-    let d = plan::decide(&ad.users, &cloud, &PlanOptions::default());
+        })
+    };
+    let mut cloud =
+        hardmatch::cloud::read_cloud_export_unread(&cloud_path, plan::unread_cloud(keys))?;
+    plan::shed_unused_cloud(&mut cloud, keys);
+    let idx = plan::CloudIndex::new(&cloud, keys);
+    let ad = ad.join().unwrap_or_else(|p| std::panic::resume_unwind(p))?;
+    t.phase("read AD + cloud CSVs, index cloud");
+    let d = plan::decide_indexed(&ad.users, idx, &PlanOptions::default());
     t.phase("decide");
     let meta = ReviewMeta {
         inputs: vec![InputSummary {

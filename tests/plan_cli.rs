@@ -357,6 +357,29 @@ fn cloud_export_without_a_upn_column_is_bad_input_exit_2_and_no_workbook() {
 }
 
 #[test]
+fn when_both_inputs_are_bad_the_ad_export_is_reported_first() {
+    // The two files are read side by side; the error is still the one a reader going in order
+    // would meet first.
+    let dir = tempfile::tempdir().unwrap();
+    let cloud = dir.path().join("cloud.csv");
+    std::fs::write(&cloud, "\"Name\",\"Colour\"\r\n\"x\",\"blue\"\r\n").unwrap();
+    let out = dir.path().join("plan.xlsx");
+    let assert = hardmatch()
+        .arg("plan")
+        .arg(dir.path().join("no-such-export.csv"))
+        .arg("--cloud")
+        .arg(&cloud)
+        .arg("-o")
+        .arg(&out)
+        .assert()
+        .code(2);
+    let stderr = String::from_utf8_lossy(&assert.get_output().stderr).into_owned();
+    assert!(stderr.contains("no-such-export.csv"), "{stderr}");
+    assert!(!stderr.contains("cloud.csv"), "{stderr}");
+    assert!(!out.exists());
+}
+
+#[test]
 fn an_existing_workbook_is_not_touched_when_planning_fails() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("plan.xlsx");

@@ -189,28 +189,44 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         .cloud
         .iter()
         .any(|c| CloudInput::parse(c) == CloudInput::Graph);
-    let (ad, cloud) = if live {
+    if live {
         // A bad AD export should stop the run before it signs in and lists the tenant.
         let ad = read_ad()?;
-        (ad, read_cloud()?)
-    } else {
-        // Two files: read them side by side, one per core (a second each at a million rows).
-        // An AD error is reported first, as it would be if they were read in turn.
-        std::thread::scope(|scope| {
-            let cloud = scope.spawn(read_cloud);
-            let ad = read_ad();
-            let cloud = cloud
-                .join()
-                .unwrap_or_else(|p| std::panic::resume_unwind(p));
-            anyhow::Ok((ad?, cloud?))
-        })?
-    };
+        let cloud = read_cloud()?;
+        let idx = plan::CloudIndex::new(&cloud, args.match_keys);
+        return write_plan(&args, ad, &cloud, idx);
+    }
+    // Two files: the AD export (usually the bigger one) on a second core while this one reads
+    // the cloud file and indexes it. An AD error is reported first, as it would be if they were
+    // read in turn.
+    std::thread::scope(|scope| {
+        let ad = scope.spawn(read_ad);
+        let join_ad = || ad.join().unwrap_or_else(|p| std::panic::resume_unwind(p));
+        let cloud = match read_cloud() {
+            Ok(cloud) => cloud,
+            Err(e) => {
+                join_ad()?;
+                return Err(e);
+            }
+        };
+        let idx = plan::CloudIndex::new(&cloud, args.match_keys);
+        let ad = join_ad()?;
+        write_plan(&args, ad, &cloud, idx)
+    })
+}
 
+/// Decide every row and write the review workbook.
+fn write_plan(
+    args: &Args,
+    ad: sources::AdExport,
+    cloud: &CloudState,
+    idx: plan::CloudIndex<'_>,
+) -> anyhow::Result<ExitCode> {
     // Decide every row now, but render each one (reason, copied identifiers, fingerprint) only
     // as the workbook is written: a million rendered rows would cost as much memory as the inputs.
-    let plan = plan::decide(
+    let plan = plan::decide_indexed(
         &ad.users,
-        &cloud,
+        idx,
         &PlanOptions {
             match_keys: args.match_keys,
         },

@@ -133,8 +133,19 @@ impl Decisions<'_> {
 
 /// The matching and duplicate passes of [`build`], without rendering the rows.
 pub fn decide<'a>(ad: &'a [AdUser], cloud: &'a CloudState, opts: &PlanOptions) -> Decisions<'a> {
+    decide_indexed(ad, CloudIndex::new(cloud, opts.match_keys), opts)
+}
+
+/// [`decide`] with the cloud side indexed beforehand ([`CloudIndex::new`]), so that a caller
+/// can build the index while it is still reading the AD export.
+pub fn decide_indexed<'a>(
+    ad: &'a [AdUser],
+    mut idx: CloudIndex<'a>,
+    opts: &PlanOptions,
+) -> Decisions<'a> {
+    let cloud = idx.cloud;
+    debug_assert_eq!(idx.keys, opts.match_keys);
     let active = &cloud.users;
-    let mut idx = CloudIndex::new(cloud, opts.match_keys);
 
     // Pass 1: anchors and matches (read-only on the indexes, so it runs on every core).
     let mut prepared: Vec<Prepared> = Vec::with_capacity(ad.len());
@@ -252,7 +263,9 @@ fn par_fill<T: Send, F: Fn(usize, &mut T) + Sync>(out: &mut [T], f: F) {
 }
 
 /// The cloud side, indexed once.
-struct CloudIndex<'a> {
+/// The cloud users' lookup tables (UPN, mail and addresses, ImmutableIds of active and deleted
+/// users) that matching needs.
+pub struct CloudIndex<'a> {
     cloud: &'a CloudState,
     keys: MatchKeys,
     upn: Index<Folded<'a>>,
@@ -266,7 +279,7 @@ struct CloudIndex<'a> {
 }
 
 impl<'a> CloudIndex<'a> {
-    fn new(cloud: &'a CloudState, keys: MatchKeys) -> Self {
+    pub fn new(cloud: &'a CloudState, keys: MatchKeys) -> Self {
         let users = &cloud.users;
         let by_mail = keys == MatchKeys::UpnMail;
         let upn = || {

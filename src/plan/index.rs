@@ -90,13 +90,16 @@ impl Hits {
 /// A multi-map from key to user indices.
 #[derive(Debug)]
 pub(crate) struct Index<K> {
-    map: HashMap<K, Hits>,
+    /// foldhash rather than std's SipHash: a plan hashes a few million keys, and SipHash was a
+    /// large share of deciding. foldhash is seeded per process too; its weaker resistance to
+    /// crafted collisions is fine for exports the admin made.
+    map: HashMap<K, Hits, foldhash::fast::RandomState>,
 }
 
 impl<K: Hash + Eq> Index<K> {
     pub(crate) fn with_capacity(n: usize) -> Self {
         Index {
-            map: HashMap::with_capacity(n),
+            map: HashMap::with_capacity_and_hasher(n, Default::default()),
         }
     }
 

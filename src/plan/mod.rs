@@ -8,7 +8,7 @@ pub mod synthetic;
 
 use std::fmt;
 
-pub use decide::{build, decide, Decisions};
+pub use decide::{build, decide, decide_indexed, CloudIndex, Decisions};
 
 /// Exactly one per AD row.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]

@@ -1,8 +1,10 @@
 //! Reading the Plan sheet(s) back after review.
 //!
-//! Reviewers sort, filter, and sometimes type far away from the table. So: the streaming cell
-//! reader only (a dense range over a stray cell at XFD1048576 would need hundreds of GB), columns
-//! found by header text and bounded to the schema's width, rows keyed by Row id.
+//! Reviewers sort, filter, and sometimes type far away from the table. So: streaming cell
+//! readers only (a dense range over a stray cell at XFD1048576 would need hundreds of GB), columns
+//! found by header text and bounded to the schema's width, rows keyed by Row id. Plan sheets go
+//! through the parallel reader in [`super::sheet_stream`]; calamine's cell reader reads whatever
+//! that one refuses, and the Summary and Unmatched sheets.
 
 use super::schema::UNMATCHED_COLUMNS;
 use super::schema::{self, cell_ref, whole_from_float, Field, Kind, PLAN_COLUMNS};

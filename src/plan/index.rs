@@ -120,13 +120,6 @@ impl<K: Hash + Eq> Index<K> {
         })
     }
 
-    /// Forget the keys filed only once (and the memory they took): what is left answers
-    /// [`Index::get`] for keys filed more than once and gives `[]` otherwise.
-    pub(crate) fn keep_shared(&mut self) {
-        self.map.retain(|_, h| matches!(h, Hits::Many(_)));
-        self.map.shrink_to_fit();
-    }
-
     pub(crate) fn get(&self, key: &K) -> &[u32] {
         self.map.get(key).map(Hits::as_slice).unwrap_or(&[])
     }
@@ -195,8 +188,6 @@ mod tests {
         assert_eq!(idx.get(&"k"), &[1, 7]);
         assert_eq!(idx.get(&"j"), &[2]);
         assert!(idx.get(&"z").is_empty());
-        idx.keep_shared();
-        assert_eq!(idx.get(&"k"), &[1, 7]);
-        assert!(idx.get(&"j").is_empty());
+        assert_eq!(idx.shared().collect::<Vec<_>>(), vec![&[1, 7][..]]);
     }
 }

@@ -358,6 +358,7 @@ fn write_plan_sheet<R: IntoReviewRow>(
     }
     let mut written = 0usize;
     let mut cells = Vec::with_capacity(PLAN_COLUMNS.len());
+    let row_heights = expected <= ROW_HEIGHTS_UP_TO;
     for row in rows {
         let mut row = row.into_row();
         tally.add(&row);
@@ -373,7 +374,7 @@ fn write_plan_sheet<R: IntoReviewRow>(
             match cell {
                 // write_string only: an ImmutableId like "=1+1" or "+7Byu…" must stay text.
                 CellValue::Text(s) => {
-                    if c.field == Field::Checks || c.field == Field::Reason {
+                    if row_heights && (c.field == Field::Checks || c.field == Field::Reason) {
                         lines = lines.max(wrapped_lines(&s, c.width));
                     }
                     ws.write_string(r, col, fit(s))?;
@@ -393,7 +394,7 @@ fn write_plan_sheet<R: IntoReviewRow>(
         // rust_xlsxwriter keeps every explicit row height (about 600 bytes each, even in
         // constant-memory mode), so a sheet past ROW_HEIGHTS_UP_TO rows keeps the default height:
         // at a million rows that is 600 MB, and nobody reads such a sheet row by row.
-        if lines > 1 && expected <= ROW_HEIGHTS_UP_TO {
+        if lines > 1 {
             ws.set_row_height(r, DEFAULT_ROW_HEIGHT * lines as f64)?;
         }
     }

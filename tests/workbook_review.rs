@@ -506,3 +506,25 @@ fn empty_plan_still_has_a_readable_plan_sheet() {
     let review = read_review(&path).unwrap();
     assert!(review.rows.is_empty());
 }
+
+#[test]
+fn a_row_with_several_checks_is_tall_enough_to_show_them() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("plan.xlsx");
+    let mut rows = rows();
+    rows.truncate(2);
+    rows[0].plan.reason = "short".into();
+    rows[0].plan.checks = vec!["one".into(), "two".into(), "three".into()];
+    rows[1].plan.reason = "short".into();
+    rows[1].plan.checks.clear();
+    write(&path, &rows, 1_048_575);
+    let xml = zip_entry(&path, "xl/worksheets/sheet3.xml");
+    let row_tag = |r: usize| {
+        let start = xml.find(&format!("<row r=\"{r}\"")).unwrap();
+        xml[start..start + xml[start..].find('>').unwrap()].to_string()
+    };
+    // Excel does not grow a row for wrapped text it did not lay out itself: three lines of
+    // Checks need three lines of height (15 points each, in points: ht="45").
+    assert!(row_tag(2).contains(r#"ht="45""#), "{}", row_tag(2));
+    assert!(!row_tag(3).contains("ht="), "{}", row_tag(3));
+}

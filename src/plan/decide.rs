@@ -1,6 +1,6 @@
 //! Matching and the one-Action-per-row decision.
 
-use super::index::{smtp_address, Folded, Index};
+use super::index::{smtp_address, Folded, Index, UserKeyIndex};
 use super::{Action, MatchKeys, MatchedBy, Plan, PlanOptions, PlanRow};
 use crate::anchor::SourceAnchor;
 use crate::cloud::{CloudState, CloudUser};
@@ -162,8 +162,8 @@ pub fn decide_indexed<'a>(
 
     // Rendering looks users up by ImmutableId only; the key tables (a million entries each)
     // would otherwise stay in memory while the whole workbook is written.
-    idx.upn = Index::with_capacity(0);
-    idx.mail = Index::with_capacity(0);
+    idx.upn = UserKeyIndex::empty(&cloud.users, upn_key);
+    idx.mail = UserKeyIndex::empty(&cloud.users, mail_key);
     idx.address = Index::with_capacity(0);
 
     // Duplicate anchors and cloud users claimed by more than one valid row. Anchors are found
@@ -275,18 +275,25 @@ fn par_fill<T: Send, F: Fn(usize, &mut T) + Sync>(out: &mut [T], f: F) {
     });
 }
 
-/// The cloud side, indexed once.
+fn upn_key(u: &CloudUser) -> Option<&str> {
+    Some(&u.upn)
+}
+
+fn mail_key(u: &CloudUser) -> Option<&str> {
+    u.mail.as_deref()
+}
+
 /// The cloud users' lookup tables (UPN, mail and addresses, ImmutableIds of active and deleted
 /// users) that matching needs.
 pub struct CloudIndex<'a> {
     cloud: &'a CloudState,
     keys: MatchKeys,
-    upn: Index<Folded<'a>>,
+    upn: UserKeyIndex<'a>,
     /// Active users by `onPremisesImmutableId`, exact (anchors are case-sensitive).
     immutable_id: Index<&'a str>,
     deleted_immutable_id: Index<&'a str>,
     /// Only built for `--match upn-mail`, to save memory otherwise.
-    mail: Index<Folded<'a>>,
+    mail: UserKeyIndex<'a>,
     /// Mail and SMTP proxy addresses together.
     address: Index<Folded<'a>>,
 }
@@ -295,15 +302,7 @@ impl<'a> CloudIndex<'a> {
     pub fn new(cloud: &'a CloudState, keys: MatchKeys) -> Self {
         let users = &cloud.users;
         let by_mail = keys == MatchKeys::UpnMail;
-        let upn = || {
-            let mut ix = Index::with_capacity(users.len());
-            for (i, u) in users.iter().enumerate() {
-                if let Some(k) = Folded::new(&u.upn) {
-                    ix.insert(k, i as u32);
-                }
-            }
-            ix
-        };
+        let upn = || UserKeyIndex::new(users, upn_key);
         let immutable_ids = |list: &'a [CloudUser]| {
             let n = list
                 .iter()
@@ -318,13 +317,16 @@ impl<'a> CloudIndex<'a> {
             ix
         };
         let addresses = || {
-            let mut mail = Index::with_capacity(if by_mail { users.len() } else { 0 });
+            let mail = if by_mail {
+                UserKeyIndex::new(users, mail_key)
+            } else {
+                UserKeyIndex::empty(users, mail_key)
+            };
             let mut address = Index::with_capacity(if by_mail { users.len() * 2 } else { 0 });
             if by_mail {
                 for (i, u) in users.iter().enumerate() {
                     let i = i as u32;
                     if let Some(k) = u.mail.as_deref().and_then(Folded::new) {
-                        mail.insert(k, i);
                         address.insert(k, i);
                     }
                     for k in u

@@ -105,24 +105,6 @@ pub struct Review {
     pub meta: ReviewMeta,
 }
 
-/// A Plan row as the writer gets it: owned rows are consumed (their text moves into the cells),
-/// borrowed ones are copied.
-pub trait IntoReviewRow {
-    fn into_row(self) -> ReviewRow;
-}
-
-impl IntoReviewRow for ReviewRow {
-    fn into_row(self) -> ReviewRow {
-        self
-    }
-}
-
-impl IntoReviewRow for &ReviewRow {
-    fn into_row(self) -> ReviewRow {
-        self.clone()
-    }
-}
-
 /// The fingerprint of a row's planned values: what apply would act on. Each value is
 /// length-prefixed so no two different rows can hash the same text ("ab"+"c" vs "a"+"bc").
 pub fn fingerprint(row: &PlanRow) -> String {
@@ -175,7 +157,7 @@ pub fn write_review(
 /// written as it is consumed, and `total_rows` (how many it will yield) sizes the Plan sheets'
 /// validation and filter ranges up front; a different count is an error and leaves no file. The
 /// Summary's counts are taken from the rows as they pass.
-pub fn write_review_rows<R: IntoReviewRow>(
+pub fn write_review_rows<R: std::borrow::Borrow<ReviewRow>>(
     path: &Path,
     total_rows: usize,
     rows: impl Iterator<Item = R>,

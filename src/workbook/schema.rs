@@ -239,72 +239,7 @@ pub fn fill_cloud_values_shown_as_same(row: &mut ReviewRow) {
     }
 }
 
-impl CellValue<'_> {
-    pub fn into_owned(self) -> CellValue<'static> {
-        match self {
-            CellValue::Text(t) => CellValue::Text(Cow::Owned(t.into_owned())),
-            CellValue::Number(n) => CellValue::Number(n),
-            CellValue::Empty => CellValue::Empty,
-        }
-    }
-}
-
-/// `row`'s cells, left to right as in [`PLAN_COLUMNS`], the same as [`Field::value`] gives
-/// but owning their text: plain text fields are moved out of `row` (left empty), so the writer
-/// hands each String to the xlsx writer without copying it, which at a million rows of a dozen
-/// cells is a noticeable share of the write.
-pub fn take_cells(row: &mut ReviewRow, out: &mut Vec<CellValue<'static>>) {
-    out.clear();
-    // Cells derived from several fields (the cloud columns compare with on-prem) first, while
-    // every field is still in the row.
-    for c in PLAN_COLUMNS {
-        out.push(match c.field.plain_mut(row) {
-            Some(_) => CellValue::Empty,
-            None => c.field.value(row).into_owned(),
-        });
-    }
-    for (cell, c) in out.iter_mut().zip(PLAN_COLUMNS) {
-        if let Some(s) = c.field.plain_mut(row) {
-            let s = std::mem::take(s);
-            if !s.is_empty() {
-                *cell = CellValue::Text(Cow::Owned(s));
-            }
-        }
-    }
-}
-
 impl Field {
-    /// The String behind a field whose cell is that text as is (empty = no cell).
-    fn plain_mut(self, row: &mut ReviewRow) -> Option<&mut String> {
-        let p = &mut row.plan;
-        Some(match self {
-            Field::Reason => &mut p.reason,
-            Field::Upn => &mut p.upn,
-            Field::OnpremGuid => &mut p.onprem_guid,
-            Field::NewImmutableId => &mut p.new_immutable_id,
-            Field::CloudObjectId => &mut p.cloud_object_id,
-            Field::CloudImmutableId => &mut p.cloud_immutable_id,
-            Field::HolderObjectId => &mut p.holder_object_id,
-            Field::MailOnprem => &mut p.mail_onprem,
-            Field::DisplayNameOnprem => &mut p.display_name_onprem,
-            Field::Source => &mut p.source,
-            Field::Status => &mut row.status,
-            Field::Result => &mut row.result,
-            Field::AppliedAt => &mut row.applied_at,
-            Field::Comment => &mut row.comment,
-            Field::Fingerprint => &mut row.fingerprint,
-            Field::RowId
-            | Field::Approve
-            | Field::Action
-            | Field::Checks
-            | Field::CloudUpn
-            | Field::MailCloud
-            | Field::DisplayNameCloud
-            | Field::MatchedBy
-            | Field::Attempts => return None,
-        })
-    }
-
     /// Index of this field's column in [`PLAN_COLUMNS`].
     pub fn index(self) -> usize {
         PLAN_COLUMNS
@@ -610,36 +545,6 @@ mod tests {
         fill_cloud_values_shown_as_same(&mut none);
         assert_eq!(none.plan.mail_cloud, "");
         assert_eq!(none.plan.cloud_upn, "");
-    }
-
-    #[test]
-    fn taken_cells_are_the_cells_values_gives() {
-        let mut row = ReviewRow::default();
-        let p = &mut row.plan;
-        p.row_id = 12;
-        p.action = Some(Action::ConflictDeleted);
-        p.matched_by = Some(MatchedBy::Mail);
-        p.checks = vec!["a".into(), "b".into()];
-        // Every text field distinct, and the cloud ones different from on-prem so they show.
-        for (i, c) in PLAN_COLUMNS.iter().enumerate() {
-            let _ = c.field.set(&mut row, format!("v{i}@x"));
-        }
-        row.plan.row_id = 12;
-        row.plan.action = Some(Action::ConflictDeleted);
-        row.approve = Approval::Yes;
-        row.attempts = 3;
-        row.plan.mail_cloud.clear();
-        let expected: Vec<CellValue<'static>> = PLAN_COLUMNS
-            .iter()
-            .map(|c| c.field.value(&row).into_owned())
-            .collect();
-        assert!(
-            expected.iter().all(|v| *v != CellValue::Empty),
-            "{expected:?}"
-        );
-        let mut taken = Vec::new();
-        take_cells(&mut row, &mut taken);
-        assert_eq!(taken, expected);
     }
 
     #[test]

@@ -9,7 +9,7 @@
 use super::schema::{
     self, column_letters, CellValue, Field, Kind, PLAN_COLUMNS, TEMPLATE_COLUMNS, UNMATCHED_COLUMNS,
 };
-use super::{IntoReviewRow, ReviewMeta, ReviewRow, WriteOptions};
+use super::{ReviewMeta, ReviewRow, WriteOptions};
 use crate::cloud::CloudUser;
 use crate::error::InputError;
 use crate::fsutil::AtomicFile;
@@ -18,7 +18,7 @@ use rust_xlsxwriter::{
     Color, ConditionalFormatFormula, DataValidation, Format, FormatAlign, FormatBorder, Note,
     ProtectionOptions, Workbook, Worksheet, XlsxError,
 };
-use std::borrow::Cow;
+use std::borrow::{Borrow, Cow};
 use std::path::Path;
 
 /// Excel's last row index (0-based) and cell-text limit (UTF-16 units).
@@ -115,10 +115,9 @@ fn action_colour(action: Action) -> u32 {
 }
 
 /// Excel refuses cells over 32,767 UTF-16 units; keep free text readable rather than fail the run.
-fn fit<'a>(s: impl Into<Cow<'a, str>>) -> String {
-    let s = s.into();
+fn fit(s: &str) -> Cow<'_, str> {
     if s.len() <= EXCEL_MAX_TEXT || s.encode_utf16().count() <= EXCEL_MAX_TEXT {
-        return s.into_owned();
+        return Cow::Borrowed(s);
     }
     const MARK: &str = " … [truncated]";
     let budget = EXCEL_MAX_TEXT - MARK.encode_utf16().count();
@@ -131,7 +130,7 @@ fn fit<'a>(s: impl Into<Cow<'a, str>>) -> String {
         }
         end = i + ch.len_utf8();
     }
-    format!("{}{MARK}", &s[..end])
+    Cow::Owned(format!("{}{MARK}", &s[..end]))
 }
 
 fn create_error(path: &Path, e: &std::io::Error) -> InputError {
@@ -210,7 +209,7 @@ fn save_atomically(
     })
 }
 
-pub(super) fn write_review<R: IntoReviewRow>(
+pub(super) fn write_review<R: Borrow<ReviewRow>>(
     path: &Path,
     total_rows: usize,
     rows: impl Iterator<Item = R>,
@@ -296,7 +295,7 @@ impl Tally {
 
 /// Write one Plan sheet: the header, then the rows. `expected` sizes the validation, filter and
 /// colour ranges, which constant-memory mode needs before the first row. Returns the row count.
-fn write_plan_sheet<R: IntoReviewRow>(
+fn write_plan_sheet<R: Borrow<ReviewRow>>(
     ws: &mut Worksheet,
     name: &str,
     expected: usize,
@@ -357,27 +356,25 @@ fn write_plan_sheet<R: IntoReviewRow>(
         ws.write_string_with_format(0, i as u16, c.header, &f.header)?;
     }
     let mut written = 0usize;
-    let mut cells = Vec::with_capacity(PLAN_COLUMNS.len());
     let row_heights = expected <= ROW_HEIGHTS_UP_TO;
     for row in rows {
-        let mut row = row.into_row();
-        tally.add(&row);
+        let row = row.borrow();
+        tally.add(row);
         written += 1;
         let r = written as u32;
         let mut lines = 1;
-        schema::take_cells(&mut row, &mut cells);
-        for (i, (c, cell)) in PLAN_COLUMNS.iter().zip(cells.drain(..)).enumerate() {
+        for (i, c) in PLAN_COLUMNS.iter().enumerate() {
             let col = i as u16;
             // Text and number cells take their column's format (constant-memory sheets apply it
             // to cells written without one): looking a Format up per cell hashes the whole
             // struct, which was a large share of writing a million rows.
-            match cell {
+            match c.field.value(row) {
                 // write_string only: an ImmutableId like "=1+1" or "+7Byu…" must stay text.
                 CellValue::Text(s) => {
                     if row_heights && (c.field == Field::Checks || c.field == Field::Reason) {
                         lines = lines.max(wrapped_lines(&s, c.width));
                     }
-                    ws.write_string(r, col, fit(s))?;
+                    ws.write_string(r, col, fit(&s))?;
                 }
                 CellValue::Number(n) => {
                     ws.write_number(r, col, n)?;
@@ -453,7 +450,7 @@ fn write_unmatched_sheet(
         ];
         for (i, v) in values.iter().enumerate() {
             if !v.is_empty() {
-                ws.write_string_with_format(r, i as u16, fit(*v), &f.text)?;
+                ws.write_string_with_format(r, i as u16, fit(v), &f.text)?;
             }
         }
     }
@@ -709,7 +706,7 @@ mod tests {
 
     #[test]
     fn fit_keeps_short_text_and_cuts_long_text_to_excel_limit() {
-        assert_eq!(fit("abc"), "abc");
+        assert!(matches!(fit("abc"), Cow::Borrowed("abc")));
         let long = "é".repeat(40_000);
         let cut = fit(&long);
         assert!(cut.encode_utf16().count() <= EXCEL_MAX_TEXT);

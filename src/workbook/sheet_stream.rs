@@ -15,7 +15,7 @@ use super::reader::Raw;
 use super::schema::cell_ref;
 use crate::error::InputError;
 use memchr::memmem;
-use quick_xml::events::{BytesRef, BytesStart, Event};
+use quick_xml::events::{BytesStart, Event};
 use quick_xml::Reader;
 use std::collections::BTreeMap;
 use std::fs::File;
@@ -294,9 +294,21 @@ pub(super) fn unescape_ooxml(s: &str) -> std::borrow::Cow<'_, str> {
     std::borrow::Cow::Owned(out)
 }
 
-/// `&amp;`, `&#10;`, … as calamine resolves them; anything else is not ours to guess.
-fn push_entity(entity: &BytesRef<'_>, out: &mut String) -> Result<(), String> {
-    push_entity_name(entity, out)
+/// A `<t>`'s text, just appended to `out` from `start`, as calamine keeps it: trimmed unless
+/// `xml:space="preserve"`, then with `_xHHHH_` escapes undone.
+fn finish_t(out: &mut String, start: usize, preserve: bool) {
+    let text = &out[start..];
+    let kept = if preserve {
+        text
+    } else {
+        text.trim_matches([' ', '\t', '\r', '\n'])
+    };
+    let clean = unescape_ooxml(kept);
+    if clean.len() != text.len() || matches!(clean, std::borrow::Cow::Owned(_)) {
+        let clean = clean.into_owned();
+        out.truncate(start);
+        out.push_str(&clean);
+    }
 }
 
 /// The text of an `<si>` or `<is>`, after its start tag, up to its end tag: every `<t>` outside
@@ -318,24 +330,13 @@ fn read_rich(xml: &mut Reader<&[u8]>, closing: &[u8], out: &mut String) -> Resul
                         match xml.read_event().map_err(xml_error)? {
                             Event::Text(t) => out.push_str(&t.xml10_content()),
                             Event::CData(t) => out.push_str(&t.xml10_content()),
-                            Event::GeneralRef(r) => push_entity(&r, out)?,
+                            Event::GeneralRef(r) => push_entity_name(&r, out)?,
                             Event::End(end) if end.name().into_inner() == name => break,
                             Event::Eof => return unsupported("unclosed <t>"),
                             _ => {}
                         }
                     }
-                    let text = &out[start..];
-                    let kept = if preserve {
-                        text
-                    } else {
-                        text.trim_matches([' ', '\t', '\r', '\n'])
-                    };
-                    let clean = unescape_ooxml(kept);
-                    if clean.len() != text.len() || matches!(clean, std::borrow::Cow::Owned(_)) {
-                        let clean = clean.into_owned();
-                        out.truncate(start);
-                        out.push_str(&clean);
-                    }
+                    finish_t(out, start, preserve);
                 }
                 _ => {}
             },
@@ -1102,18 +1103,7 @@ impl<'a> Scan<'a> {
                     let raw = self.leaf(b"t")?;
                     let start = out.len();
                     push_text(raw, out)?;
-                    let text = &out[start..];
-                    let kept = if preserve {
-                        text
-                    } else {
-                        text.trim_matches([' ', '\t', '\r', '\n'])
-                    };
-                    let clean = unescape_ooxml(kept);
-                    if clean.len() != text.len() || matches!(clean, std::borrow::Cow::Owned(_)) {
-                        let clean = clean.into_owned();
-                        out.truncate(start);
-                        out.push_str(&clean);
-                    }
+                    finish_t(out, start, preserve);
                 }
                 // Runs, their properties and phonetic text hold no text of the string.
                 _ => {}
@@ -1147,6 +1137,7 @@ fn push_text(raw: &str, out: &mut String) -> Result<(), String> {
     Ok(())
 }
 
+/// `&amp;`, `&#10;`, … as calamine resolves them; anything else is not ours to guess.
 fn push_entity_name(name: &str, out: &mut String) -> Result<(), String> {
     if let Some(s) = quick_xml::escape::resolve_xml_entity(name) {
         out.push_str(s);
@@ -1661,7 +1652,7 @@ mod tests {
             &mut parsed,
         );
         assert!(unknown.is_err());
-        assert!(push_entity(&BytesRef::new("#0"), &mut out).is_err());
+        assert!(push_entity_name("#0", &mut out).is_err());
     }
 
     #[test]

@@ -485,64 +485,27 @@ fn finish_plan_sheet(
     Ok(state.out)
 }
 
-/// Read every Plan sheet. The parallel reader uses every core on each sheet in turn; when it
-/// cannot open the workbook, calamine reads the sheets, several at once on as many threads as
-/// there are cores (each with its own handle on the file), since parsing the sheet XML is what a
-/// big plan's read-back costs.
+/// Read every Plan sheet, one after another: the parallel reader uses every core on each. When
+/// it cannot open the workbook at all, calamine reads the sheets instead.
 fn read_plan_sheets(
     xlsx: &mut Xlsx<BufReader<File>>,
     path: &Path,
     sheets: &[&String],
 ) -> Vec<Result<SheetRows, InputError>> {
-    match Book::open(path) {
-        Ok(book) => {
-            return sheets
-                .iter()
-                .map(|s| {
-                    let opts = sheet_stream::Options::default();
-                    read_plan_sheet(xlsx, Some((&book, opts)), path, s)
-                })
-                .collect()
-        }
-        Err(why) => tracing::debug!(
-            "{}: the Plan sheets are read with calamine: the parallel reader does not support \
-             the workbook ({why})",
-            path.display()
-        ),
-    }
-    let workers = std::thread::available_parallelism()
-        .map_or(1, |n| n.get())
-        .min(sheets.len());
-    if workers <= 1 {
-        return sheets
-            .iter()
-            .map(|s| read_plan_sheet(xlsx, None, path, s))
-            .collect();
-    }
-    std::thread::scope(|scope| {
-        let handles: Vec<_> = (0..workers)
-            .map(|w| {
-                scope.spawn(move || {
-                    let mut mine = Vec::new();
-                    let mut handle = open(path);
-                    for (i, sheet) in sheets.iter().enumerate().skip(w).step_by(workers) {
-                        let result = match &mut handle {
-                            Ok(x) => read_plan_sheet(x, None, path, sheet),
-                            Err(e) => Err(e.clone()),
-                        };
-                        mine.push((i, result));
-                    }
-                    mine
-                })
-            })
-            .collect();
-        let mut all: Vec<(usize, Result<SheetRows, InputError>)> = handles
-            .into_iter()
-            .flat_map(|h| h.join().unwrap_or_else(|p| std::panic::resume_unwind(p)))
-            .collect();
-        all.sort_by_key(|(i, _)| *i);
-        all.into_iter().map(|(_, r)| r).collect()
-    })
+    let book = Book::open(path)
+        .map_err(|why| {
+            tracing::debug!(
+                "{}: the Plan sheets are read with calamine: the parallel reader does not \
+                 support the workbook ({why})",
+                path.display()
+            )
+        })
+        .ok();
+    let fast = book.as_ref().map(|b| (b, sheet_stream::Options::default()));
+    sheets
+        .iter()
+        .map(|s| read_plan_sheet(xlsx, fast, path, s))
+        .collect()
 }
 
 pub(super) fn read_review(path: &Path) -> Result<Review, InputError> {

@@ -380,23 +380,8 @@ pub(crate) fn read(path: &Path, unread: Unread) -> Result<CloudState, InputError
     let mut state = CloudState::default();
     state.warnings.extend(scanned.warning.clone());
     let mut reader = scanned.open(path)?;
-    let (prefix, complete) = stream::read_prefix(&mut reader).map_err(|e| {
-        InputError::new(
-            path,
-            "",
-            format!("cannot read the file: {e}"),
-            "check the path and that the file is not open exclusively in another program",
-        )
-    })?;
-    let (head, tail) = prefix.split_at(complete);
-    let head = std::str::from_utf8(head).map_err(|e| {
-        InputError::new(
-            path,
-            "",
-            format!("the file is not valid UTF-8: {e}"),
-            "save it as UTF-8",
-        )
-    })?;
+    let (prefix, complete) = stream::read_prefix_of(path, &mut reader)?;
+    let (head, tail) = stream::split_prefix(path, &prefix, complete)?;
     let mut rest = tail.chain(reader);
     let mut rows = CloudRows::new(path, false);
     rows.skip_proxy_addresses = unread.proxy_addresses;

@@ -104,14 +104,7 @@ pub fn read_ad_export(path: &Path, opts: &ReadOptions) -> Result<AdExport, Input
         ));
     }
     let mut reader = scanned.open(path)?;
-    let (prefix, complete) = stream::read_prefix(&mut reader).map_err(|e| {
-        InputError::new(
-            path,
-            "",
-            format!("cannot read the file: {e}"),
-            "check the path and that the file is not open exclusively in another program",
-        )
-    })?;
+    let (prefix, complete) = stream::read_prefix_of(path, &mut reader)?;
     let head = std::str::from_utf8(&prefix[..complete]).unwrap_or_default();
     let format = opts.format.unwrap_or_else(|| detect_text(head));
     if format == Format::Ldif {
@@ -123,15 +116,7 @@ pub fn read_ad_export(path: &Path, opts: &ReadOptions) -> Result<AdExport, Input
     let mut rows = ad::AdRows::new(path, format == Format::Csvde, opts.hex_as).unread(opts.unread);
     // The prefix ends at a line end unless it is the whole file; a line cut there is read again
     // from the stream.
-    let (head, tail) = prefix.split_at(complete);
-    let head = std::str::from_utf8(head).map_err(|e| {
-        InputError::new(
-            path,
-            "",
-            format!("the file is not valid UTF-8: {e}"),
-            "save it as UTF-8",
-        )
-    })?;
+    let (head, tail) = stream::split_prefix(path, &prefix, complete)?;
     let mut rest = tail.chain(reader);
     csv::visit_stream(path, head, &mut rest, &mut rows)?;
     let (users, w) = rows.finish()?;

@@ -395,6 +395,33 @@ pub(crate) fn read_prefix(r: &mut dyn Read) -> io::Result<(Vec<u8>, usize)> {
     }
 }
 
+/// [`read_prefix`] of `path`'s decoded stream, with the read error said as every reader says it.
+pub(crate) fn read_prefix_of(
+    path: &Path,
+    r: &mut dyn Read,
+) -> Result<(Vec<u8>, usize), InputError> {
+    read_prefix(r).map_err(|e| cannot_read(path, e))
+}
+
+/// The complete lines of a prefix as text, and the bytes after them (a line cut by the prefix,
+/// read again from the stream by chaining them in front of it).
+pub(crate) fn split_prefix<'a>(
+    path: &Path,
+    prefix: &'a [u8],
+    complete: usize,
+) -> Result<(&'a str, &'a [u8]), InputError> {
+    let (head, tail) = prefix.split_at(complete);
+    let head = std::str::from_utf8(head).map_err(|e| {
+        InputError::new(
+            path,
+            "",
+            format!("the file is not valid UTF-8: {e}"),
+            "save it as UTF-8",
+        )
+    })?;
+    Ok((head, tail))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

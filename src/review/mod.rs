@@ -7,8 +7,10 @@
 //! renders and reads them), so neither imports the other; `apply` and its journal use it too.
 
 mod key;
+pub mod select;
 
 pub use key::{PlanKey, Verdict};
+pub use select::{select_revert, select_row, SelectOptions, Selected};
 
 use crate::fold::Folded;
 use std::fmt;

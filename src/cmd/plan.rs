@@ -300,6 +300,7 @@ fn write_plan(
         generated_at: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
         tool_version: env!("CARGO_PKG_VERSION").to_string(),
         warnings,
+        ..ReviewMeta::default()
     };
     let ad_rows = ad.users.len();
     let (active, deleted) = (cloud.users.len(), cloud.deleted.len());

@@ -38,6 +38,7 @@ pub enum Field {
     Revert,
     Comment,
     Fingerprint,
+    ResultFingerprint,
 }
 
 /// What kind of value a column holds, which decides its cell type and how oddities are reported.
@@ -169,6 +170,12 @@ pub const PLAN_COLUMNS: &[Column] = &[
     hidden(col(
         Field::Fingerprint,
         "Fingerprint",
+        34.0,
+        Kind::Identifier,
+    )),
+    hidden(col(
+        Field::ResultFingerprint,
+        "Result fingerprint",
         34.0,
         Kind::Identifier,
     )),
@@ -307,6 +314,7 @@ impl Field {
             },
             Field::Comment => s(&row.comment),
             Field::Fingerprint => s(&row.fingerprint),
+            Field::ResultFingerprint => s(&row.result_fingerprint),
         }
     }
 
@@ -381,6 +389,7 @@ impl Field {
             }
             Field::Comment => row.comment = value,
             Field::Fingerprint => row.fingerprint = value,
+            Field::ResultFingerprint => row.result_fingerprint = value,
         }
         Ok(())
     }
@@ -455,7 +464,7 @@ mod tests {
             assert!(seen.insert(c.field), "{:?} twice", c.field);
             assert_eq!(by_header(c.header).map(|x| x.field), Some(c.field));
         }
-        assert_eq!(PLAN_COLUMNS.len(), 26);
+        assert_eq!(PLAN_COLUMNS.len(), 27);
     }
 
     #[test]

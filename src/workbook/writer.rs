@@ -32,6 +32,7 @@ const TEXT_FORMAT: u8 = 49;
 pub(super) const PLAN_SHEET: &str = "Plan";
 pub(super) const UNMATCHED_SHEET: &str = "Unmatched cloud users";
 pub(super) const SUMMARY_SHEET: &str = "Summary";
+pub(super) const INSTRUCTIONS_SHEET: &str = "Instructions";
 
 /// "Plan", "Plan (2)", "Plan (3)"…
 pub(super) fn sheet_name(base: &str, index: usize) -> String {
@@ -265,6 +266,9 @@ pub(super) fn write_review<R: Borrow<ReviewRow>>(
         for (i, chunk) in unmatched_chunks.iter().enumerate() {
             let ws = wb.add_worksheet_with_constant_memory()?;
             write_unmatched_sheet(ws, &sheet_name(UNMATCHED_SHEET, i), chunk, &f)?;
+        }
+        if !meta.runs.is_empty() {
+            super::runs::write_runs_sheet(wb.add_worksheet(), &meta.runs, &f.header)?;
         }
         let ws = wb.worksheet_from_index(summary_index)?;
         write_summary(ws, &tally, &spans, unmatched, meta, &f)
@@ -526,7 +530,7 @@ fn write_instructions(ws: &mut Worksheet, f: &Formats) -> Result<(), XlsxError> 
     for a in Action::ALL {
         lines.push(Pair(a.as_str(), a.meaning()));
     }
-    write_lines(ws, "Instructions", &lines, f)?;
+    write_lines(ws, INSTRUCTIONS_SHEET, &lines, f)?;
     ws.set_active(true);
     Ok(())
 }

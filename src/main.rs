@@ -21,6 +21,10 @@ enum Command {
     Convert(cmd::convert::Args),
     /// Plan the hard match: AD export + cloud state → review workbook.
     Plan(cmd::plan::Args),
+    /// Execute the approved rows of a review workbook against the tenant and record the results in it.
+    Apply(cmd::apply::Args),
+    /// Set Done rows back to their previous ImmutableId.
+    Revert(cmd::revert::Args),
     /// Write the blank input workbook an admin can fill in by hand.
     Template(cmd::template::Args),
     /// Run the simulated tenant.
@@ -35,6 +39,8 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Convert(a) => cmd::convert::run(a),
         Command::Plan(a) => cmd::plan::run(a),
+        Command::Apply(a) => cmd::apply::run(a),
+        Command::Revert(a) => cmd::revert::run(a),
         Command::Template(a) => cmd::template::run(a),
         Command::Sim(a) => cmd::sim::run(a),
         Command::Cloud(a) => cmd::cloud::run(a),

@@ -1,8 +1,10 @@
 //! One file per subcommand, each opening with what it does; they parse flags, call the library, print.
 
+pub mod apply;
 pub mod cloud;
 pub mod convert;
 pub mod graph_args;
 pub mod plan;
+pub mod revert;
 pub mod sim;
 pub mod template;

@@ -1,0 +1,479 @@
+//! Execution: purge the soft-deleted holders approved for purging, send the PATCHes of
+//! `onPremisesImmutableId` (batched and paced by the client), resolve uniqueness conflicts found
+//! on the way, and with `--verify` read the written users back.
+//!
+//! Every request is journaled as started (durably) before it leaves and its result as soon as
+//! it is known ([`Ledger`]). Requests go out in windows of a few batches: the window is the unit
+//! of journaling, so a crash leaves at most one window in doubt.
+
+use super::crash;
+use super::journal::Op;
+use super::ledger::{Ledger, Settled, Starting};
+use super::Job;
+use crate::cloud::CloudUser;
+use crate::graph::{GraphClient, GraphError, ImmutableIdUpdate};
+use crate::review::Status;
+use crate::wire::{BatchItem, User, USER_SELECT};
+use indicatif::ProgressBar;
+use std::io;
+
+/// What execution may do.
+#[derive(Clone, Copy, Debug)]
+pub struct ExecOptions {
+    /// Permanently delete a soft-deleted holder found at run time (`--purge-deleted-conflicts`).
+    pub purge_conflicts: bool,
+    /// Requests per journal window (a few batches' worth).
+    pub window: usize,
+}
+
+/// A job pre-flight let through, with the holder to purge first, if any.
+pub struct Go {
+    pub job: Job,
+    pub purge: Option<CloudUser>,
+}
+
+/// A row whose write this run sent and Graph accepted, for `--verify`.
+pub struct Written {
+    pub row: usize,
+    pub user: String,
+    pub value: Option<String>,
+}
+
+pub async fn run(
+    client: &GraphClient,
+    ledger: &mut Ledger,
+    mut go: Vec<Go>,
+    opts: ExecOptions,
+    bar: &ProgressBar,
+) -> io::Result<Vec<Written>> {
+    purge_planned(client, ledger, &mut go, bar).await?;
+    let mut written = Vec::new();
+    let mut conflicts = Vec::new();
+    for window in go.chunks_mut(opts.window.max(1)) {
+        send_window(client, ledger, window, &mut written, &mut conflicts, bar).await?;
+    }
+    for (g, err) in conflicts {
+        resolve_conflict(client, ledger, g, err, opts, &mut written, bar).await?;
+    }
+    Ok(written)
+}
+
+fn holder_words(h: &CloudUser) -> String {
+    let when = match h.deleted_date_time.as_deref() {
+        Some(d) if !d.is_empty() => format!(", deleted {d}"),
+        _ => String::new(),
+    };
+    let upn = if h.upn.is_empty() {
+        "(UPN not known)"
+    } else {
+        &h.upn
+    };
+    format!("{upn} (id {}{when})", h.id)
+}
+
+/// Step 1: the holders pre-flight found and the reviewer approved for purging, all at once.
+async fn purge_planned(
+    client: &GraphClient,
+    ledger: &mut Ledger,
+    go: &mut Vec<Go>,
+    bar: &ProgressBar,
+) -> io::Result<()> {
+    let idx: Vec<usize> = (0..go.len()).filter(|&i| go[i].purge.is_some()).collect();
+    if idx.is_empty() {
+        return Ok(());
+    }
+    let ids: Vec<String> = idx
+        .iter()
+        .filter_map(|&i| go[i].purge.as_ref().map(|h| h.id.clone()))
+        .collect();
+    ledger.starting(
+        &idx.iter()
+            .zip(&ids)
+            .map(|(&i, id)| purge_start(&go[i].job, id))
+            .collect::<Vec<_>>(),
+    )?;
+    crash::at("after-purge-started");
+    let results = client.purge_deleted_users(&ids).await;
+    crash::at("after-purge-send");
+    let mut settled = Vec::new();
+    let mut failed = Vec::new();
+    for (&i, r) in idx.iter().zip(results) {
+        let g = &mut go[i];
+        let h = g.purge.clone().unwrap_or_default();
+        if is_gone(&r) {
+            // Purged now, or gone already (by someone else, or before a lost answer).
+            g.job.note = prepend(
+                format!(
+                    "permanently deleted soft-deleted holder {}",
+                    holder_words(&h)
+                ),
+                &g.job.note,
+            );
+            settled.push(purge_done(ledger, &g.job, &h));
+        } else if let Err(e) = r {
+            settled.push(Settled {
+                row: g.job.row,
+                op: Op::Purge,
+                status: Status::Failed,
+                result: format!(
+                    "could not permanently delete soft-deleted holder {}: {e}; nothing else was sent",
+                    holder_words(&h)
+                ),
+                attempts: g.job.attempts,
+                previous: g.job.previous.clone(),
+                applied: false,
+            });
+            failed.push(i);
+        }
+    }
+    ledger.settle(settled)?;
+    for i in failed.into_iter().rev() {
+        go.remove(i);
+        bar.inc(1);
+    }
+    Ok(())
+}
+
+/// A purge that succeeded, or found nothing left to purge (404).
+fn is_gone(r: &Result<(), GraphError>) -> bool {
+    match r {
+        Ok(()) => true,
+        Err(e) => e.is_not_found(),
+    }
+}
+
+fn purge_start(job: &Job, holder: &str) -> Starting {
+    Starting {
+        row: job.row,
+        op: Op::Purge,
+        user: holder.to_string(),
+        value: None,
+        previous: job.previous.clone(),
+        attempts: job.attempts,
+    }
+}
+
+/// The journal's record of a purge: not the row's final result (its PATCH follows).
+fn purge_done(ledger: &Ledger, job: &Job, h: &CloudUser) -> Settled {
+    let row = &ledger.rows[job.row];
+    Settled {
+        row: job.row,
+        op: Op::Purge,
+        status: row.status.clone(),
+        result: format!(
+            "permanently deleted soft-deleted holder {}; setting the ImmutableId next",
+            holder_words(h)
+        ),
+        attempts: job.attempts,
+        previous: job.previous.clone(),
+        applied: false,
+    }
+}
+
+fn prepend(first: String, rest: &str) -> String {
+    if rest.is_empty() {
+        first
+    } else {
+        format!("{first}. {rest}")
+    }
+}
+
+fn start_of(job: &Job) -> Starting {
+    Starting {
+        row: job.row,
+        op: job.op,
+        user: job.user.clone(),
+        value: job.value.clone(),
+        previous: job.previous.clone(),
+        attempts: job.attempts,
+    }
+}
+
+/// Step 2: one window of PATCHes: journaled as started, sent, journaled as settled.
+async fn send_window(
+    client: &GraphClient,
+    ledger: &mut Ledger,
+    window: &mut [Go],
+    written: &mut Vec<Written>,
+    conflicts: &mut Vec<(Go, GraphError)>,
+    bar: &ProgressBar,
+) -> io::Result<()> {
+    for g in window.iter_mut() {
+        g.job.attempts += 1;
+    }
+    ledger.starting(&window.iter().map(|g| start_of(&g.job)).collect::<Vec<_>>())?;
+    crash::at("after-started");
+    let updates: Vec<ImmutableIdUpdate> = window
+        .iter()
+        .map(|g| ImmutableIdUpdate {
+            user: g.job.user.clone(),
+            immutable_id: g.job.value.clone(),
+        })
+        .collect();
+    let results = client.set_immutable_ids(&updates).await;
+    crash::at("after-send");
+    let mut settled = Vec::new();
+    for (g, r) in window.iter_mut().zip(results) {
+        match r {
+            Ok(()) => {
+                settled.push(success(&g.job));
+                written.push(Written {
+                    row: g.job.row,
+                    user: g.job.user.clone(),
+                    value: g.job.value.clone(),
+                });
+            }
+            Err(e) if e.api().is_some_and(|a| a.is_conflict()) => {
+                let taken = std::mem::replace(
+                    g,
+                    Go {
+                        job: g.job.clone(),
+                        purge: None,
+                    },
+                );
+                conflicts.push((taken, e));
+                continue;
+            }
+            Err(e) => settled.push(failure(&g.job, &e)),
+        }
+    }
+    let n = settled.len() as u64;
+    ledger.settle(settled)?;
+    crash::at("after-results");
+    bar.inc(n);
+    Ok(())
+}
+
+/// The row's result once its PATCH was accepted.
+fn success(job: &Job) -> Settled {
+    let previous = job.previous.clone().unwrap_or_default();
+    let what = match (job.op, &job.value) {
+        (Op::Revert, Some(v)) => format!("reverted: ImmutableId set back to {v}"),
+        (Op::Revert, None) => {
+            "reverted: ImmutableId cleared (JSON null; the user had none before apply)".to_string()
+        }
+        (_, v) => {
+            let v = v.clone().unwrap_or_default();
+            if previous.is_empty() {
+                format!("set ImmutableId {v} (the user had none)")
+            } else {
+                format!("replaced ImmutableId {previous} with {v}")
+            }
+        }
+    };
+    Settled {
+        row: job.row,
+        op: job.op,
+        status: if job.op == Op::Revert {
+            Status::Reverted
+        } else {
+            Status::Done
+        },
+        result: prepend_note(what, &job.note),
+        attempts: job.attempts,
+        previous: job.previous.clone(),
+        applied: true,
+    }
+}
+
+fn prepend_note(what: String, note: &str) -> String {
+    if note.is_empty() {
+        capitalise(what)
+    } else {
+        format!("{}. {}", capitalise(note.to_string()), capitalise(what))
+    }
+}
+
+fn capitalise(s: String) -> String {
+    let mut c = s.chars();
+    match c.next() {
+        Some(f) => f.to_uppercase().chain(c).collect(),
+        None => s,
+    }
+}
+
+/// The row's result when its request failed: in doubt if the request may have been carried
+/// out (its answer was lost), else Failed with Graph's code, message and request-id.
+fn failure(job: &Job, e: &GraphError) -> Settled {
+    let in_doubt = match e {
+        GraphError::Transport { .. } | GraphError::Decode { .. } | GraphError::Config(_) => true,
+        GraphError::Api(a) => a.status == 504,
+        GraphError::Token(_) => false,
+    };
+    let (status, result) = if in_doubt {
+        (
+            Status::InDoubt,
+            format!(
+                "the request may or may not have been carried out (its answer was lost: {e}); the next run reads the user back before anything else"
+            ),
+        )
+    } else {
+        (
+            Status::Failed,
+            format!("Graph refused the change: {e}. Run apply again to retry"),
+        )
+    };
+    Settled {
+        row: job.row,
+        op: job.op,
+        status,
+        result,
+        attempts: job.attempts,
+        previous: job.previous.clone(),
+        applied: false,
+    }
+}
+
+/// Step 3: a uniqueness conflict found by Graph at run time. A soft-deleted holder is purged
+/// and the row sent again when the operator allowed it; otherwise the row fails naming the
+/// holder and what resolves it.
+async fn resolve_conflict(
+    client: &GraphClient,
+    ledger: &mut Ledger,
+    mut g: Go,
+    err: GraphError,
+    opts: ExecOptions,
+    written: &mut Vec<Written>,
+    bar: &ProgressBar,
+) -> io::Result<()> {
+    let value = g.job.value.clone().unwrap_or_default();
+    let Some(holder_id) = err.conflicting_object_id().map(str::to_string) else {
+        ledger.settle(vec![failure(&g.job, &err)])?;
+        bar.inc(1);
+        return Ok(());
+    };
+    let deleted = match read_one(client, &format!("/directory/deletedItems/{holder_id}")).await {
+        Ok(u) => Some(u),
+        Err(e) if e.is_not_found() => None,
+        Err(e) => {
+            let mut f = failure(&g.job, &err);
+            f.result.push_str(&format!(
+                " (the holder {holder_id} could not be looked up: {e})"
+            ));
+            ledger.settle(vec![f])?;
+            bar.inc(1);
+            return Ok(());
+        }
+    };
+    let Some(holder) = deleted else {
+        let active = read_one(client, &format!("/users/{holder_id}")).await.ok();
+        let who = match active {
+            Some(h) => format!("{} (id {})", h.upn, h.id),
+            None => format!("id {holder_id}"),
+        };
+        let mut f = failure(&g.job, &err);
+        f.status = Status::Failed;
+        f.result = format!(
+            "another active user {who} holds ImmutableId {value}: resolve that user first (clear its ImmutableId, or it is the right match for this AD user); Graph said: {err}"
+        );
+        ledger.settle(vec![f])?;
+        bar.inc(1);
+        return Ok(());
+    };
+    if !(opts.purge_conflicts && g.job.op == Op::Set) {
+        let fix = if g.job.op == Op::Set {
+            "run apply with --purge-deleted-conflicts to permanently delete it (this cannot be undone), or restore it if it is this person"
+        } else {
+            "restore it, or permanently delete it, then revert again"
+        };
+        let mut f = failure(&g.job, &err);
+        f.status = Status::Failed;
+        f.result = format!(
+            "a soft-deleted user {} in the recycle bin holds ImmutableId {value}: {fix}; Graph said: {err}",
+            holder_words(&holder)
+        );
+        ledger.settle(vec![f])?;
+        bar.inc(1);
+        return Ok(());
+    }
+    g.purge = Some(holder);
+    let mut one = vec![g];
+    purge_planned(client, ledger, &mut one, bar).await?;
+    let mut again = Vec::new();
+    for mut g in one {
+        g.purge = None;
+        let mut conflicts = Vec::new();
+        send_window(
+            client,
+            ledger,
+            std::slice::from_mut(&mut g),
+            written,
+            &mut conflicts,
+            bar,
+        )
+        .await?;
+        again.extend(conflicts);
+    }
+    // Held again after the purge (a race with someone else): fail rather than loop.
+    for (g, e) in again {
+        ledger.settle(vec![failure(&g.job, &e)])?;
+        bar.inc(1);
+    }
+    Ok(())
+}
+
+/// One user (active or in the recycle bin) by path.
+async fn read_one(client: &GraphClient, path: &str) -> Result<CloudUser, GraphError> {
+    let url = format!("{path}?$select={},deletedDateTime", USER_SELECT.join(","));
+    let user: User = client
+        .send(reqwest::Method::GET, &url, None)
+        .await?
+        .json()?;
+    Ok(CloudUser::from(user))
+}
+
+/// Step 4 (`--verify`): read the written users back and confirm each holds what was written.
+pub async fn verify(
+    client: &GraphClient,
+    ledger: &mut Ledger,
+    written: &[Written],
+) -> io::Result<()> {
+    let select = USER_SELECT.join(",");
+    let mut settled = Vec::new();
+    for chunk in written.chunks(200) {
+        let items = chunk
+            .iter()
+            .enumerate()
+            .map(|(i, w)| BatchItem {
+                id: (i + 1).to_string(),
+                method: "GET".into(),
+                url: format!("/users/{}?$select={select}", w.user),
+                ..BatchItem::default()
+            })
+            .collect();
+        for (w, r) in chunk.iter().zip(client.batch(items).await) {
+            let row = &ledger.rows[w.row];
+            let mut s = Settled {
+                row: w.row,
+                op: Op::Check,
+                status: row.status.clone(),
+                result: row.result.clone(),
+                attempts: row.attempts,
+                previous: row.previous_immutable_id.clone(),
+                applied: false,
+            };
+            let held = r.map(|resp| {
+                serde_json::from_value::<User>(resp.body.unwrap_or_default())
+                    .ok()
+                    .and_then(|u| u.on_premises_immutable_id)
+                    .filter(|v| !v.is_empty())
+            });
+            match held {
+                Ok(v) if v == w.value => s.result.push_str("; verified by reading the user back"),
+                Ok(v) => {
+                    s.status = Status::Failed;
+                    s.result = format!(
+                        "verify: the request was accepted, but reading the user back shows ImmutableId {} instead of {}. Run apply again",
+                        v.as_deref().unwrap_or("(none)"),
+                        w.value.as_deref().unwrap_or("(none)")
+                    );
+                }
+                Err(e) => s.result.push_str(&format!(
+                    "; could not be verified (reading the user back failed: {e})"
+                )),
+            }
+            settled.push(s);
+        }
+    }
+    ledger.settle(settled)
+}

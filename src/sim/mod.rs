@@ -22,6 +22,7 @@ mod clock;
 mod faults;
 mod filter;
 mod log;
+mod payload;
 mod routes;
 mod state;
 mod throttle;

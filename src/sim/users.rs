@@ -3,6 +3,7 @@
 //! graph-behaviour.md §1–§4.
 
 use super::filter::{self, Filter, FilterError, Support};
+use super::payload;
 use super::routes::{graph_error, Headers, Ids, Query, Reply};
 use super::state::{self, key, mangle_deleted_upn, unmangle_deleted_upn, Tenant};
 use super::{lock, Sim};
@@ -830,14 +831,86 @@ fn body_object(body: Option<Value>, ids: &Ids) -> Result<Map<String, Value>, Rep
     }
 }
 
+/// The body's properties (annotations dropped, `null`s kept), after the checks every write
+/// shares: a JSON object, of the user type, only properties the type has.
+fn user_payload(body: Option<Value>, ids: &Ids) -> Result<Map<String, Value>, Reply> {
+    let body = payload::entity_properties(body_object(body, ids)?, "user", ids)?;
+    match unknown_property(&body, ids) {
+        Some(r) => Err(r),
+        None => Ok(body),
+    }
+}
+
+/// Properties Graph requires on every user: `null` cannot clear them.
+const NOT_NULLABLE: &[&str] = &[
+    "accountEnabled",
+    "displayName",
+    "mailNickname",
+    "userPrincipalName",
+    "passwordProfile",
+];
+
+/// Sets one property of `u` from a body (PATCH or POST); `null` clears where Graph allows it.
+/// `self_id` is the user being patched (`None` when creating).
+fn set_property(
+    t: &Tenant,
+    u: &mut User,
+    self_id: Option<&str>,
+    name: &str,
+    v: &Value,
+    ids: &Ids,
+) -> Result<(), Reply> {
+    let name = property_name(name).unwrap_or(name);
+    if v.is_null() && NOT_NULLABLE.iter().any(|n| n.eq_ignore_ascii_case(name)) {
+        return Err(invalid_value(ids, name));
+    }
+    let text = |v: &Value| -> Result<Option<String>, Reply> {
+        match v {
+            Value::Null => Ok(None),
+            Value::String(s) => Ok(Some(s.clone())),
+            _ => Err(invalid_value(ids, name)),
+        }
+    };
+    match name {
+        "onPremisesImmutableId" => {
+            u.on_premises_immutable_id = check_immutable_id(t, self_id, v, ids)?;
+        }
+        "userPrincipalName" => {
+            let Some(upn) = v.as_str().filter(|s| s.contains('@')) else {
+                return Err(invalid_value(ids, name));
+            };
+            if let Some(other) = t.upn_index.get(&upn.to_lowercase()) {
+                if self_id.is_none_or(|me| !other.eq_ignore_ascii_case(me)) {
+                    return Err(conflict(ids, name, None));
+                }
+            }
+            u.user_principal_name = Some(upn.to_string());
+        }
+        "displayName" => {
+            u.display_name = text(v)?.filter(|s| !s.is_empty());
+            if u.display_name.is_none() {
+                return Err(invalid_value(ids, name));
+            }
+        }
+        "mail" => u.mail = text(v)?,
+        "accountEnabled" if !v.is_boolean() => return Err(invalid_value(ids, name)),
+        "id" | "passwordProfile" => {} // id: ignored on create; passwords are never stored
+        other => {
+            if v.is_null() {
+                u.other.remove(other);
+            } else {
+                u.other.insert(other.to_string(), v.clone());
+            }
+        }
+    }
+    Ok(())
+}
+
 fn patch_user(sim: &Sim, k: &str, body: Option<Value>, ids: &Ids) -> Reply {
-    let body = match body_object(body, ids) {
+    let body = match user_payload(body, ids) {
         Ok(b) => b,
         Err(r) => return r,
     };
-    if let Some(r) = unknown_property(&body, ids) {
-        return r;
-    }
     let mut t = lock(&sim.tenant);
     let Some(id) = t.active_id(k) else {
         return not_found(ids, k);
@@ -863,34 +936,11 @@ fn patch_user(sim: &Sim, k: &str, body: Option<Value>, ids: &Ids) -> Reply {
             "Unable to update the specified properties for on-premises mastered Directory Sync objects or objects currently undergoing migration.",
         );
     }
+    // Only the properties present change: absent means "leave as is", null means "clear".
     let mut updated = current.clone();
     for (name, v) in &body {
-        match property_name(name).unwrap_or(name.as_str()) {
-            "onPremisesImmutableId" => match check_immutable_id(&t, Some(&id), v, ids) {
-                Ok(new) => updated.on_premises_immutable_id = new,
-                Err(r) => return r,
-            },
-            "userPrincipalName" => {
-                let Some(upn) = v.as_str().filter(|s| s.contains('@') && !s.is_empty()) else {
-                    return invalid_value(ids, "userPrincipalName");
-                };
-                if let Some(other) = t.upn_index.get(&upn.to_lowercase()) {
-                    if !other.eq_ignore_ascii_case(&id) {
-                        return conflict(ids, "userPrincipalName", None);
-                    }
-                }
-                updated.user_principal_name = Some(upn.to_string());
-            }
-            "displayName" => updated.display_name = v.as_str().map(String::from),
-            "mail" => updated.mail = v.as_str().map(String::from),
-            "passwordProfile" => {} // never stored: no secrets in the state file
-            other => {
-                if v.is_null() {
-                    updated.other.remove(other);
-                } else {
-                    updated.other.insert(other.to_string(), v.clone());
-                }
-            }
+        if let Err(r) = set_property(&t, &mut updated, Some(&id), name, v, ids) {
+            return r;
         }
     }
     if updated != current {
@@ -903,13 +953,10 @@ fn patch_user(sim: &Sim, k: &str, body: Option<Value>, ids: &Ids) -> Reply {
 }
 
 fn create_user(sim: &Sim, body: Option<Value>, ids: &Ids) -> Reply {
-    let body = match body_object(body, ids) {
+    let body = match user_payload(body, ids) {
         Ok(b) => b,
         Err(r) => return r,
     };
-    if let Some(r) = unknown_property(&body, ids) {
-        return r;
-    }
     for name in body.keys() {
         if let Some(ro) = READ_ONLY.iter().find(|r| r.eq_ignore_ascii_case(name)) {
             if *ro != "id" {
@@ -940,36 +987,23 @@ fn create_user(sim: &Sim, body: Option<Value>, ids: &Ids) -> Reply {
         return bad_request(ids, "A password must be specified to create a new user.");
     }
     let mut t = lock(&sim.tenant);
-    let upn = body["userPrincipalName"]
-        .as_str()
-        .unwrap_or_default()
-        .to_string();
-    if !upn.contains('@') {
-        return invalid_value(ids, "userPrincipalName");
-    }
-    if t.upn_index.contains_key(&upn.to_lowercase()) {
-        return conflict(ids, "userPrincipalName", None);
-    }
     let id = state::new_id();
     let mut u = User {
         id: Some(id.clone()),
-        user_principal_name: Some(upn),
         on_premises_sync_enabled: None,
         ..Default::default()
     };
-    for (name, v) in &body {
-        match property_name(name).unwrap_or(name.as_str()) {
-            "id" | "userPrincipalName" | "passwordProfile" => {}
-            "onPremisesImmutableId" => match check_immutable_id(&t, None, v, ids) {
-                Ok(new) => u.on_premises_immutable_id = new,
-                Err(r) => return r,
-            },
-            "displayName" => u.display_name = v.as_str().map(String::from),
-            "mail" => u.mail = v.as_str().map(String::from),
-            other if !v.is_null() => {
-                u.other.insert(other.to_string(), v.clone());
-            }
-            _ => {}
+    // The UPN first: a taken UPN is the conflict a duplicate create reports.
+    let upn_first = body
+        .iter()
+        .filter(|(n, _)| n.eq_ignore_ascii_case("userPrincipalName"))
+        .chain(
+            body.iter()
+                .filter(|(n, _)| !n.eq_ignore_ascii_case("userPrincipalName")),
+        );
+    for (name, v) in upn_first {
+        if let Err(r) = set_property(&t, &mut u, None, name, v, ids) {
+            return r;
         }
     }
     u.other

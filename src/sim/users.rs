@@ -112,7 +112,11 @@ pub(crate) fn route(
     body: Option<Value>,
     ids: &Ids,
 ) -> Reply {
-    let s: Vec<&str> = segs.iter().map(String::as_str).collect();
+    // A trailing slash (`/users/`) names the same resource.
+    let mut s: Vec<&str> = segs.iter().map(String::as_str).collect();
+    if s.len() > 1 && s.last() == Some(&"") {
+        s.pop();
+    }
     let not_allowed = || {
         graph_error(
             ids,
@@ -153,31 +157,33 @@ pub(crate) fn route(
         ),
         [d, di, cast] if d.eq_ignore_ascii_case("directory")
             && di.eq_ignore_ascii_case("deletedItems")
-            && cast.eq_ignore_ascii_case("microsoft.graph.user") =>
+            && cast_to(cast).is_some() =>
         {
-            match method {
-                "GET" => list(sim, Collection::Deleted, query, headers, ids),
+            match (method, cast_to(cast)) {
+                ("GET", Some("user")) => list(sim, Collection::Deleted, query, headers, ids),
+                // The recycle bin holds only users here: other types list as empty.
+                ("GET", Some(other)) => Reply::json(
+                    200,
+                    json!({
+                        "@odata.context": format!("{}/v1.0/$metadata#directoryObjects/microsoft.graph.{other}", sim.base_url),
+                        "value": []
+                    }),
+                ),
+                _ => not_allowed(),
+            }
+        }
+        [d, di, id, cast] if d.eq_ignore_ascii_case("directory")
+            && di.eq_ignore_ascii_case("deletedItems")
+            && cast_to(cast).is_some() =>
+        {
+            match (method, cast_to(cast)) {
+                ("GET", Some("user")) => deleted_item(sim, id, query, true, ids),
+                ("GET", _) => not_found(ids, id),
                 _ => not_allowed(),
             }
         }
         [d, di, id] if d.eq_ignore_ascii_case("directory") && di.eq_ignore_ascii_case("deletedItems") => match method {
-            "GET" => {
-                let t = lock(&sim.tenant);
-                match t.deleted.get(&key(id)) {
-                    Some(u) => {
-                        let mut m = render(u, query.get("$select"), true).unwrap_or_default();
-                        m.insert("@odata.type".into(), json!("#microsoft.graph.user"));
-                        let mut out = Map::new();
-                        out.insert(
-                            "@odata.context".into(),
-                            json!(format!("{}/v1.0/$metadata#directoryObjects/$entity", sim.base_url)),
-                        );
-                        out.extend(m);
-                        Reply::json(200, Value::Object(out))
-                    }
-                    None => not_found(ids, id),
-                }
-            }
+            "GET" => deleted_item(sim, id, query, false, ids),
             "DELETE" => {
                 let removed = lock(&sim.tenant).remove_deleted(id);
                 match removed {
@@ -238,6 +244,60 @@ pub(crate) fn route(
             segment_not_found(ids, &last)
         }
     }
+}
+
+/// The type a cast segment names: `microsoft.graph.user` and `graph.user` (the namespace alias
+/// the SDKs' URL templates use) both give `user`. Only directory-object types are casts here.
+fn cast_to(seg: &str) -> Option<&'static str> {
+    const TYPES: &[&str] = &[
+        "user",
+        "group",
+        "application",
+        "servicePrincipal",
+        "device",
+        "administrativeUnit",
+    ];
+    let lower = seg.to_ascii_lowercase();
+    let name = lower
+        .strip_prefix("microsoft.graph.")
+        .or_else(|| lower.strip_prefix("graph."))?;
+    TYPES.iter().find(|t| t.eq_ignore_ascii_case(name)).copied()
+}
+
+/// `GET /directory/deletedItems/{id}`, or `…/{id}/graph.user` (`cast`), which Graph answers
+/// with the cast in its context.
+fn deleted_item(sim: &Sim, id: &str, query: &Query, cast: bool, ids: &Ids) -> Reply {
+    let t = lock(&sim.tenant);
+    let Some(u) = t.deleted.get(&key(id)) else {
+        return not_found(ids, id);
+    };
+    let mut m = match render(u, query.get("$select"), true) {
+        Ok(m) => m,
+        Err(bad) => return unknown_select(ids, &bad),
+    };
+    m.insert("@odata.type".into(), json!("#microsoft.graph.user"));
+    let ctx = if cast {
+        "directoryObjects/microsoft.graph.user/$entity"
+    } else {
+        "directoryObjects/$entity"
+    };
+    let mut out = Map::new();
+    out.insert(
+        "@odata.context".into(),
+        json!(format!("{}/v1.0/$metadata#{ctx}", sim.base_url)),
+    );
+    out.extend(m);
+    Reply::json(200, Value::Object(out))
+}
+
+fn unknown_select(ids: &Ids, bad: &str) -> Reply {
+    graph_error(
+        ids,
+        400,
+        "Request_BadRequest",
+        &format!("Could not find a property named '{bad}' on type 'microsoft.graph.user'."),
+        vec![],
+    )
 }
 
 fn segment_not_found(ids: &Ids, seg: &str) -> Reply {

@@ -322,7 +322,8 @@ async fn graph_entry(
             ),
             Ok(app) => {
                 let rel = &path["/v1.0".len()..];
-                if rel == "/$batch" || rel == "/%24batch" {
+                let root = rel.trim_end_matches('/');
+                if root.eq_ignore_ascii_case("/$batch") || root.eq_ignore_ascii_case("/%24batch") {
                     if method == "POST" {
                         batch::handle(sim, &app, &ids, body).await
                     } else {

@@ -240,8 +240,16 @@ pub(crate) fn route(
             roles(sim, kind, query, ids)
         }
         _ => {
-            let last = segs.iter().rev().find(|x| !x.is_empty()).cloned().unwrap_or_default();
-            segment_not_found(ids, &last)
+            // Graph names the first segment it could not resolve: `v1.0` in `/v1.0/v1.0/users`
+            // (a batch URL that kept its version), else the innermost one.
+            const ROOTS: &[&str] = &["users", "directory", "roleManagement"];
+            let first = s.first().copied().unwrap_or_default();
+            let bad = if ROOTS.iter().any(|r| first.eq_ignore_ascii_case(r) || first.get(..6).is_some_and(|p| p.eq_ignore_ascii_case("users("))) {
+                s.iter().rev().find(|x| !x.is_empty()).copied().unwrap_or_default()
+            } else {
+                first
+            };
+            segment_not_found(ids, bad)
         }
     }
 }

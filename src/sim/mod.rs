@@ -23,6 +23,7 @@ mod faults;
 mod filter;
 mod log;
 mod payload;
+mod query;
 mod routes;
 mod state;
 mod throttle;

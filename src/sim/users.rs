@@ -2,8 +2,9 @@
 //! `/directory/onPremisesSynchronization` and `/roleManagement/directory/*`, with the rules of
 //! graph-behaviour.md §1–§4.
 
-use super::filter::{self, Filter, FilterError, Support};
+use super::filter::{self, Support};
 use super::payload;
+use super::query::{self, ListQuery, Order};
 use super::routes::{graph_error, Headers, Ids, Query, Reply};
 use super::state::{self, key, mangle_deleted_upn, unmangle_deleted_upn, Tenant};
 use super::{lock, Sim};
@@ -385,45 +386,15 @@ enum Collection {
     Deleted,
 }
 
-fn parse_filter(q: &Query, support: &Support, ids: &Ids) -> Result<Option<Filter>, Reply> {
-    match q.get("$filter") {
-        None => Ok(None),
-        Some(f) => filter::parse(f, support).map(Some).map_err(|e| match e {
-            FilterError::Unsupported(p) => graph_error(
-                ids,
-                400,
-                "Request_UnsupportedQuery",
-                &format!(
-                    "Unsupported or invalid query filter clause specified for property '{p}' of resource '{}'.",
-                    support.resource
-                ),
-                vec![],
-            ),
-            // The limit is documented; the error text is from field reports and unverified.
-            FilterError::TooManyExpressions(n) => graph_error(
-                ids,
-                400,
-                "Request_UnsupportedQuery",
-                &format!(
-                    "Too many child clauses specified in search filter expression containing 'OR' operators: {n}. Max allowed: {}.",
-                    filter::MAX_EXPRESSIONS
-                ),
-                vec![],
-            ),
-            FilterError::Invalid(why) => {
-                graph_error(ids, 400, "BadRequest", &format!("Invalid filter clause: {why}"), vec![])
-            }
-        }),
-    }
-}
-
 /// Where a page ended: the last id served (pages in id order), or the last (lower-cased UPN,
 /// id) served (a `startsWith(userPrincipalName,…)` listing, read in UPN order from the index).
-/// Either way paging is stable while users change.
+/// Either way paging is stable while users change. With `$orderby`: the last (sort value,
+/// id) served, in the order asked for.
 #[derive(Clone, Debug, PartialEq)]
 enum Resume {
     Id(String),
     Upn(String, String),
+    Sorted(Option<String>, String),
 }
 
 fn encode_skiptoken(at: &Resume) -> String {
@@ -431,6 +402,8 @@ fn encode_skiptoken(at: &Resume) -> String {
     let raw = match at {
         Resume::Id(k) => format!("hm1:{k}"),
         Resume::Upn(upn, k) => format!("hm2:{}:{k}{upn}", k.len()),
+        Resume::Sorted(None, k) => format!("hm3:n{k}"),
+        Resume::Sorted(Some(v), k) => format!("hm3:v{}:{k}{v}", k.len()),
     };
     format!(
         "RFNwdAI{}",
@@ -445,6 +418,15 @@ fn decode_skiptoken(t: &str) -> Option<Resume> {
     let s = String::from_utf8(b).ok()?;
     if let Some(k) = s.strip_prefix("hm1:") {
         return Some(Resume::Id(k.to_string()));
+    }
+    if let Some(rest) = s.strip_prefix("hm3:") {
+        if let Some(k) = rest.strip_prefix('n') {
+            return Some(Resume::Sorted(None, k.to_string()));
+        }
+        let (len, rest) = rest.strip_prefix('v')?.split_once(':')?;
+        let len: usize = len.parse().ok()?;
+        let (k, v) = (rest.get(..len)?, rest.get(len..)?);
+        return Some(Resume::Sorted(Some(v.to_string()), k.to_string()));
     }
     let (len, rest) = s.strip_prefix("hm2:")?.split_once(':')?;
     let len: usize = len.parse().ok()?;
@@ -563,100 +545,46 @@ impl serde::Serialize for PageOut<'_> {
 }
 
 fn list(sim: &Sim, which: Collection, q: &Query, headers: &Headers, ids: &Ids) -> Reply {
-    for (k, _) in &q.pairs {
-        let k = k.to_ascii_lowercase();
-        if k.starts_with('$')
-            && !["$select", "$top", "$filter", "$skiptoken", "$count"].contains(&k.as_str())
-        {
-            // $orderby/$search/$expand/$skip are not modelled; say so rather than ignore them.
-            return graph_error(
-                ids,
-                400,
-                "Request_BadRequest",
-                &format!("The query option '{k}' is not supported by the simulated tenant."),
-                vec![],
-            );
-        }
-    }
-    let top = match q.get("$top") {
-        None => 100,
-        Some(t) => match t.trim().parse::<usize>() {
-            Ok(n) if (1..=999).contains(&n) => n,
-            _ => {
-                return graph_error(
-                    ids,
-                    400,
-                    "Request_BadRequest",
-                    &format!(
-                        "Invalid page size specified: '{t}'. Must be between 1 and 999 inclusive."
-                    ),
-                    vec![],
-                )
-            }
-        },
-    };
-    let eventual = headers
-        .get("consistencylevel")
-        .is_some_and(|v| v.eq_ignore_ascii_case("eventual"));
-    let count = q
-        .get("$count")
-        .is_some_and(|c| c.eq_ignore_ascii_case("true"));
-    if count && !eventual {
-        return graph_error(
-            ids,
-            400,
-            "Request_BadRequest",
-            "$count is not currently supported.",
-            vec![],
-        );
-    }
-    let flt = match parse_filter(q, &filter::USER, ids) {
-        Ok(f) => f,
+    let lq = match ListQuery::parse(q, headers, &filter::USER, ids) {
+        Ok(l) => l,
         Err(r) => return r,
     };
-    let after = match q.get("$skiptoken") {
-        None => None,
-        Some(t) => match decode_skiptoken(t) {
-            Some(k) => Some(k),
-            None => {
-                return graph_error(
-                    ids,
-                    400,
-                    "Request_BadRequest",
-                    "Invalid skip token.",
-                    vec![],
-                )
-            }
-        },
-    };
-    let names = match selected_names(q.get("$select"), which == Collection::Deleted) {
-        Ok(n) => n,
-        Err(bad) => {
-            return graph_error(
-                ids,
-                400,
-                "Request_BadRequest",
-                &format!("Could not find a property named '{bad}' on type 'microsoft.graph.user'."),
-                vec![],
-            )
-        }
-    };
-    // A `startsWith(userPrincipalName,…)` listing of active users reads its range of the UPN
-    // index (in UPN order) instead of testing every user in id order; a token minted by
-    // either order resumes in that order.
-    let upn_prefix = match (&after, which) {
-        (Some(Resume::Id(_)), _) | (None, Collection::Deleted) => None,
-        (_, Collection::Users) => flt.as_ref().and_then(|f| f.upn_prefix()),
-        (Some(Resume::Upn(..)), Collection::Deleted) => None,
-    };
-    if matches!(after, Some(Resume::Upn(..))) && upn_prefix.is_none() {
-        return graph_error(
+    let invalid_token = || {
+        graph_error(
             ids,
             400,
             "Request_BadRequest",
             "Invalid skip token.",
             vec![],
-        );
+        )
+    };
+    let after = match q.get("$skiptoken").map(decode_skiptoken) {
+        None => None,
+        Some(Some(k)) => Some(k),
+        Some(None) => return invalid_token(),
+    };
+    let names = match selected_names(q.get("$select"), which == Collection::Deleted) {
+        Ok(n) => n,
+        Err(bad) => return unknown_select(ids, &bad),
+    };
+    let flt = lq.filter.as_ref();
+    // A `startsWith(userPrincipalName,…)` listing of active users reads its range of the UPN
+    // index (in UPN order) instead of testing every user in id order; a token minted by
+    // either order resumes in that order. `$orderby` sorts the matches.
+    let upn_prefix = match (&after, which) {
+        (_, _) if lq.order.is_some() => None,
+        (Some(Resume::Id(_)), _) | (None, Collection::Deleted) => None,
+        (_, Collection::Users) => flt.and_then(|f| f.upn_prefix()),
+        (Some(_), Collection::Deleted) => None,
+    };
+    let token_fits = match &after {
+        None => true,
+        Some(Resume::Sorted(..)) => lq.order.is_some(),
+        Some(Resume::Upn(..)) => upn_prefix.is_some(),
+        Some(Resume::Id(_)) => lq.order.is_none(),
+    };
+    if !token_fits {
+        return invalid_token();
     }
     let t = lock(&sim.tenant);
     let map: &BTreeMap<String, User> = if which == Collection::Users {
@@ -664,53 +592,13 @@ fn list(sim: &Sim, which: Collection, q: &Query, headers: &Headers, ids: &Ids) -
     } else {
         &t.deleted
     };
-    let matches = |u: &User| flt.as_ref().is_none_or(|f| f.matches(u, &filter::USER));
-    let mut page: Vec<&User> = Vec::with_capacity(top.min(1000));
-    let mut more = false;
-    let mut last = None;
-    match upn_prefix {
-        Some(prefix) => {
-            let prefix = prefix.to_lowercase();
-            let from = match &after {
-                Some(Resume::Upn(upn, k)) => Bound::Excluded((upn.clone(), k.clone())),
-                _ => Bound::Included((prefix.clone(), String::new())),
-            };
-            let candidates = t
-                .upn_order
-                .range((from, Bound::Unbounded))
-                .take_while(|(upn, _)| upn.starts_with(&prefix));
-            for (upn, k) in candidates {
-                let Some(u) = map.get(k).filter(|u| matches(u)) else {
-                    continue;
-                };
-                if page.len() == top {
-                    more = true;
-                    break;
-                }
-                page.push(u);
-                last = Some(Resume::Upn(upn.clone(), k.clone()));
-            }
-        }
-        None => {
-            let range = match &after {
-                Some(Resume::Id(k)) => {
-                    map.range::<String, _>((Bound::Excluded(k.clone()), Bound::Unbounded))
-                }
-                _ => map.range::<String, _>(..),
-            };
-            for (k, u) in range {
-                if !matches(u) {
-                    continue;
-                }
-                if page.len() == top {
-                    more = true;
-                    break;
-                }
-                page.push(u);
-                last = Some(Resume::Id(k.clone()));
-            }
-        }
-    }
+    let matches = |u: &User| flt.is_none_or(|f| f.matches(u, &filter::USER));
+    let (page, more, last) = match (lq.order, upn_prefix) {
+        (Some(order), _) => sorted_page(map, &matches, order, after.as_ref(), lq.top),
+        (None, Some(prefix)) => upn_page(&t, map, &matches, prefix, after.as_ref(), lq.top),
+        (None, None) => id_page(map, &matches, after.as_ref(), lq.top),
+    };
+    let count = lq.count;
     let count = count.then(|| map.values().filter(|u| matches(u)).count());
     let ctx = match (which, q.get("$select")) {
         (Collection::Users, Some(s)) => format!("users({s})"),
@@ -760,6 +648,112 @@ fn list(sim: &Sim, which: Collection, q: &Query, headers: &Headers, ids: &Ids) -
             vec![],
         ),
     }
+}
+
+type Page<'a> = (Vec<&'a User>, bool, Option<Resume>);
+
+/// Users in id order, after the last id served.
+fn id_page<'a>(
+    map: &'a BTreeMap<String, User>,
+    matches: &dyn Fn(&User) -> bool,
+    after: Option<&Resume>,
+    top: usize,
+) -> Page<'a> {
+    let range = match after {
+        Some(Resume::Id(k)) => {
+            map.range::<String, _>((Bound::Excluded(k.clone()), Bound::Unbounded))
+        }
+        _ => map.range::<String, _>(..),
+    };
+    let mut page = Vec::with_capacity(top.min(1000));
+    let mut last = None;
+    for (k, u) in range.filter(|(_, u)| matches(u)) {
+        if page.len() == top {
+            return (page, true, last);
+        }
+        page.push(u);
+        last = Some(Resume::Id(k.clone()));
+    }
+    (page, false, last)
+}
+
+/// Users whose UPN starts with `prefix`, read in UPN order from the index.
+fn upn_page<'a>(
+    t: &Tenant,
+    map: &'a BTreeMap<String, User>,
+    matches: &dyn Fn(&User) -> bool,
+    prefix: &str,
+    after: Option<&Resume>,
+    top: usize,
+) -> Page<'a> {
+    let prefix = prefix.to_lowercase();
+    let from = match after {
+        Some(Resume::Upn(upn, k)) => Bound::Excluded((upn.clone(), k.clone())),
+        _ => Bound::Included((prefix.clone(), String::new())),
+    };
+    let candidates = t
+        .upn_order
+        .range((from, Bound::Unbounded))
+        .take_while(|(upn, _)| upn.starts_with(&prefix));
+    let mut page = Vec::with_capacity(top.min(1000));
+    let mut last = None;
+    for (upn, k) in candidates {
+        let Some(u) = map.get(k).filter(|u| matches(u)) else {
+            continue;
+        };
+        if page.len() == top {
+            return (page, true, last);
+        }
+        page.push(u);
+        last = Some(Resume::Upn(upn.clone(), k.clone()));
+    }
+    (page, false, last)
+}
+
+/// `$orderby`: the matches sorted by the property (case-insensitively, then by id so the order
+/// is total), nulls first when ascending and last when descending as OData specifies.
+fn sorted_page<'a>(
+    map: &'a BTreeMap<String, User>,
+    matches: &dyn Fn(&User) -> bool,
+    order: Order,
+    after: Option<&Resume>,
+    top: usize,
+) -> Page<'a> {
+    use super::filter::{Filterable, PropValue};
+    let sort_key = |u: &User| match u.prop(order.prop) {
+        PropValue::Str(s) => Some(s.to_lowercase()),
+        _ => None,
+    };
+    let cmp = |a: &(Option<String>, &String), b: &(Option<String>, &String)| {
+        let o = a.cmp(b);
+        if order.desc {
+            o.reverse()
+        } else {
+            o
+        }
+    };
+    let mut all: Vec<(Option<String>, &String, &User)> = map
+        .iter()
+        .filter(|(_, u)| matches(u))
+        .map(|(k, u)| (sort_key(u), k, u))
+        .collect();
+    all.sort_by(|a, b| cmp(&(a.0.clone(), a.1), &(b.0.clone(), b.1)));
+    let start = match after {
+        Some(Resume::Sorted(v, k)) => all.partition_point(|x| {
+            cmp(&(x.0.clone(), x.1), &(v.clone(), k)) != std::cmp::Ordering::Greater
+        }),
+        _ => 0,
+    };
+    let rest = &all[start..];
+    let taken = &rest[..rest.len().min(top)];
+    let last = taken
+        .last()
+        .map(|(v, k, _)| Resume::Sorted(v.clone(), (*k).clone()));
+    (
+        taken.iter().map(|(_, _, u)| *u).collect(),
+        rest.len() > top,
+        last,
+    )
 }
 
 fn one_user(sim: &Sim, method: &str, k: &str, q: &Query, body: Option<Value>, ids: &Ids) -> Reply {
@@ -1173,7 +1167,7 @@ fn roles(sim: &Sim, kind: &str, q: &Query, ids: &Ids) -> Reply {
         } else {
             return segment_not_found(ids, kind);
         };
-    let flt = match parse_filter(q, support, ids) {
+    let flt = match query::plain_filter(q, support, ids) {
         Ok(f) => f,
         Err(r) => return r,
     };

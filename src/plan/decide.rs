@@ -62,6 +62,9 @@ struct Prepared {
 /// 8. `Replace`: cloud-only with a different anchor (separate approval).
 /// 9. `Set`: cloud-only with no anchor.
 ///
+/// Steps 1 and 4–9 for a row with one matched cloud user are [`decide_target`], which `apply`
+/// calls on its own to re-decide a row against a fresh read of the tenant.
+///
 /// A cloud user with `onPremisesObjectIdentifier` set or a privileged role gets a Check, not a
 /// different Action: the 2026 protection is enforced on Entra Connect's hard match, not on the
 /// ImmutableId write, the role rule's start date is uncertain (field notes §1), and the fix (clear
@@ -452,19 +455,93 @@ fn differs(a: Option<&str>, b: Option<&str>) -> Option<(String, String)> {
     (Folded::new(a) != Folded::new(b)).then(|| (a.to_string(), b.to_string()))
 }
 
-/// Everything except the duplicate rule, which needs every row's match.
-fn decide_row(u: &AdUser, p: &Prepared, cloud: &CloudState, idx: &CloudIndex<'_>) -> PlanRow {
-    let new_id = p.anchor.map(|a| a.immutable_id()).unwrap_or_default();
+/// What the tenant holds, besides one matched cloud user, that bears on its decision
+/// ([`decide_target`]). The target itself is ignored wherever it appears, so a caller may pass
+/// every user a query returned.
+///
+/// Build it with [`Holders::new`]: kinds of holders added later then default to "none".
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Holders<'c> {
+    /// Active cloud users holding the ImmutableId this AD user would get (exact, case-sensitive).
+    pub active: &'c [&'c CloudUser],
+    /// Soft-deleted users (recycle bin) holding it.
+    pub deleted: &'c [&'c CloudUser],
+}
+
+impl<'c> Holders<'c> {
+    /// The active and the soft-deleted users holding the row's ImmutableId.
+    pub fn new(active: &'c [&'c CloudUser], deleted: &'c [&'c CloudUser]) -> Self {
+        Holders { active, deleted }
+    }
+}
+
+/// The two are one user: the same object, or the same non-empty object id (the same user read
+/// twice, e.g. by a query for holders and one for the target).
+fn same_user(a: &CloudUser, b: &CloudUser) -> bool {
+    std::ptr::eq(a, b) || (!a.id.is_empty() && a.id == b.id)
+}
+
+/// Decide one AD row against a cloud user already known to be its match: steps 1 and 4–9 of
+/// [`build`]'s priority list, with every Check. `plan` calls it for each row that matched exactly
+/// one cloud user, so for such a row it returns exactly what [`build`] returns, apart from
+/// `row_id` (0 here; the caller numbers rows) and step 2 (`DuplicateSource`, which needs every
+/// AD row).
+///
+/// **This is the entry point for re-deciding one row**, e.g. in `apply`, against a fresh read of
+/// the tenant just before writing. It needs no whole-tenant index: only `target` (with its
+/// `privileged_roles` if known), how it was matched, and the [`Holders`] of the row's ImmutableId.
+/// A row rebuilt from the workbook carries only the anchor, not both objectGUID and
+/// mS-DS-ConsistencyGuid, so the Check comparing the two is not repeated then.
+pub fn decide_target(
+    ad: &AdUser,
+    target: &CloudUser,
+    matched_by: MatchedBy,
+    holders: Holders<'_>,
+) -> PlanRow {
+    let anchor = ad.source_anchor();
+    let mut row = ad_row(ad, anchor);
+    row.matched_by = Some(matched_by);
+    row.cloud_object_id = target.id.clone();
+    row.cloud_upn = target.upn.clone();
+    row.cloud_immutable_id = target.immutable_id.clone().unwrap_or_default();
+    row.mail_cloud = target.mail.clone().unwrap_or_default();
+    row.display_name_cloud = target.display_name.clone().unwrap_or_default();
+    cloud_checks(&mut row, ad, target, matched_by);
+    if is_invalid(ad, anchor) {
+        return invalid_row(row, ad);
+    }
+    let active: Vec<&CloudUser> = holders
+        .active
+        .iter()
+        .copied()
+        .filter(|h| !same_user(h, target))
+        .collect();
+    let deleted: Vec<&CloudUser> = holders
+        .deleted
+        .iter()
+        .copied()
+        .filter(|h| !same_user(h, target))
+        .collect();
+    decide_matched(row, target, &active, &deleted)
+}
+
+/// A row's own problems make it `InvalidInput`, as does having no anchor at all.
+fn is_invalid(u: &AdUser, anchor: Option<SourceAnchor>) -> bool {
+    !u.problems.is_empty() || anchor.is_none()
+}
+
+/// The AD side of a row, and the Check that needs only the AD side.
+fn ad_row(u: &AdUser, anchor: Option<SourceAnchor>) -> PlanRow {
     let mut row = PlanRow {
         upn: u.upn.trim().to_string(),
-        onprem_guid: p.anchor.map(|a| a.to_string()).unwrap_or_default(),
+        onprem_guid: anchor.map(|a| a.to_string()).unwrap_or_default(),
+        new_immutable_id: anchor.map(|a| a.immutable_id()).unwrap_or_default(),
         mail_onprem: u.mail.clone().unwrap_or_default(),
         display_name_onprem: u.display_name.clone().unwrap_or_default(),
         source: u.location.clone(),
         matched_by: Some(MatchedBy::None),
         ..PlanRow::default()
     };
-
     if let (Some(cg), Some(og)) = (u.consistency_guid, u.object_guid) {
         if cg != og {
             row.checks.push(format!(
@@ -475,100 +552,105 @@ fn decide_row(u: &AdUser, p: &Prepared, cloud: &CloudState, idx: &CloudIndex<'_>
             ));
         }
     }
+    row
+}
 
-    let matched = match &p.found {
-        Found::One(c, by) => {
-            let cu = idx.user(*c);
-            row.matched_by = Some(*by);
-            row.cloud_object_id = cu.id.clone();
-            row.cloud_upn = cu.upn.clone();
-            row.cloud_immutable_id = cu.immutable_id.clone().unwrap_or_default();
-            row.mail_cloud = cu.mail.clone().unwrap_or_default();
-            row.display_name_cloud = cu.display_name.clone().unwrap_or_default();
-            cloud_checks(&mut row, u, cu, *by, &new_id);
-            Some(cu)
-        }
-        _ => None,
-    };
-
-    // The holders of the ImmutableId this row would write.
-    let (active_holders, deleted_holders): (Vec<&CloudUser>, Vec<&CloudUser>) = if new_id.is_empty()
-    {
-        (Vec::new(), Vec::new())
-    } else {
-        (
-            idx.immutable_id
-                .get(&new_id.as_str())
-                .iter()
-                .map(|&i| idx.user(i))
-                .filter(|h| matched.is_none_or(|m| !std::ptr::eq(*h, m)))
-                .collect(),
-            idx.deleted_immutable_id
-                .get(&new_id.as_str())
-                .iter()
-                .map(|&i| &cloud.deleted[i as usize])
-                .collect(),
+/// Step 1: the AD row cannot be used, whatever was matched.
+fn invalid_row(mut row: PlanRow, u: &AdUser) -> PlanRow {
+    row.action = Some(Action::InvalidInput);
+    row.reason = if !u.problems.is_empty() {
+        format!(
+            "The AD row cannot be used: {}. Fix the export and plan again.",
+            u.problems.join("; ")
         )
+    } else {
+        "The AD row has neither objectGUID nor mS-DS-ConsistencyGuid, so there is no anchor to write. Export objectGUID \
+         (e.g. Get-ADUser -Properties ObjectGUID) and plan again."
+            .to_string()
     };
+    row
+}
 
-    row.new_immutable_id = new_id;
-
-    if p.invalid {
-        row.action = Some(Action::InvalidInput);
-        row.reason = if !u.problems.is_empty() {
-            format!(
-                "The AD row cannot be used: {}. Fix the export and plan again.",
-                u.problems.join("; ")
-            )
-        } else {
-            "The AD row has neither objectGUID nor mS-DS-ConsistencyGuid, so there is no anchor to write. Export objectGUID \
-             (e.g. Get-ADUser -Properties ObjectGUID) and plan again."
-                .to_string()
-        };
-        return row;
+/// Everything except the duplicate rule, which needs every row's match.
+fn decide_row(u: &AdUser, p: &Prepared, cloud: &CloudState, idx: &CloudIndex<'_>) -> PlanRow {
+    let new_id = p.anchor.map(|a| a.immutable_id()).unwrap_or_default();
+    let deleted_holders = || -> Vec<&CloudUser> {
+        idx.deleted_immutable_id
+            .get(&new_id.as_str())
+            .iter()
+            .map(|&i| &cloud.deleted[i as usize])
+            .collect()
+    };
+    if let Found::One(c, by) = &p.found {
+        let active: Vec<&CloudUser> = idx
+            .immutable_id
+            .get(&new_id.as_str())
+            .iter()
+            .map(|&i| idx.user(i))
+            .collect();
+        let deleted = deleted_holders();
+        return decide_target(u, idx.user(*c), *by, Holders::new(&active, &deleted));
     }
 
-    let cu = match (&p.found, matched) {
-        (_, Some(cu)) => cu,
-        (Found::Many(cands, by), _) => {
-            let key = match by {
-                MatchedBy::Upn => format!("UPN {}", row.upn),
-                MatchedBy::Mail => format!("mail {}", row.mail_onprem),
-                MatchedBy::ProxyAddress => "mail or SMTP proxyAddresses".to_string(),
-                MatchedBy::ImmutableId => format!("ImmutableId {}", row.new_immutable_id),
-                MatchedBy::None => String::new(),
-            };
-            row.action = Some(Action::Ambiguous);
-            row.matched_by = Some(*by);
-            row.reason = format!(
-                "{} active cloud users match by {key}: {}. Fix the data so only one matches; hardmatch does not guess.",
-                cands.len(),
-                list(cands.iter().map(|&c| name(idx.user(c))))
-            );
-            return row;
-        }
-        _ => {
-            row.action = Some(Action::NoCloudUser);
-            let keys = match idx.keys {
-                MatchKeys::UpnMail => "UPN, mail or SMTP proxyAddresses",
-                MatchKeys::Upn => "UPN",
-            };
-            row.reason = format!(
-                "No active cloud user has this {keys} ({}), and none holds ImmutableId {}. Entra Connect will create a new cloud user for it.",
-                row.upn, row.new_immutable_id
-            );
-            if let Some(d) = deleted_holders.first() {
-                row.checks.push(format!(
-                    "soft-deleted user {} in the recycle bin holds ImmutableId {}: Entra Connect will clash with it; \
-                     restore it if it is this person, otherwise purge it",
-                    name(d),
-                    row.new_immutable_id
-                ));
-            }
-            return row;
-        }
-    };
+    let row = ad_row(u, p.anchor);
+    if p.invalid {
+        return invalid_row(row, u);
+    }
+    match &p.found {
+        Found::Many(cands, by) => ambiguous_row(row, cands, *by, idx),
+        _ => no_cloud_user_row(row, idx.keys, &deleted_holders()),
+    }
+}
 
+/// Step 3b: several cloud users could be this AD user.
+fn ambiguous_row(mut row: PlanRow, cands: &[u32], by: MatchedBy, idx: &CloudIndex<'_>) -> PlanRow {
+    let key = match by {
+        MatchedBy::Upn => format!("UPN {}", row.upn),
+        MatchedBy::Mail => format!("mail {}", row.mail_onprem),
+        MatchedBy::ProxyAddress => "mail or SMTP proxyAddresses".to_string(),
+        MatchedBy::ImmutableId => format!("ImmutableId {}", row.new_immutable_id),
+        MatchedBy::None => String::new(),
+    };
+    row.action = Some(Action::Ambiguous);
+    row.matched_by = Some(by);
+    row.reason = format!(
+        "{} active cloud users match by {key}: {}. Fix the data so only one matches; hardmatch does not guess.",
+        cands.len(),
+        list(cands.iter().map(|&c| name(idx.user(c))))
+    );
+    row
+}
+
+/// Step 3a: no cloud user to judge; Entra Connect will create one.
+fn no_cloud_user_row(mut row: PlanRow, keys: MatchKeys, deleted: &[&CloudUser]) -> PlanRow {
+    row.action = Some(Action::NoCloudUser);
+    let keys = match keys {
+        MatchKeys::UpnMail => "UPN, mail or SMTP proxyAddresses",
+        MatchKeys::Upn => "UPN",
+    };
+    row.reason = format!(
+        "No active cloud user has this {keys} ({}), and none holds ImmutableId {}. Entra Connect will create a new cloud user for it.",
+        row.upn, row.new_immutable_id
+    );
+    if let Some(d) = deleted.first() {
+        row.checks.push(format!(
+            "soft-deleted user {} in the recycle bin holds ImmutableId {}: Entra Connect will clash with it; \
+             restore it if it is this person, otherwise purge it",
+            name(d),
+            row.new_immutable_id
+        ));
+    }
+    row
+}
+
+/// Steps 4–9 for a valid row matched to `cu`; `active` and `deleted` hold the row's ImmutableId
+/// and do not include `cu`.
+fn decide_matched(
+    mut row: PlanRow,
+    cu: &CloudUser,
+    active_holders: &[&CloudUser],
+    deleted_holders: &[&CloudUser],
+) -> PlanRow {
     if cu.immutable_id.as_deref() == Some(row.new_immutable_id.as_str()) {
         row.action = Some(Action::AlreadyMatched);
         row.reason = if row.matched_by == Some(MatchedBy::ImmutableId) {
@@ -678,7 +760,8 @@ fn decide_row(u: &AdUser, p: &Prepared, cloud: &CloudState, idx: &CloudIndex<'_>
 }
 
 /// Checks about the matched cloud user that do not change the action.
-fn cloud_checks(row: &mut PlanRow, u: &AdUser, cu: &CloudUser, by: MatchedBy, new_id: &str) {
+fn cloud_checks(row: &mut PlanRow, u: &AdUser, cu: &CloudUser, by: MatchedBy) {
+    let new_id = row.new_immutable_id.as_str();
     if by != MatchedBy::Upn {
         if let Some((a, b)) = differs(Some(&u.upn), Some(&cu.upn)) {
             row.checks

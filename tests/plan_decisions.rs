@@ -178,8 +178,10 @@ fn synced_user_is_blocked_unless_it_already_holds_the_anchor() {
 fn blocked_synced_wins_over_conflicts() {
     let mut c = cu("1", "di@x.com");
     c.sync_enabled = Some(true);
-    let holder = with_id(cu("2", "other@x.com"), &iid(G1));
-    let r = one(ad("di@x.com", G1), &state(vec![c, holder], vec![]));
+    let r = one(
+        ad("di@x.com", G1),
+        &state(vec![c], vec![deleted("d2", "other@x.com", &iid(G1))]),
+    );
     assert_eq!(r.action, Some(Action::BlockedSynced));
 }
 
@@ -206,21 +208,45 @@ fn soft_deleted_users_are_never_matched() {
 }
 
 #[test]
-fn active_holder_of_the_anchor_is_conflict_active_naming_it() {
-    let r = one(
-        ad("fay@x.com", G1),
+fn the_active_holder_of_the_anchor_is_the_match_even_when_another_user_has_the_upn() {
+    // Entra Connect hard-matches on the sourceAnchor before any soft match: fay's AD user joins
+    // the cloud user holding her ImmutableId, not the one with her UPN.
+    let p = plan(
+        &[ad("fay@x.com", G1)],
         &state(
             vec![
                 cu("c-fay", "fay@x.com"),
                 with_id(cu("c-old", "fay.old@x.com"), &iid(G1)),
             ],
-            vec![deleted("d1", "gone@x.com", &iid(G1))],
+            vec![],
         ),
     );
-    assert_eq!(r.action, Some(Action::ConflictActive));
-    assert_eq!(r.holder_object_id, "c-old");
-    assert_eq!(r.cloud_object_id, "c-fay");
+    let r = &p.rows[0];
+    assert_eq!(r.action, Some(Action::AlreadyMatched), "{}", r.reason);
+    assert_eq!(r.matched_by, Some(MatchedBy::ImmutableId));
+    assert_eq!(r.cloud_object_id, "c-old");
     assert!(r.reason.contains("fay.old@x.com"), "{}", r.reason);
+    assert_eq!(p.unmatched_cloud, vec![0]);
+}
+
+#[test]
+fn with_upn_mail_a_mail_tie_does_not_override_the_anchor() {
+    // Issue 7 §3: pat's anchor is held by pat@contoso.com; pat.old@contoso.com shares the mail.
+    let mut a = ad("pat@corp.local", G1);
+    a.mail = Some("pat@contoso.com".into());
+    let mut holder = with_id(cu("c-pat", "pat@contoso.com"), &iid(G1));
+    holder.mail = Some("pat@contoso.com".into());
+    let mut old = cu("c-old", "pat.old@contoso.com");
+    old.mail = Some("pat@contoso.com".into());
+    let s = state(vec![holder, old], vec![]);
+    for p in [plan(&[a.clone()], &s), plan_mail(&[a.clone()], &s)] {
+        let r = &p.rows[0];
+        assert_eq!(r.action, Some(Action::AlreadyMatched), "{}", r.reason);
+        assert_eq!(r.matched_by, Some(MatchedBy::ImmutableId));
+        assert_eq!(r.cloud_object_id, "c-pat");
+        // The real match is not listed as unmatched; the other user is.
+        assert_eq!(p.unmatched_cloud, vec![1]);
+    }
 }
 
 #[test]
@@ -581,11 +607,13 @@ fn every_row_gets_exactly_one_action_and_a_reason() {
         Action::AlreadyMatched,
         Action::BlockedSynced,
         Action::NoCloudUser,
-        Action::ConflictActive,
         Action::ConflictDeleted,
+        Action::DuplicateSource,
     ] {
         assert!(p.count(a) > 0, "{a} missing");
     }
+    // An active holder of the anchor is the match, as in Entra Connect.
+    assert_eq!(p.count(Action::ConflictActive), 0);
 }
 
 #[test]

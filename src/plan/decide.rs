@@ -32,14 +32,17 @@ struct Prepared {
 /// Match every AD user to an active cloud user and decide exactly one [`Action`] per AD row.
 ///
 /// # Matching
-/// 1. Case-insensitive, trimmed userPrincipalName.
-/// 2. With [`MatchKeys::UpnMail`] and no UPN hit: the AD mail against cloud mail; then, still
+/// 1. An active cloud user already holding the row's ImmutableId is the match
+///    ([`MatchedBy::ImmutableId`]), in every mode and whatever UPN or mail say: Entra Connect
+///    hard-matches on the sourceAnchor before it tries any soft match.
+/// 2. Case-insensitive, trimmed userPrincipalName.
+/// 3. With [`MatchKeys::UpnMail`] and no UPN hit: the AD mail against cloud mail; then, still
 ///    without a hit, every AD address (mail and `smtp:` proxyAddresses, prefix stripped) against
 ///    every cloud address (mail and `smtp:` proxyAddresses). Only SMTP proxies count, as in Entra
 ///    Connect's soft match.
-/// 3. Still nothing: an active cloud user already holding the row's ImmutableId is the match
-///    ([`MatchedBy::ImmutableId`]), because Entra Connect hard-matches on the anchor whatever the
-///    UPN says.
+///
+/// So `build` never gives `ConflictActive`: an active holder of the ImmutableId is the match.
+/// [`decide_target`] gives it when a re-check finds a holder other than the planned target.
 ///
 /// Several candidates at the first step that finds any make the row `Ambiguous`: we report, never
 /// guess. Soft-deleted users are never matched; they only matter as holders of an ImmutableId.
@@ -371,6 +374,15 @@ impl<'a> CloudIndex<'a> {
     }
 
     fn find(&self, u: &AdUser, anchor: Option<SourceAnchor>) -> Found {
+        // The anchor first, in every mode: Entra Connect hard-matches before any soft match.
+        if let Some(a) = anchor {
+            if let Some(f) = found(
+                self.immutable_id.get(&a.immutable_id().as_str()),
+                MatchedBy::ImmutableId,
+            ) {
+                return f;
+            }
+        }
         if let Some(k) = Folded::new(&u.upn) {
             if let Some(f) = found(self.upn.get(&k), MatchedBy::Upn) {
                 return f;
@@ -393,14 +405,6 @@ impl<'a> CloudIndex<'a> {
             hits.sort_unstable();
             hits.dedup();
             if let Some(f) = found(&hits, MatchedBy::ProxyAddress) {
-                return f;
-            }
-        }
-        if let Some(a) = anchor {
-            if let Some(f) = found(
-                self.immutable_id.get(&a.immutable_id().as_str()),
-                MatchedBy::ImmutableId,
-            ) {
                 return f;
             }
         }
@@ -653,13 +657,13 @@ fn decide_matched(
 ) -> PlanRow {
     if cu.immutable_id.as_deref() == Some(row.new_immutable_id.as_str()) {
         row.action = Some(Action::AlreadyMatched);
-        row.reason = if row.matched_by == Some(MatchedBy::ImmutableId) {
+        row.reason = if Folded::new(&row.upn) != Folded::new(&cu.upn) {
             format!(
-                "No cloud user has UPN {}, but cloud user {} already holds ImmutableId {}: Entra Connect will hard-match \
-                 it to this AD user. Nothing to write.",
-                row.upn,
+                "Cloud user {} already holds ImmutableId {}: Entra Connect hard-matches on it before any UPN or mail \
+                 match, so it will join this AD user ({}) to that cloud user. Nothing to write.",
                 name(cu),
-                row.new_immutable_id
+                row.new_immutable_id,
+                row.upn
             )
         } else {
             format!(

@@ -653,3 +653,51 @@ fn an_ad_row_found_through_its_immutable_id_and_another_through_upn_are_duplicat
         assert!(r.reason.contains("bo@x.com (id c-bo)"), "{}", r.reason);
     }
 }
+
+#[test]
+fn another_cloud_user_holding_the_ad_mail_is_a_check_in_every_mode() {
+    // Issue 7 §4: pat's mail and SMTP address belong to another cloud user, pat.kim. After the
+    // write Entra Connect joins pat@, and the address clashes with pat.kim's (quarantined).
+    let mut a = ad("pat@contoso.com", G1);
+    a.mail = Some("pat.kim@contoso.com".into());
+    a.proxy_addresses = vec!["SMTP:pat.kim@contoso.com".into()];
+    let mut kim = cu("c-kim", "pat.kim@contoso.com");
+    kim.mail = Some("pat.kim@contoso.com".into());
+    kim.proxy_addresses = vec!["SMTP:pat.kim@contoso.com".into()];
+    let s = state(vec![cu("c-pat", "pat@contoso.com"), kim], vec![]);
+    for p in [plan(&[a.clone()], &s), plan_mail(&[a.clone()], &s)] {
+        let r = &p.rows[0];
+        assert_eq!(r.action, Some(Action::Set), "{}", r.reason);
+        assert_eq!(r.cloud_object_id, "c-pat");
+        let check = r
+            .checks
+            .iter()
+            .find(|c| c.contains("pat.kim@contoso.com (id c-kim)"))
+            .unwrap_or_else(|| panic!("no Check names the other holder: {:?}", r.checks));
+        assert!(check.contains("AttributeValueMustBeUnique"), "{check}");
+        assert!(!hardmatch::plan::is_clean_set(r));
+    }
+}
+
+#[test]
+fn another_cloud_user_with_the_upn_of_an_anchor_matched_row_is_a_check() {
+    let p = plan(
+        &[ad("fay@x.com", G1)],
+        &state(
+            vec![
+                cu("c-fay", "fay@x.com"),
+                with_id(cu("c-old", "fay.old@x.com"), &iid(G1)),
+            ],
+            vec![],
+        ),
+    );
+    let r = &p.rows[0];
+    assert_eq!(r.cloud_object_id, "c-old");
+    assert!(
+        r.checks
+            .iter()
+            .any(|c| c.contains("fay@x.com (id c-fay)") && c.contains("UPN")),
+        "{:?}",
+        r.checks
+    );
+}

@@ -148,7 +148,7 @@ fn samples_show_every_action_with_the_default_match() {
         ("nestor.wilke@fabrikam.com", Action::Replace, 1),
         ("patti.fernandez@fabrikam.com", Action::BlockedSynced, 0),
         ("pradeep.gupta@fabrikam.com", Action::NoCloudUser, 0),
-        ("isaiah.langer@fabrikam.com", Action::AlreadyMatched, 2),
+        ("isaiah.langer@fabrikam.com", Action::AlreadyMatched, 3),
         ("johanna.lorenz@fabrikam.com", Action::ConflictDeleted, 0),
         ("joni.sherman@fabrikam.com", Action::Ambiguous, 0),
         ("diego.siciliani@fabrikam.com", Action::DuplicateSource, 0),

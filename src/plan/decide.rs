@@ -15,7 +15,9 @@ const NAME_AT_MOST: usize = 5;
 enum Found {
     #[default]
     None,
-    One(u32, MatchedBy),
+    /// One active cloud user, how it matched, and the other active users holding this AD user's
+    /// UPN, mail or SMTP addresses (almost always none: boxed, so the common case costs nothing).
+    One(u32, MatchedBy, Option<Box<[u32]>>),
     /// Several active cloud users; the key kind and the value that matched them all.
     Many(Vec<u32>, MatchedBy),
 }
@@ -182,7 +184,7 @@ pub fn decide_indexed<'a>(
     let mut matched = vec![false; active.len()];
     for (row, p) in prepared.iter().enumerate() {
         let row = row as u32;
-        if let Found::One(c, _) = p.found {
+        if let Found::One(c, _, _) = p.found {
             matched[c as usize] = true;
         }
         if p.invalid {
@@ -191,7 +193,7 @@ pub fn decide_indexed<'a>(
         if let Some(a) = p.anchor {
             anchors.push((a, row));
         }
-        if let Found::One(c, _) = p.found {
+        if let Found::One(c, _, _) = p.found {
             let first = &mut first_claim[c as usize];
             if *first == NOBODY {
                 *first = row;
@@ -298,9 +300,9 @@ pub struct CloudIndex<'a> {
     /// Active users by `onPremisesImmutableId`, exact (anchors are case-sensitive).
     immutable_id: Index<&'a str>,
     deleted_immutable_id: Index<&'a str>,
-    /// Only built for `--match upn-mail`, to save memory otherwise.
     mail: UserKeyIndex<'a>,
-    /// Mail and SMTP proxy addresses together.
+    /// Mail and SMTP proxy addresses together; only built for `--match upn-mail`, to save
+    /// memory otherwise.
     address: Index<Folded<'a>>,
 }
 
@@ -323,11 +325,9 @@ impl<'a> CloudIndex<'a> {
             ix
         };
         let addresses = || {
-            let mail = if by_mail {
-                UserKeyIndex::new(users, mail_key)
-            } else {
-                UserKeyIndex::empty(users, mail_key)
-            };
+            // Mail in every mode: matching uses it with --match upn-mail, the Check for another
+            // user holding the AD mail in both.
+            let mail = UserKeyIndex::new(users, mail_key);
             let mut address = Index::with_capacity(if by_mail { users.len() * 2 } else { 0 });
             if by_mail {
                 for (i, u) in users.iter().enumerate() {
@@ -374,6 +374,45 @@ impl<'a> CloudIndex<'a> {
     }
 
     fn find(&self, u: &AdUser, anchor: Option<SourceAnchor>) -> Found {
+        match self.find_match(u, anchor) {
+            Found::One(c, by, _) => Found::One(c, by, self.address_holders(u, c, by)),
+            other => other,
+        }
+    }
+
+    /// Active users other than `target` that hold this AD user's UPN (unless that is how it
+    /// matched), mail or SMTP addresses: after the match, Entra Connect cannot give them to
+    /// `target`. Only the addresses planning kept are compared (SMTP proxies only with
+    /// `--match upn-mail`).
+    fn address_holders(&self, u: &AdUser, target: u32, by: MatchedBy) -> Option<Box<[u32]>> {
+        let mut hits: Vec<u32> = Vec::new();
+        if by != MatchedBy::Upn {
+            if let Some(k) = Folded::new(&u.upn) {
+                hits.extend_from_slice(self.upn.get(&k));
+            }
+        }
+        let addresses = u
+            .mail
+            .as_deref()
+            .into_iter()
+            .chain(u.proxy_addresses.iter().filter_map(|p| smtp_address(p)))
+            .filter_map(Folded::new);
+        for k in addresses {
+            match self.keys {
+                MatchKeys::UpnMail => hits.extend_from_slice(self.address.get(&k)),
+                MatchKeys::Upn => hits.extend_from_slice(self.mail.get(&k)),
+            }
+        }
+        hits.retain(|&h| h != target);
+        if hits.is_empty() {
+            return None;
+        }
+        hits.sort_unstable();
+        hits.dedup();
+        Some(hits.into_boxed_slice())
+    }
+
+    fn find_match(&self, u: &AdUser, anchor: Option<SourceAnchor>) -> Found {
         // The anchor first, in every mode: Entra Connect hard-matches before any soft match.
         if let Some(a) = anchor {
             if let Some(f) = found(
@@ -419,7 +458,7 @@ impl<'a> CloudIndex<'a> {
 fn found(hits: &[u32], by: MatchedBy) -> Option<Found> {
     match hits {
         [] => None,
-        [one] => Some(Found::One(*one, by)),
+        [one] => Some(Found::One(*one, by, None)),
         many => Some(Found::Many(many.to_vec(), by)),
     }
 }
@@ -470,12 +509,24 @@ pub struct Holders<'c> {
     pub active: &'c [&'c CloudUser],
     /// Soft-deleted users (recycle bin) holding it.
     pub deleted: &'c [&'c CloudUser],
+    /// Active cloud users whose UPN, mail or SMTP proxy address is this AD user's UPN, mail or
+    /// an SMTP proxy address: Entra Connect cannot give those to the target after the match.
+    pub addresses: &'c [&'c CloudUser],
 }
 
 impl<'c> Holders<'c> {
     /// The active and the soft-deleted users holding the row's ImmutableId.
     pub fn new(active: &'c [&'c CloudUser], deleted: &'c [&'c CloudUser]) -> Self {
-        Holders { active, deleted }
+        Holders {
+            active,
+            deleted,
+            addresses: &[],
+        }
+    }
+
+    /// With the users holding the AD user's UPN, mail or SMTP addresses ([`Holders::addresses`]).
+    pub fn with_addresses(self, addresses: &'c [&'c CloudUser]) -> Self {
+        Holders { addresses, ..self }
     }
 }
 
@@ -511,6 +562,14 @@ pub fn decide_target(
     row.mail_cloud = target.mail.clone().unwrap_or_default();
     row.display_name_cloud = target.display_name.clone().unwrap_or_default();
     cloud_checks(&mut row, ad, target, matched_by);
+    for other in holders
+        .addresses
+        .iter()
+        .filter(|h| !same_user(h, target))
+        .take(NAME_AT_MOST)
+    {
+        address_check(&mut row, ad, target, matched_by, other);
+    }
     if is_invalid(ad, anchor) {
         return invalid_row(row, ad);
     }
@@ -585,7 +644,7 @@ fn decide_row(u: &AdUser, p: &Prepared, cloud: &CloudState, idx: &CloudIndex<'_>
             .map(|&i| &cloud.deleted[i as usize])
             .collect()
     };
-    if let Found::One(c, by) = &p.found {
+    if let Found::One(c, by, others) = &p.found {
         let active: Vec<&CloudUser> = idx
             .immutable_id
             .get(&new_id.as_str())
@@ -593,7 +652,9 @@ fn decide_row(u: &AdUser, p: &Prepared, cloud: &CloudState, idx: &CloudIndex<'_>
             .map(|&i| idx.user(i))
             .collect();
         let deleted = deleted_holders();
-        return decide_target(u, idx.user(*c), *by, Holders::new(&active, &deleted));
+        let addresses: Vec<&CloudUser> = others.iter().flatten().map(|&i| idx.user(i)).collect();
+        let holders = Holders::new(&active, &deleted).with_addresses(&addresses);
+        return decide_target(u, idx.user(*c), *by, holders);
     }
 
     let row = ad_row(u, p.anchor);
@@ -803,6 +864,63 @@ fn cloud_checks(row: &mut PlanRow, u: &AdUser, cu: &CloudUser, by: MatchedBy) {
     }
 }
 
+/// The Check for another active user holding this AD user's UPN, mail or an SMTP address; none
+/// if it holds none of them.
+fn address_check(
+    row: &mut PlanRow,
+    u: &AdUser,
+    target: &CloudUser,
+    by: MatchedBy,
+    other: &CloudUser,
+) {
+    let upn = Folded::new(&u.upn);
+    if upn.is_some() && upn == Folded::new(&other.upn) {
+        let why = if by == MatchedBy::ImmutableId {
+            format!(
+                " Entra Connect joins {} because it holds the ImmutableId; if {} is this person's account, clear \
+                 the ImmutableId of {} first and plan again",
+                target.upn, other.upn, target.upn
+            )
+        } else {
+            String::new()
+        };
+        row.checks.push(format!(
+            "another cloud user {} has this AD user's UPN {}: after the match Entra Connect cannot give that UPN to {} \
+             while {} has it (AttributeValueMustBeUnique).{why}",
+            name(other),
+            u.upn.trim(),
+            target.upn,
+            other.upn
+        ));
+        return;
+    }
+    let theirs: Vec<Folded<'_>> = other
+        .mail
+        .as_deref()
+        .into_iter()
+        .chain(other.proxy_addresses.iter().filter_map(|p| smtp_address(p)))
+        .filter_map(Folded::new)
+        .collect();
+    let shared = u
+        .mail
+        .as_deref()
+        .into_iter()
+        .chain(u.proxy_addresses.iter().filter_map(|p| smtp_address(p)))
+        .find(|a| Folded::new(a).is_some_and(|k| theirs.contains(&k)));
+    if let Some(address) = shared {
+        row.checks.push(format!(
+            "another cloud user {} holds this AD user's address {} (as its mail or an SMTP proxy address): after the \
+             match Entra Connect cannot give it to {} (AttributeValueMustBeUnique: the value is quarantined) and the \
+             mailbox stays with {}; make sure {} is this person's account",
+            name(other),
+            address.trim(),
+            target.upn,
+            other.upn,
+            target.upn
+        ));
+    }
+}
+
 /// Rule 2: overrides any later decision with `DuplicateSource`, naming the other rows.
 fn mark_duplicates(
     row: &mut PlanRow,
@@ -832,7 +950,7 @@ fn mark_duplicates(
             ));
         }
     }
-    if let Found::One(c, _) = p.found {
+    if let Found::One(c, _, _) = p.found {
         let claims = extra_claims.get(&c);
         if claims.len() > 1 {
             reasons.push(format!(

@@ -701,3 +701,38 @@ fn another_cloud_user_with_the_upn_of_an_anchor_matched_row_is_a_check() {
         r.checks
     );
 }
+
+#[test]
+fn the_right_guid_in_a_wrong_notation_is_a_replace_that_says_so() {
+    // Issue 7 §6: BpazOkLGm0iEtljAONPvOQ== written big-endian, unpadded, or as base64 of the text.
+    const G: &str = "3ab39606-c642-489b-84b6-58c038d3ef39";
+    assert_eq!(iid(G), "BpazOkLGm0iEtljAONPvOQ==");
+    for stored in [
+        "OrOWBsZCSJuEtljAONPvOQ==",
+        "BpazOkLGm0iEtljAONPvOQ",
+        "M2FiMzk2MDYtYzY0Mi00ODliLTg0YjYtNThjMDM4ZDNlZjM5",
+    ] {
+        let r = one(
+            ad("pat@x.com", G),
+            &state(vec![with_id(cu("1", "pat@x.com"), stored)], vec![]),
+        );
+        assert_eq!(r.action, Some(Action::Replace), "{stored}: {}", r.reason);
+        assert!(
+            r.checks.iter().any(|c| c.contains("wrong notation")
+                && c.contains(G)
+                && c.contains("Replace is safe")),
+            "{stored}: {:?}",
+            r.checks
+        );
+        assert!(
+            !r.checks.iter().any(|c| c.contains("not GUID-based")),
+            "{stored}: {:?}",
+            r.checks
+        );
+        assert!(
+            r.reason.contains("wrong notation"),
+            "{stored}: {}",
+            r.reason
+        );
+    }
+}

@@ -808,11 +808,19 @@ fn decide_matched(
     match non_empty(&cu.immutable_id) {
         Some(old) => {
             row.action = Some(Action::Replace);
-            row.reason = format!(
-                "Cloud-only but holds a different ImmutableId: {old} → {}. Needs its own explicit approval: approve only \
-                 if {old} is known to be wrong.",
-                row.new_immutable_id
-            );
+            row.reason = match wrong_notation(cu, &row.new_immutable_id) {
+                Some(w) => format!(
+                    "Cloud-only and holds this AD user's own objectGUID in the wrong notation ({}): {old} → {}. \
+                     Replace is safe (no AD object has {old} as its anchor), but needs its own explicit approval.",
+                    w.describe(),
+                    row.new_immutable_id
+                ),
+                None => format!(
+                    "Cloud-only but holds a different ImmutableId: {old} → {}. Needs its own explicit approval: \
+                     approve only if {old} is known to be wrong.",
+                    row.new_immutable_id
+                ),
+            };
         }
         None => {
             row.action = Some(Action::Set);
@@ -841,7 +849,14 @@ fn cloud_checks(row: &mut PlanRow, u: &AdUser, cu: &CloudUser, by: MatchedBy) {
         row.checks
             .push(format!("display name differs: on-prem {a}, cloud {b}"));
     }
-    if let Some(raw) = non_empty(&cu.immutable_id) {
+    let wrong_notation = wrong_notation(cu, new_id);
+    if let (Some(w), Some(a)) = (wrong_notation, crate::anchor::guid_based(new_id)) {
+        row.checks.push(format!(
+            "same objectGUID {a}, written by an earlier tool in the wrong notation ({}): no AD object has the \
+             current value as its anchor, so Replace is safe",
+            w.describe()
+        ));
+    } else if let Some(raw) = non_empty(&cu.immutable_id) {
         if cu.anchor().is_none() && raw != new_id {
             row.checks.push(format!(
                 "cloud anchor is not GUID-based: current ImmutableId {raw:?} is not base64 of 16 bytes (an e-mail address or \
@@ -862,6 +877,12 @@ fn cloud_checks(row: &mut PlanRow, u: &AdUser, cu: &CloudUser, by: MatchedBy) {
             roles.join(", ")
         ));
     }
+}
+
+/// `cu`'s ImmutableId names the object `new_id` names, in a notation Entra Connect never matches.
+fn wrong_notation(cu: &CloudUser, new_id: &str) -> Option<crate::anchor::WrongNotation> {
+    let anchor = crate::anchor::guid_based(new_id)?;
+    crate::anchor::same_guid_in_wrong_notation(non_empty(&cu.immutable_id)?, anchor)
 }
 
 /// The Check for another active user holding this AD user's UPN, mail or an SMTP address; none

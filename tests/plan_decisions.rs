@@ -736,3 +736,48 @@ fn the_right_guid_in_a_wrong_notation_is_a_replace_that_says_so() {
         );
     }
 }
+
+#[test]
+fn a_deleted_holder_that_looks_like_this_person_asks_to_restore_rather_than_purge() {
+    // Issue 7 §7: the recycle bin holds pat's original account: its UPN without the deleted
+    // prefix, its mail and display name are pat's. A purge cannot be undone.
+    let mut a = ad("pat@x.com", G1);
+    a.mail = Some("pat@x.com".into());
+    a.display_name = Some("Pat Kim".into());
+    let id = "5b1f0b3a-0000-4000-8000-00000000d001";
+    let mangled = format!("{}pat@x.com", id.replace('-', ""));
+    let mut orig = deleted(id, &mangled, &iid(G1));
+    orig.mail = Some("Pat@x.com".into());
+    orig.display_name = Some("Pat Kim".into());
+    let r = one(
+        a.clone(),
+        &state(vec![cu("c-pat", "pat@x.com")], vec![orig.clone()]),
+    );
+    assert_eq!(r.action, Some(Action::ConflictDeleted), "{}", r.reason);
+    let check = r
+        .checks
+        .iter()
+        .find(|c| c.contains("same person"))
+        .unwrap_or_else(|| panic!("no Check: {:?}", r.checks));
+    assert!(check.contains("restore it instead of purging"), "{check}");
+
+    // Another person's deleted account (different display name) gets the plain purge advice.
+    orig.display_name = Some("Someone Else".into());
+    let r = one(a, &state(vec![cu("c-pat", "pat@x.com")], vec![orig]));
+    assert_eq!(r.action, Some(Action::ConflictDeleted));
+    assert!(r.checks.is_empty(), "{:?}", r.checks);
+}
+
+#[test]
+fn a_deleted_holder_without_a_deletion_date_says_it_is_unknown() {
+    // Issue 7 §13: "(id id-dc, deleted )".
+    let mut d = deleted("id-dc", "gone@x.com", &iid(G1));
+    d.deleted_date_time = Some(String::new());
+    let r = one(
+        ad("gus@x.com", G1),
+        &state(vec![cu("c-gus", "gus@x.com")], vec![d]),
+    );
+    assert_eq!(r.action, Some(Action::ConflictDeleted));
+    assert!(r.reason.contains("deletion date unknown"), "{}", r.reason);
+    assert!(!r.reason.contains("deleted )"), "{}", r.reason);
+}

@@ -779,12 +779,19 @@ fn decide_matched(
     if let Some(d) = deleted_holders.first() {
         row.action = Some(Action::ConflictDeleted);
         row.holder_object_id = d.id.clone();
-        let when = d
-            .deleted_date_time
-            .as_deref()
-            .map(|t| format!(", deleted {t}"))
-            .unwrap_or_default();
-        let holder = format!("{} (id {}{when})", d.upn, d.id);
+        let when = match non_empty(&d.deleted_date_time) {
+            Some(t) => format!("deleted {t}"),
+            None => "deletion date unknown".to_string(),
+        };
+        let holder = format!("{} (id {}, {when})", d.upn, d.id);
+        if let Some(same) = same_person(&row, d) {
+            row.checks.push(format!(
+                "soft-deleted user {} looks like the same person ({same} as this AD user): purging cannot be undone \
+                 and its mailbox goes with it; restore it instead of purging? (with a new UPN if {} keeps this one)",
+                name(d),
+                cu.upn
+            ));
+        }
         let then = match non_empty(&cu.immutable_id) {
             Some(old) => format!(
                 "then cloud user {}'s ImmutableId can be replaced ({old} → {})",
@@ -877,6 +884,34 @@ fn cloud_checks(row: &mut PlanRow, u: &AdUser, cu: &CloudUser, by: MatchedBy) {
             roles.join(", ")
         ));
     }
+}
+
+/// Whether soft-deleted `d` is plainly this AD user's own earlier account: every attribute both
+/// have (UPN without the deleted-user prefix, mail, display name) is equal, and at least two are
+/// there to compare. Says which were equal.
+fn same_person(row: &PlanRow, d: &CloudUser) -> Option<String> {
+    let pairs = [
+        ("UPN", row.upn.as_str(), d.original_upn()),
+        (
+            "mail",
+            &row.mail_onprem,
+            d.mail.as_deref().unwrap_or_default(),
+        ),
+        (
+            "display name",
+            &row.display_name_onprem,
+            d.display_name.as_deref().unwrap_or_default(),
+        ),
+    ];
+    let mut same = Vec::new();
+    for (what, a, b) in pairs {
+        match (Folded::new(a), Folded::new(b)) {
+            (Some(x), Some(y)) if x == y => same.push(what),
+            (Some(_), Some(_)) => return None,
+            _ => {}
+        }
+    }
+    (same.len() >= 2).then(|| format!("same {}", same.join(", ")))
 }
 
 /// `cu`'s ImmutableId names the object `new_id` names, in a notation Entra Connect never matches.

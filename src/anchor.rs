@@ -583,6 +583,72 @@ pub fn guid_based(immutable_id: &str) -> Option<SourceAnchor> {
     (a.immutable_id() == immutable_id).then_some(a)
 }
 
+/// How a stored ImmutableId can hold a GUID in a notation earlier tools wrote by mistake.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum WrongNotation {
+    /// Base64 of the GUID's bytes in RFC 4122 (big-endian) order, the classic byte-order mistake.
+    BigEndian,
+    /// Base64 without its `==` padding.
+    Unpadded,
+    /// Base64 of the GUID's *text* (AADInternals' Get-AADIntImmutableID).
+    Base64OfText,
+    /// Base64 in the URL-safe alphabet (`-`, `_`).
+    UrlSafe,
+    /// The GUID as text or hex digits, not base64 at all.
+    GuidText,
+}
+
+impl WrongNotation {
+    /// What the mistake is, for a Check.
+    pub fn describe(self) -> &'static str {
+        match self {
+            WrongNotation::BigEndian => {
+                "base64 of its bytes in RFC 4122 (big-endian) order instead of AD's byte order"
+            }
+            WrongNotation::Unpadded => "base64 without the == padding",
+            WrongNotation::Base64OfText => "base64 of the GUID's text instead of its 16 bytes",
+            WrongNotation::UrlSafe => "URL-safe base64 (- and _) instead of the standard alphabet",
+            WrongNotation::GuidText => "the GUID as text instead of base64 of its bytes",
+        }
+    }
+}
+
+/// `stored` (a cloud `onPremisesImmutableId`) names the same object as `anchor`, but in a
+/// notation no sync engine matches on: `None` when it is the right value or another object.
+/// Entra Connect compares ImmutableIds exactly, so such a value matches no AD object, and
+/// replacing it with `anchor`'s is safe.
+pub fn same_guid_in_wrong_notation(stored: &str, anchor: SourceAnchor) -> Option<WrongNotation> {
+    let s = trim(stored);
+    let right = anchor.immutable_id();
+    if s == right || s.is_empty() {
+        return None;
+    }
+    if s == right.trim_end_matches('=') {
+        return Some(WrongNotation::Unpadded);
+    }
+    let big_endian = B64.encode(anchor.guid().as_bytes());
+    if s == big_endian || s == big_endian.trim_end_matches('=') {
+        return Some(WrongNotation::BigEndian);
+    }
+    if B64_URL_SAFE
+        .decode(s)
+        .is_ok_and(|b| b.as_slice() == anchor.as_bytes())
+        && s.contains(['-', '_'])
+    {
+        return Some(WrongNotation::UrlSafe);
+    }
+    let text_names_it = |t: &str| {
+        matches!(parse(t, Some(HexAs::Guid)), Ok(Parsed::One { anchor: a, notation })
+            if a == anchor && matches!(notation, Notation::GuidText | Notation::GuidHex))
+    };
+    if text_names_it(s) {
+        return Some(WrongNotation::GuidText);
+    }
+    let decoded = B64_PAD_INDIFFERENT.decode(s).ok()?;
+    let text = std::str::from_utf8(&decoded).ok()?;
+    text_names_it(text).then_some(WrongNotation::Base64OfText)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -879,5 +945,55 @@ mod tests {
         // Cloud anchors must be stored canonically: unpadded or apostrophe-prefixed are not.
         assert_eq!(guid_based("BpazOkLGm0iEtljAONPvOQ"), None);
         assert_eq!(guid_based("john@contoso.com"), None);
+    }
+
+    #[test]
+    fn the_same_guid_in_a_wrong_notation_is_recognised() {
+        // Issue 7 §6: 3ab39606-c642-489b-84b6-58c038d3ef39 is BpazOkLGm0iEtljAONPvOQ==.
+        let a = SourceAnchor::from_guid(
+            Uuid::parse_str("3ab39606-c642-489b-84b6-58c038d3ef39").unwrap(),
+        );
+        assert_eq!(a.immutable_id(), "BpazOkLGm0iEtljAONPvOQ==");
+        for (stored, want) in [
+            ("OrOWBsZCSJuEtljAONPvOQ==", WrongNotation::BigEndian),
+            ("OrOWBsZCSJuEtljAONPvOQ", WrongNotation::BigEndian),
+            ("BpazOkLGm0iEtljAONPvOQ", WrongNotation::Unpadded),
+            (
+                "M2FiMzk2MDYtYzY0Mi00ODliLTg0YjYtNThjMDM4ZDNlZjM5",
+                WrongNotation::Base64OfText,
+            ),
+            (
+                "3ab39606-c642-489b-84b6-58c038d3ef39",
+                WrongNotation::GuidText,
+            ),
+            (
+                "{3AB39606-C642-489B-84B6-58C038D3EF39}",
+                WrongNotation::GuidText,
+            ),
+        ] {
+            assert_eq!(
+                same_guid_in_wrong_notation(stored, a),
+                Some(want),
+                "{stored}"
+            );
+        }
+        let url_safe = SourceAnchor::from_bytes([0xfb; 16]);
+        assert_eq!(
+            same_guid_in_wrong_notation(
+                &url_safe.immutable_id().replace('+', "-").replace('/', "_"),
+                url_safe
+            ),
+            Some(WrongNotation::UrlSafe)
+        );
+        // The right value, another object's value, and non-GUID anchors are not this mistake.
+        let other = SourceAnchor::from_bytes([7; 16]);
+        for stored in [
+            "BpazOkLGm0iEtljAONPvOQ==",
+            &other.immutable_id(),
+            "pat@contoso.com",
+            "",
+        ] {
+            assert_eq!(same_guid_in_wrong_notation(stored, a), None, "{stored}");
+        }
     }
 }

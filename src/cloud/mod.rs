@@ -42,6 +42,32 @@ impl CloudUser {
     pub fn is_deleted(&self) -> bool {
         self.deleted_date_time.is_some()
     }
+
+    /// The UPN without the `<object id, 32 hex digits>` prefix Entra puts in front of a
+    /// soft-deleted user's UPN to free the name (a field observation, not documented); the UPN
+    /// as it is otherwise.
+    pub fn original_upn(&self) -> &str {
+        strip_deleted_prefix(&self.upn, &self.id).unwrap_or(self.upn.trim())
+    }
+}
+
+/// The rest of `upn` after the prefix Entra gives a soft-deleted user's UPN: 32 hex digits that
+/// are the object id without dashes (any 32 hex digits when `id` is unknown), followed by a
+/// whole UPN. `None` when `upn` has no such prefix.
+pub(crate) fn strip_deleted_prefix<'u>(upn: &'u str, id: &str) -> Option<&'u str> {
+    let upn = upn.trim();
+    let (prefix, rest) = upn.split_at_checked(32)?;
+    if !prefix.bytes().all(|b| b.is_ascii_hexdigit()) || rest.find('@').is_none_or(|at| at == 0) {
+        return None;
+    }
+    let id = id.trim();
+    let lower = |b: u8| b.to_ascii_lowercase();
+    let is_id = id
+        .bytes()
+        .filter(|&b| b != b'-')
+        .map(lower)
+        .eq(prefix.bytes().map(lower));
+    (id.is_empty() || is_id).then_some(rest)
 }
 
 impl From<crate::wire::User> for CloudUser {
@@ -104,4 +130,42 @@ pub fn read_cloud_export_unread(
     unread: crate::sources::Unread,
 ) -> Result<CloudState, InputError> {
     file::read(path, unread)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_deleted_user_prefix_is_the_object_id_without_dashes() {
+        let id = "7e06b566-15f3-4013-8bf8-79874d52e68a";
+        let upn = "7e06b56615f340138bf879874d52e68ajo@contoso.com";
+        assert_eq!(strip_deleted_prefix(upn, id), Some("jo@contoso.com"));
+        assert_eq!(
+            strip_deleted_prefix(&upn.to_uppercase(), id),
+            Some("JO@CONTOSO.COM")
+        );
+        // Without an id, any 32 hex digits in front of a whole UPN.
+        assert_eq!(strip_deleted_prefix(upn, ""), Some("jo@contoso.com"));
+        // Another object's id, a UPN that is only hex, too short, not hex.
+        assert_eq!(
+            strip_deleted_prefix(upn, "00000000-0000-4000-8000-000000000001"),
+            None
+        );
+        assert_eq!(
+            strip_deleted_prefix("7e06b56615f340138bf879874d52e68a@contoso.com", ""),
+            None
+        );
+        assert_eq!(strip_deleted_prefix("jo@contoso.com", id), None);
+        assert_eq!(
+            strip_deleted_prefix("zz06b56615f340138bf879874d52e68ajo@contoso.com", ""),
+            None
+        );
+        let u = CloudUser {
+            id: id.into(),
+            upn: upn.into(),
+            ..CloudUser::default()
+        };
+        assert_eq!(u.original_upn(), "jo@contoso.com");
+    }
 }

@@ -8,7 +8,7 @@ pub mod synthetic;
 
 pub use crate::review::{Action, MatchedBy, PlanRow};
 use crate::review::{Approval, PlanKey, ReviewRow};
-pub use decide::{build, decide, decide_indexed, CloudIndex, Decisions};
+pub use decide::{build, decide, decide_indexed, decide_target, CloudIndex, Decisions, Holders};
 
 /// Which keys may match an AD user to a cloud user (`--match`).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, clap::ValueEnum)]

@@ -11,14 +11,14 @@ use super::journal::Op;
 use super::progress::Bars;
 use super::Job;
 use crate::anchor;
-use crate::cloud::{CloudState, CloudUser, TenantFeatures};
+use crate::cloud::{CloudUser, TenantFeatures};
 use crate::fold::Folded;
 use crate::graph::{GraphClient, GraphError};
-use crate::plan::{self, Action, PlanOptions, PlanRow};
+use crate::plan::{self, Action, Holders, MatchedBy, PlanRow};
 use crate::review::{ReviewRow, Status};
 use crate::sources::AdUser;
 use crate::wire::{BatchItem, User, USER_SELECT};
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap};
 
 /// From this many rows on, pre-flight lists the tenant instead of reading users one by one.
 pub const LIST_FROM_ROWS: usize = 2_000;
@@ -222,53 +222,38 @@ pub fn judge_apply(jobs: &mut [Job], rows: &[ReviewRow], view: &TenantView) -> V
         .collect()
 }
 
-/// The planning engine run on the rows again, against the part of the tenant that matters to
-/// them (the targets and the holders of their ImmutableIds). `None` where the row cannot be
-/// decided (no target, or its anchor is not GUID-based).
+/// The planning engine's decision for each row again ([`plan::decide_target`]), against the
+/// target as read now and the current holders of its ImmutableId. `None` where the row cannot
+/// be decided (no target, or its anchor is not GUID-based).
 fn redecide(jobs: &[Job], rows: &[ReviewRow], view: &TenantView) -> Vec<Option<PlanRow>> {
-    let mut cloud = CloudState::default();
-    let mut seen = HashSet::new();
-    let mut ad = Vec::new();
-    let mut slot = Vec::with_capacity(jobs.len());
-    let with_roles = |mut u: CloudUser| {
-        if let Some(r) = &view.roles {
-            u.privileged_roles = Some(r.get(&u.id).cloned().unwrap_or_default());
-        }
-        u
-    };
-    for job in jobs {
-        let p = &rows[job.row].plan;
-        let target = view.user(&p.cloud_object_id);
-        let anchor = anchor::guid_based(&p.new_immutable_id);
-        let (Some(t), Some(anchor)) = (target, anchor) else {
-            slot.push(None);
-            continue;
-        };
-        for u in std::iter::once(t).chain(view.active_holders(&p.new_immutable_id)) {
-            if seen.insert(u.id.to_ascii_lowercase()) {
-                cloud.users.push(with_roles(u.clone()));
+    jobs.iter()
+        .map(|job| {
+            let p = &rows[job.row].plan;
+            let mut target = view.user(&p.cloud_object_id)?.clone();
+            let anchor = anchor::guid_based(&p.new_immutable_id)?;
+            if let Some(r) = &view.roles {
+                target.privileged_roles = Some(r.get(&target.id).cloned().unwrap_or_default());
             }
-        }
-        for u in view.deleted_holders(&p.new_immutable_id) {
-            if seen.insert(u.id.to_ascii_lowercase()) {
-                cloud.deleted.push(u.clone());
-            }
-        }
-        slot.push(Some(ad.len()));
-        // The AD side as the workbook has it. The UPN is the target's, so the engine matches
-        // the planned user whatever key matched it at planning (a changed UPN is caught before).
-        ad.push(AdUser {
-            upn: t.upn.clone(),
-            object_guid: Some(anchor),
-            mail: Some(p.mail_onprem.clone()).filter(|m| !m.is_empty()),
-            display_name: Some(p.display_name_onprem.clone()).filter(|d| !d.is_empty()),
-            location: format!("Row id {}", p.row_id),
-            ..AdUser::default()
-        });
-    }
-    let decided = plan::build(&ad, &cloud, &PlanOptions::default()).rows;
-    slot.into_iter()
-        .map(|s| s.map(|i| decided[i].clone()))
+            // The AD side as the workbook has it (only the anchor: the objectGUID and
+            // ConsistencyGuid Check is not repeated).
+            let ad = AdUser {
+                upn: p.upn.clone(),
+                object_guid: Some(anchor),
+                mail: Some(p.mail_onprem.clone()).filter(|m| !m.is_empty()),
+                display_name: Some(p.display_name_onprem.clone()).filter(|d| !d.is_empty()),
+                location: p.source.clone(),
+                ..AdUser::default()
+            };
+            let active: Vec<&CloudUser> = view.active_holders(&p.new_immutable_id).iter().collect();
+            let deleted: Vec<&CloudUser> =
+                view.deleted_holders(&p.new_immutable_id).iter().collect();
+            Some(plan::decide_target(
+                &ad,
+                &target,
+                p.matched_by.unwrap_or(MatchedBy::Upn),
+                Holders::new(&active, &deleted),
+            ))
+        })
         .collect()
 }
 

@@ -419,6 +419,10 @@ pub fn run(
         .note(&run_end(&run_id, &report.counts, "complete"))
         .map_err(journal_error(&journal_path))?;
     crash::at("before-write-back");
+    if !ledger.touched.iter().any(|t| *t) {
+        // Nothing changed: leave the file alone (it may be open in Excel).
+        return Ok(report);
+    }
     let record = run_record(opts, &run_id, &started, &report.counts, &journal_path);
     review.meta.runs.push(record);
     match record::write_back(

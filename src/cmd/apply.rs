@@ -203,7 +203,19 @@ fn context(graph: &GraphArgs, flags: Vec<String>) -> RunContext {
 /// Rows listed by name on stdout before "and N more".
 const LIST_AT_MOST: usize = 50;
 
+/// Prints the report on stdout; a closed pipe (`| head`) is not an error.
 fn print_report(r: &Report, json: bool) -> anyhow::Result<()> {
+    use std::io::Write;
+    let text = render_report(r, json)?;
+    match std::io::stdout().lock().write_all(text.as_bytes()) {
+        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => Err(e.into()),
+        _ => Ok(()),
+    }
+}
+
+fn render_report(r: &Report, json: bool) -> anyhow::Result<String> {
+    use std::fmt::Write;
+    let mut out = String::new();
     for w in &r.warnings {
         eprintln!("warning: {w}");
     }
@@ -245,8 +257,8 @@ fn print_report(r: &Report, json: bool) -> anyhow::Result<()> {
             "not_carried": r.not_carried,
             "warnings": r.warnings,
         });
-        println!("{}", serde_json::to_string_pretty(&v)?);
-        return Ok(());
+        writeln!(out, "{}", serde_json::to_string_pretty(&v)?)?;
+        return Ok(out);
     }
     let verb = match (r.command, r.what_if) {
         (_, true) => "What-if (nothing sent)",
@@ -254,26 +266,31 @@ fn print_report(r: &Report, json: bool) -> anyhow::Result<()> {
         (Command::Revert { .. }, false) => "Reverted",
     };
     if matches!(r.outcome, Outcome::TenantRefused(_)) {
-        println!("Nothing was sent: the tenant refuses hard matches (see above).");
-        return Ok(());
+        writeln!(
+            out,
+            "Nothing was sent: the tenant refuses hard matches (see above)."
+        )?;
+        return Ok(out);
     }
     if r.rows.is_empty() {
-        println!(
+        writeln!(
+            out,
             "{verb}: no row is approved{}; nothing to do.",
             match r.command {
                 Command::Apply => " (set Approve = Yes on the rows to apply)",
                 Command::Revert { .. } =>
                     " for revert (mark Revert = Yes on Done rows, or pass --all)",
             }
-        );
+        )?;
     } else {
-        println!(
+        writeln!(
+            out,
             "{verb}: {} rows considered (run {})",
             r.rows.len(),
             r.run_id
-        );
+        )?;
         for (status, n) in &r.counts {
-            println!("  {status:<12}{n:>9}");
+            writeln!(out, "  {status:<12}{n:>9}")?;
         }
         let open: Vec<_> = r
             .rows
@@ -281,39 +298,43 @@ fn print_report(r: &Report, json: bool) -> anyhow::Result<()> {
             .filter(|x| !matches!(x.status.as_str(), "Done" | "Reverted"))
             .collect();
         if !open.is_empty() && !r.what_if {
-            println!(
+            writeln!(
+                out,
                 "Rows that are not {}:",
                 match r.command {
                     Command::Apply => "Done",
                     Command::Revert { .. } => "Reverted",
                 }
-            );
+            )?;
         }
         for x in open.iter().take(LIST_AT_MOST) {
-            println!(
+            writeln!(
+                out,
                 "  Row {:<7} {:<36} {}: {}",
                 x.row_id, x.upn, x.status, x.result
-            );
+            )?;
         }
         if open.len() > LIST_AT_MOST {
-            println!(
+            writeln!(
+                out,
                 "  … and {} more: see the Result column",
                 open.len() - LIST_AT_MOST
-            );
+            )?;
         }
     }
     if !r.what_if {
         match (&r.backup, &r.write_back_error) {
-            (Some(b), None) => println!(
+            (Some(b), None) => writeln!(
+                out,
                 "Workbook: {} (previous version: {})",
                 r.workbook.display(),
                 b.display()
-            ),
-            _ => println!("Workbook: {} (not updated)", r.workbook.display()),
+            )?,
+            _ => writeln!(out, "Workbook: {} (not updated)", r.workbook.display())?,
         }
-        println!("Journal: {}", r.journal.display());
+        writeln!(out, "Journal: {}", r.journal.display())?;
     }
-    Ok(())
+    Ok(out)
 }
 
 #[cfg(test)]

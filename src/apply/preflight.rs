@@ -415,6 +415,13 @@ fn join(what: String, note: &str) -> String {
     }
 }
 
+fn since_apply(what: String) -> Verdict {
+    Verdict::Settle(
+        Status::Skipped,
+        format!("the tenant changed since apply: {what}; nothing was sent"),
+    )
+}
+
 /// Revert's pre-flight: the user must still hold what apply wrote, and the previous value must
 /// be free to take back.
 pub fn judge_revert(jobs: &mut [Job], rows: &[ReviewRow], view: &TenantView) -> Vec<Verdict> {
@@ -424,7 +431,7 @@ pub fn judge_revert(jobs: &mut [Job], rows: &[ReviewRow], view: &TenantView) -> 
             let p = &row.plan;
             let previous = row.previous_immutable_id.clone().unwrap_or_default();
             let Some(t) = view.user(&p.cloud_object_id) else {
-                return changed(format!(
+                return since_apply(format!(
                     "the cloud user {} (id {}) no longer exists",
                     p.cloud_upn, p.cloud_object_id
                 ));
@@ -441,14 +448,14 @@ pub fn judge_revert(jobs: &mut [Job], rows: &[ReviewRow], view: &TenantView) -> 
                 );
             }
             if current != p.new_immutable_id {
-                return changed(format!(
+                return since_apply(format!(
                     "the user's ImmutableId is now {}, not {} as apply left it; not reverted",
                     shown(&current),
                     p.new_immutable_id
                 ));
             }
             if t.sync_enabled == Some(true) {
-                return changed(
+                return since_apply(
                     "the cloud user is now synced (onPremisesSyncEnabled = true); Graph refuses the change".into(),
                 );
             }
@@ -458,13 +465,13 @@ pub fn judge_revert(jobs: &mut [Job], rows: &[ReviewRow], view: &TenantView) -> 
                     .iter()
                     .find(|h| !h.id.eq_ignore_ascii_case(&t.id))
                 {
-                    return changed(format!(
+                    return since_apply(format!(
                         "another active user {} now holds the previous ImmutableId {previous}",
                         name(h)
                     ));
                 }
                 if let Some(h) = view.deleted_holders(&previous).first() {
-                    return changed(format!(
+                    return since_apply(format!(
                         "a soft-deleted user {} holds the previous ImmutableId {previous}; restore or purge it first",
                         name(h)
                     ));

@@ -152,6 +152,21 @@ impl World {
         .unwrap();
     }
 
+    /// Changes the workbook as a reviewer would (rows edited, everything else kept).
+    pub fn edit(&self, change: impl FnOnce(&mut Vec<ReviewRow>)) {
+        let mut review = workbook::read_review(&self.workbook).unwrap();
+        change(&mut review.rows);
+        let unmatched: Vec<_> = review.unmatched.iter().collect();
+        workbook::write_review(
+            &self.workbook,
+            &review.rows,
+            &unmatched,
+            &review.meta,
+            &WriteOptions::default(),
+        )
+        .unwrap();
+    }
+
     pub fn read(&self) -> Vec<ReviewRow> {
         workbook::read_review(&self.workbook).unwrap().rows
     }

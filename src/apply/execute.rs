@@ -477,3 +477,175 @@ pub async fn verify(
     }
     ledger.settle(settled)
 }
+
+#[cfg(test)]
+mod tests {
+    //! Conflicts Graph reports at run time (a holder that appeared after pre-flight): the
+    //! soft-deleted holder purged or named with the flag that resolves it, the active one named.
+    use super::*;
+    use crate::apply::journal::{self, Journal};
+    use crate::graph::{Auth, GraphConfig, PacingConfig, Secret};
+    use crate::review::{PlanRow, ReviewRow};
+    use crate::sim::{self, SimConfig, TenantState};
+    use crate::wire::User;
+
+    const TARGET: &str = "00000000-0000-4000-8000-000000000001";
+    const HOLDER: &str = "00000000-0000-4000-8000-000000000002";
+    const VALUE: &str = "BpazOkLGm0iEtljAONPvOQ==";
+
+    fn user(id: &str, upn: &str, iid: Option<&str>) -> User {
+        User {
+            id: Some(id.into()),
+            user_principal_name: Some(upn.into()),
+            on_premises_immutable_id: iid.map(String::from),
+            ..User::default()
+        }
+    }
+
+    async fn setup(holder_deleted: bool) -> (sim::SimHandle, GraphClient) {
+        let mut state = TenantState {
+            users: vec![user(TARGET, "target@contoso.com", None)],
+            ..TenantState::default()
+        };
+        let mut holder = user(HOLDER, "holder@contoso.com", Some(VALUE));
+        if holder_deleted {
+            holder.deleted_date_time = Some("2026-10-01T00:00:00Z".into());
+            state.deleted_users.push(holder);
+        } else {
+            state.users.push(holder);
+        }
+        let sim = sim::start(SimConfig::default(), state).await.unwrap();
+        let mut c = GraphConfig::new(
+            sim.tenant_id(),
+            Auth::ClientSecret {
+                client_id: sim.client_id().into(),
+                secret: Secret::new(sim::DEFAULT_CLIENT_SECRET),
+            },
+        );
+        c.graph_url = Some(sim.base_url());
+        c.login_url = Some(sim.base_url());
+        c.pacing = PacingConfig {
+            enabled: false,
+            ..PacingConfig::default()
+        };
+        let client = GraphClient::connect(c).unwrap();
+        (sim, client)
+    }
+
+    fn ledger(dir: &std::path::Path) -> Ledger {
+        let row = ReviewRow {
+            plan: PlanRow {
+                row_id: 1,
+                upn: "target@contoso.com".into(),
+                new_immutable_id: VALUE.into(),
+                cloud_object_id: TARGET.into(),
+                ..PlanRow::default()
+            },
+            fingerprint: "fp".into(),
+            ..ReviewRow::default()
+        };
+        let journal = Journal::open(&dir.join("j.jsonl")).unwrap();
+        Ledger::new(Some(journal), "run".into(), vec![row])
+    }
+
+    fn go() -> Vec<Go> {
+        vec![Go {
+            job: Job {
+                row: 0,
+                op: Op::Set,
+                user: TARGET.into(),
+                value: Some(VALUE.into()),
+                previous: Some(String::new()),
+                ..Job::default()
+            },
+            purge: None,
+        }]
+    }
+
+    async fn run_once(
+        purge: bool,
+        holder_deleted: bool,
+    ) -> (Ledger, sim::SimHandle, tempfile::TempDir) {
+        let (sim, client) = setup(holder_deleted).await;
+        let dir = tempfile::tempdir().unwrap();
+        let mut l = ledger(dir.path());
+        let opts = ExecOptions {
+            purge_conflicts: purge,
+            window: 40,
+        };
+        run(&client, &mut l, go(), opts, &ProgressBar::hidden())
+            .await
+            .unwrap();
+        (l, sim, dir)
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_soft_deleted_holder_found_at_run_time_is_named_with_the_flag_that_resolves_it() {
+        let (l, sim, _dir) = run_once(false, true).await;
+        let row = &l.rows[0];
+        assert_eq!(row.status, Status::Failed);
+        for words in [
+            HOLDER,
+            "holder@contoso.com",
+            "2026-10-01",
+            "--purge-deleted-conflicts",
+            "request-id",
+        ] {
+            assert!(row.result.contains(words), "{words}: {}", row.result);
+        }
+        assert_eq!(sim.state().deleted_users.len(), 1, "not purged");
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn with_the_flag_it_is_purged_and_the_row_sent_again() {
+        let (l, sim, dir) = run_once(true, true).await;
+        let row = &l.rows[0];
+        assert_eq!(row.status, Status::Done, "{}", row.result);
+        assert!(
+            row.result
+                .contains("Permanently deleted soft-deleted holder"),
+            "{}",
+            row.result
+        );
+        assert_eq!(row.attempts, 2);
+        assert!(sim.state().deleted_users.is_empty());
+        let target = sim
+            .state()
+            .users
+            .into_iter()
+            .find(|u| u.id.as_deref() == Some(TARGET))
+            .unwrap();
+        assert_eq!(target.on_premises_immutable_id.as_deref(), Some(VALUE));
+        // The purge is in the journal, started before it was sent.
+        let text = std::fs::read_to_string(dir.path().join("j.jsonl")).unwrap();
+        let purge_started = text.find("\"op\":\"purge\"").expect("purge journaled");
+        assert!(text[purge_started..].contains(HOLDER));
+        let replay = journal::replay(&dir.path().join("j.jsonl"), &Default::default()).unwrap();
+        assert_eq!(replay.rows[&1].status, Status::Done);
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn an_active_holder_always_fails_the_row_naming_it() {
+        let (l, sim, _dir) = run_once(true, false).await;
+        let row = &l.rows[0];
+        assert_eq!(row.status, Status::Failed);
+        assert!(
+            row.result
+                .contains("another active user holder@contoso.com")
+                && row.result.contains(HOLDER),
+            "{}",
+            row.result
+        );
+        let holder = sim
+            .state()
+            .users
+            .into_iter()
+            .find(|u| u.id.as_deref() == Some(HOLDER))
+            .unwrap();
+        assert_eq!(
+            holder.on_premises_immutable_id.as_deref(),
+            Some(VALUE),
+            "untouched"
+        );
+    }
+}

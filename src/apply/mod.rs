@@ -25,6 +25,7 @@ pub mod lock;
 mod preflight;
 pub mod progress;
 pub mod record;
+pub mod template;
 
 pub use preflight::LIST_FROM_ROWS;
 

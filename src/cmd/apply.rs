@@ -6,8 +6,9 @@ use crate::cmd::cloud::UsageError;
 use crate::cmd::graph_args::GraphArgs;
 use crate::cmd::plan::KeyArgs;
 use hardmatch::apply::{
-    self, progress::Bars, ApplyError, Command, Options, Outcome, Report, RunContext,
+    self, progress::Bars, template, ApplyError, Command, Options, Outcome, Report, RunContext,
 };
+use hardmatch::cloud::live::LiveOptions;
 use hardmatch::graph::GraphConfig;
 use hardmatch::review::{PlanKey, SelectOptions};
 use std::io::IsTerminal;
@@ -79,6 +80,12 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         trust_workbook: args.run.trust_workbook,
     };
     let mut flags = Vec::new();
+    let workbook = if template::is_template(&args.workbook) {
+        flags.push(format!("(from template {})", args.workbook.display()));
+        plan_template(&args)?
+    } else {
+        args.workbook.clone()
+    };
     for (on, name) in [
         (args.allow_replace, "--allow-replace"),
         (args.purge_deleted_conflicts, "--purge-deleted-conflicts"),
@@ -89,13 +96,45 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         }
     }
     execute(
-        &args.workbook,
+        &workbook,
         &args.run,
         Command::Apply,
         select,
         args.resume,
         flags,
     )
+}
+
+/// A filled-in template: plan its users against the live tenant into `<stem>.plan.xlsx` beside
+/// it (the template is not changed), carrying its approvals where the plan is what it asked.
+fn plan_template(args: &Args) -> anyhow::Result<PathBuf> {
+    let plan = template::plan_path(&args.workbook);
+    template::check_plan_path(&plan, args.force)?;
+    let key = args.run.key.load_or_create()?;
+    let cloud = crate::cmd::cloud::read_tenant(&args.run.graph, LiveOptions::default())?;
+    let planned = template::plan_template(&args.workbook, &cloud, &key, args.allow_replace)?;
+    let unmatched: Vec<_> = planned.unmatched.iter().collect();
+    hardmatch::workbook::write_review(
+        &plan,
+        &planned.rows,
+        &unmatched,
+        &planned.meta,
+        &hardmatch::workbook::WriteOptions::default(),
+    )?;
+    let approved = planned
+        .rows
+        .iter()
+        .filter(|r| r.approve == hardmatch::review::Approval::Yes)
+        .count();
+    eprintln!(
+        "Planned the template's {} users against the tenant into {} ({approved} approved rows carried over); applying that workbook.",
+        planned.rows.len(),
+        plan.display()
+    );
+    for n in &planned.not_carried {
+        eprintln!("note: approval not carried: {n}");
+    }
+    Ok(plan)
 }
 
 /// The part of `apply` and `revert` after their own flags: key, context, run, report.

@@ -17,6 +17,8 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
+    /// Try the whole workflow on the bundled samples against a simulated tenant (nothing leaves this machine).
+    Demo(cmd::demo::Args),
     /// Convert a GUID / ImmutableId / octet string between every notation.
     Convert(cmd::convert::Args),
     /// Plan the hard match: AD export + cloud state → review workbook.
@@ -38,6 +40,7 @@ fn main() -> ExitCode {
     init_tracing(cli.verbose);
     let result = match cli.command {
         Command::Convert(a) => cmd::convert::run(a),
+        Command::Demo(a) => cmd::demo::run(a),
         Command::Plan(a) => cmd::plan::run(a),
         Command::Apply(a) => cmd::apply::run(a),
         Command::Revert(a) => cmd::revert::run(a),

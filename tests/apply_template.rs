@@ -14,7 +14,10 @@ fn write_template(path: &std::path::Path, rows: &[(&str, String, &str)]) {
     let mut wb = rust_xlsxwriter::Workbook::new();
     let ws = wb.add_worksheet();
     ws.set_name("Users").unwrap();
-    for (c, h) in ["UserPrincipalName", "objectGUID", "Approve", "Comment"].iter().enumerate() {
+    for (c, h) in ["UserPrincipalName", "objectGUID", "Approve", "Comment"]
+        .iter()
+        .enumerate()
+    {
         ws.write_string(0, c as u16, *h).unwrap();
     }
     for (r, (upn, guid, approve)) in rows.iter().enumerate() {
@@ -53,8 +56,20 @@ fn a_filled_template_is_planned_live_then_its_approved_set_rows_applied() {
     let out = std::process::Command::new(env!("CARGO_BIN_EXE_hardmatch"))
         .arg("apply")
         .arg(&template)
-        .args(["--graph-url", &url, "--login-url", &url, "--quiet", "--no-pacing"])
-        .args(["--tenant", w.sim.tenant_id(), "--client-id", w.sim.client_id()])
+        .args([
+            "--graph-url",
+            &url,
+            "--login-url",
+            &url,
+            "--quiet",
+            "--no-pacing",
+        ])
+        .args([
+            "--tenant",
+            w.sim.tenant_id(),
+            "--client-id",
+            w.sim.client_id(),
+        ])
         .arg("--key-file")
         .arg(&w.key_file)
         .env("AZURE_CLIENT_SECRET", hardmatch::sim::DEFAULT_CLIENT_SECRET)
@@ -79,14 +94,22 @@ fn a_filled_template_is_planned_live_then_its_approved_set_rows_applied() {
     assert_eq!(a.comment, "ticket 1");
     let b = row_by_upn(&plan.rows, "b@contoso.com");
     assert_eq!(b.approve, Approval::Empty);
-    assert_eq!(row_by_upn(&plan.rows, "synced@contoso.com").approve, Approval::Empty);
+    assert_eq!(
+        row_by_upn(&plan.rows, "synced@contoso.com").approve,
+        Approval::Empty
+    );
 
     // Run again: the plan holds results, so planning the template over it is refused.
     let again = std::process::Command::new(env!("CARGO_BIN_EXE_hardmatch"))
         .arg("apply")
         .arg(&template)
         .args(["--graph-url", &url, "--login-url", &url, "--quiet"])
-        .args(["--tenant", w.sim.tenant_id(), "--client-id", w.sim.client_id()])
+        .args([
+            "--tenant",
+            w.sim.tenant_id(),
+            "--client-id",
+            w.sim.client_id(),
+        ])
         .arg("--key-file")
         .arg(&w.key_file)
         .env("AZURE_CLIENT_SECRET", hardmatch::sim::DEFAULT_CLIENT_SECRET)
@@ -94,5 +117,8 @@ fn a_filled_template_is_planned_live_then_its_approved_set_rows_applied() {
         .unwrap();
     let stderr = String::from_utf8_lossy(&again.stderr);
     assert_eq!(again.status.code(), Some(2), "{stderr}");
-    assert!(stderr.contains("--force") && stderr.contains("input.plan.xlsx"), "{stderr}");
+    assert!(
+        stderr.contains("--force") && stderr.contains("input.plan.xlsx"),
+        "{stderr}"
+    );
 }

@@ -63,10 +63,16 @@ fn holder_words(h: &CloudUser) -> String {
         Some(d) if !d.is_empty() => format!(", deleted {d}"),
         _ => String::new(),
     };
-    let upn = if h.upn.is_empty() {
+    // Entra renames a deleted user's UPN to <object id hex><original UPN>; show the original.
+    let hex: String = h.id.chars().filter(|c| *c != '-').collect();
+    let upn = match h.upn.get(..hex.len()) {
+        Some(p) if !hex.is_empty() && p.eq_ignore_ascii_case(&hex) => &h.upn[hex.len()..],
+        _ => h.upn.as_str(),
+    };
+    let upn = if upn.is_empty() {
         "(UPN not known)"
     } else {
-        &h.upn
+        upn
     };
     format!("{upn} (id {}{when})", h.id)
 }

@@ -418,7 +418,10 @@ fn join(what: String, note: &str) -> String {
 fn since_apply(what: String) -> Verdict {
     Verdict::Settle(
         Status::Skipped,
-        format!("the tenant changed since apply: {what}; nothing was sent"),
+        format!(
+            "the tenant changed since apply: {}; nothing was sent",
+            what.trim_end_matches('.')
+        ),
     )
 }
 

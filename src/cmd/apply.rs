@@ -241,6 +241,8 @@ fn context(graph: &GraphArgs, flags: Vec<String>) -> RunContext {
 
 /// Rows listed by name on stdout before "and N more".
 const LIST_AT_MOST: usize = 50;
+/// Up to this many rows, every row is listed (Done ones too).
+const ALL_ROWS_UP_TO: usize = 20;
 
 /// Prints the report on stdout; a closed pipe (`| head`) is not an error.
 fn print_report(r: &Report, json: bool) -> anyhow::Result<()> {
@@ -331,12 +333,14 @@ fn render_report(r: &Report, json: bool) -> anyhow::Result<String> {
         for (status, n) in &r.counts {
             writeln!(out, "  {status:<12}{n:>9}")?;
         }
+        // A small run lists every row; a big one only those that need a look.
+        let all = r.rows.len() <= ALL_ROWS_UP_TO || r.what_if;
         let open: Vec<_> = r
             .rows
             .iter()
-            .filter(|x| !matches!(x.status.as_str(), "Done" | "Reverted"))
+            .filter(|x| all || !matches!(x.status.as_str(), "Done" | "Reverted"))
             .collect();
-        if !open.is_empty() && !r.what_if {
+        if !open.is_empty() && !all {
             writeln!(
                 out,
                 "Rows that are not {}:",

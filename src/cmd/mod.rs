@@ -3,6 +3,7 @@
 pub mod apply;
 pub mod cloud;
 pub mod convert;
+pub mod demo;
 pub mod graph_args;
 pub mod plan;
 pub mod revert;

@@ -131,6 +131,21 @@ pub struct Report {
     pub write_back_error: Option<String>,
     /// What a reviewer added that the rewrite does not carry (kept in the backup).
     pub not_carried: Vec<String>,
+    /// How long each step took, in real time (for the benchmark and `-v`).
+    pub timings: Timings,
+}
+
+/// Real time spent per step of a run.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Timings {
+    /// Lock, read the workbook, replay the journal, select.
+    pub read: std::time::Duration,
+    /// Sign-in, the tenant read and the re-decisions.
+    pub preflight: std::time::Duration,
+    /// Purges, PATCHes, conflicts and `--verify`.
+    pub execute: std::time::Duration,
+    /// The workbook rebuilt and renamed into place.
+    pub write_back: std::time::Duration,
 }
 
 impl Report {
@@ -246,6 +261,8 @@ pub fn run(
 ) -> Result<Report, ApplyError> {
     let run_id = uuid::Uuid::new_v4().to_string();
     let started = ledger::now();
+    let clock = std::time::Instant::now();
+    let mut timings = Timings::default();
     // Step 1: lock, read, replay.
     let _lock = if opts.what_if {
         None
@@ -297,6 +314,7 @@ pub fn run(
         backup: None,
         write_back_error: None,
         not_carried: std::mem::take(&mut review.foreign),
+        timings: Timings::default(),
     };
     if opts.resume {
         return finish_resume(opts, key, ledger, review, report, &replay);
@@ -322,6 +340,7 @@ pub fn run(
     // Step 2: selection.
     let (mut jobs, early, considered) = select(opts, key, &ledger.rows, &ledger.touched, &pending);
 
+    timings.read = clock.elapsed();
     // Steps 3 and 4, only when something must be sent.
     let mut verdicts = Vec::new();
     if !jobs.is_empty() {
@@ -364,6 +383,7 @@ pub fn run(
                 .map_err(journal_error(&journal_path))?;
             let go = settle_verdicts(&mut ledger, &mut jobs, &verdicts, &view)
                 .map_err(journal_error(&journal_path))?;
+            timings.preflight = clock.elapsed() - timings.read;
             let bar = opts.bars.execute(go.len() as u64);
             let written = execute::run(
                 &client,
@@ -419,6 +439,10 @@ pub fn run(
     ledger
         .note(&run_end(&run_id, &report.counts, "complete"))
         .map_err(journal_error(&journal_path))?;
+    if timings.preflight > std::time::Duration::ZERO {
+        timings.execute = clock.elapsed() - timings.read - timings.preflight;
+    }
+    report.timings = timings;
     crash::at("before-write-back");
     if !ledger.touched.iter().any(|t| *t) {
         // Nothing changed: leave the file alone (it may be open in Excel).
@@ -426,6 +450,7 @@ pub fn run(
     }
     let record = run_record(opts, &run_id, &started, &report.counts, &journal_path);
     review.meta.runs.push(record);
+    let writing = std::time::Instant::now();
     match record::write_back(
         &opts.workbook,
         &mut ledger.rows,
@@ -436,6 +461,7 @@ pub fn run(
         Ok(bak) => report.backup = Some(bak),
         Err(e) => report.write_back_error = Some(e.message),
     }
+    report.timings.write_back = writing.elapsed();
     Ok(report)
 }
 

@@ -27,7 +27,8 @@ fn tenant() -> TenantState {
             cloud_user(10, "renamed@contoso.com", None), // UPN changed → Skipped
             cloud_user(11, "changed@contoso.com", None), // anchor set meanwhile → Skipped
             cloud_user(12, "notapproved@contoso.com", None), // never touched
-            cloud_user(40, "other@contoso.com", None), // takes row 8's anchor
+            cloud_user(13, "binned@contoso.com", None), // a deleted user now holds the anchor → Skipped
+            cloud_user(40, "other@contoso.com", None),  // takes row 8's anchor
         ],
         deleted_users: vec![deleted_user(33, "old.purge@contoso.com", &iid(3))],
         ..TenantState::default()
@@ -50,6 +51,7 @@ fn ad() -> Vec<hardmatch::sources::AdUser> {
         (10, "renamed"),
         (11, "changed"),
         (12, "notapproved"),
+        (13, "binned"),
     ]
     .into_iter()
     .map(|(n, name)| ad_user(n, &format!("{name}@contoso.com")))
@@ -93,6 +95,8 @@ fn planned_world() -> World {
         }
         s.users
             .retain(|u| u.user_principal_name.as_deref() != Some("gone@contoso.com"));
+        s.deleted_users
+            .push(deleted_user(34, "old.binned@contoso.com", &iid(13)));
     });
     w
 }
@@ -188,9 +192,17 @@ fn the_whole_workflow_with_a_failing_run_a_rerun_and_a_rerun_that_sends_nothing(
         "{}",
         result("purge@contoso.com")
     );
-    assert!(
-        w.sim.state().deleted_users.is_empty(),
-        "the holder was purged"
+    let bin: Vec<String> = w
+        .sim
+        .state()
+        .deleted_users
+        .iter()
+        .filter_map(|u| u.id.clone())
+        .collect();
+    assert_eq!(
+        bin,
+        vec![oid(34)],
+        "the approved holder was purged, the other kept"
     );
     assert_eq!(w.immutable_id_of(3), Some(iid(3)));
     assert_eq!(status("replace@contoso.com"), "Skipped");
@@ -212,6 +224,7 @@ fn the_whole_workflow_with_a_failing_run_a_rerun_and_a_rerun_that_sends_nothing(
         ("gone@contoso.com", "no longer exists"),
         ("renamed@contoso.com", "UPN changed"),
         ("changed@contoso.com", "ImmutableId changed"),
+        ("binned@contoso.com", "ConflictDeleted"),
     ] {
         assert_eq!(status(upn), "Skipped", "{upn}");
         assert!(
@@ -306,5 +319,5 @@ fn without_the_purge_flag_a_conflict_deleted_row_is_skipped_and_the_holder_kept(
         "{}",
         row.result
     );
-    assert_eq!(w.sim.state().deleted_users.len(), 1);
+    assert_eq!(w.sim.state().deleted_users.len(), 2, "nothing purged");
 }

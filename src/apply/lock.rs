@@ -58,6 +58,26 @@ pub fn lock_path(workbook: &Path) -> PathBuf {
     workbook.with_file_name(name)
 }
 
+/// Takes the lock of `workbook`, or, when its folder cannot hold a lock file (a read-only
+/// share, with `--journal` elsewhere), the lock of the journal.
+pub fn acquire(
+    workbook: &Path,
+    journal: Option<&Path>,
+    me: &str,
+) -> Result<(WorkbookLock, Option<String>), LockError> {
+    match (WorkbookLock::acquire(workbook, me), journal) {
+        (Err(LockError::Io { error, .. }), Some(j))
+            if matches!(
+                error.kind(),
+                io::ErrorKind::PermissionDenied | io::ErrorKind::ReadOnlyFilesystem
+            ) =>
+        {
+            WorkbookLock::acquire(j, me)
+        }
+        (other, _) => other,
+    }
+}
+
 impl WorkbookLock {
     /// Takes the lock of `workbook`, describing this run as `me`. Returns the lock and, when a
     /// lock file of a run that ended without removing it was found, a warning naming that run.

@@ -273,7 +273,7 @@ pub fn run(
             host(),
             opts.context.operator
         );
-        let (lock, stale) = lock::WorkbookLock::acquire(&opts.workbook, &me)?;
+        let (lock, stale) = lock::acquire(&opts.workbook, opts.journal.as_deref(), &me)?;
         if let Some(w) = stale {
             eprintln!("warning: {w}");
         }
@@ -347,7 +347,9 @@ pub fn run(
         let graph = graph.ok_or_else(|| {
             GraphError::Config("rows need sending but no Graph connection was given".into())
         })?;
-        let window = (graph.concurrency.max(1) * graph.batch_size.clamp(1, 20) * 2).max(20);
+        // One round of batches in flight per journal window: started lines are fsynced before a
+        // round leaves, its results as soon as it is back.
+        let window = graph.concurrency.max(1) * graph.batch_size.clamp(1, 20);
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .enable_all()
             .build()

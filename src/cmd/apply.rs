@@ -267,9 +267,12 @@ fn render_report(r: &Report, json: bool) -> anyhow::Result<String> {
         eprintln!(
             "error: every result is safe in the journal {}, but the workbook was not updated: {e}.\n  \
              fix: close the workbook (Excel keeps it locked) or make it writable, then run \
-             `hardmatch apply --resume {}` (sends nothing), or simply run apply again",
+             `hardmatch apply --resume {}` (sends nothing), or simply run apply again; on a \
+             read-only share, copy the workbook somewhere writable and run \
+             `hardmatch apply --resume --journal {} COPY.xlsx`",
             r.journal.display(),
-            r.workbook.display()
+            r.workbook.display(),
+            r.journal.display()
         );
     }
     if !r.not_carried.is_empty() && r.backup.is_some() {

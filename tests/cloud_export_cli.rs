@@ -119,7 +119,7 @@ async fn export_to_csv_writes_and_prints_both_files() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_refused_sign_in_exits_1_with_the_aadsts_error_and_never_the_secret() {
+async fn a_refused_sign_in_exits_3_with_the_aadsts_error_and_never_the_secret() {
     let sim = start(tenant()).await;
     let dir = tempfile::tempdir().unwrap();
     let secret = "Wr0ng-S3cret~value";
@@ -129,7 +129,7 @@ async fn a_refused_sign_in_exits_1_with_the_aadsts_error_and_never_the_secret() 
         dir.path(),
     )
     .await;
-    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(out.status.code(), Some(3));
     let stderr = text(&out.stderr);
     assert!(stderr.contains("AADSTS"), "{stderr}");
     assert!(stderr.contains("invalid_client"), "{stderr}");
@@ -143,7 +143,7 @@ async fn a_refused_sign_in_exits_1_with_the_aadsts_error_and_never_the_secret() 
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_graph_error_exits_1_with_code_message_and_request_id() {
+async fn a_graph_error_exits_3_with_code_message_and_request_id() {
     let sim = start(tenant()).await;
     sim.set_faults(hardmatch::sim::Faults {
         p503: 1.0,
@@ -159,7 +159,7 @@ async fn a_graph_error_exits_1_with_code_message_and_request_id() {
         dir.path(),
     )
     .await;
-    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
+    assert_eq!(out.status.code(), Some(3), "{}", text(&out.stderr));
     let stderr = text(&out.stderr);
     assert!(stderr.contains("serviceNotAvailable"), "{stderr}");
     assert!(

@@ -3,10 +3,12 @@
 //! Also holds what every live read shares: connecting from the Graph flags and the progress bar.
 
 use crate::cmd::graph_args::GraphArgs;
+use crate::cmd::output;
 use anyhow::Context;
-use hardmatch::cloud::export::{self, ExportFormat};
+use hardmatch::cloud::export::{self, ExportFormat, SnapshotInfo};
 use hardmatch::cloud::live::{self, LiveOptions, Stage};
 use hardmatch::cloud::CloudState;
+use hardmatch::fsutil::CheckedOutput;
 use hardmatch::graph::GraphClient;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use std::io::IsTerminal;
@@ -32,9 +34,13 @@ pub enum CloudCommand {
 
 #[derive(Debug, clap::Args)]
 pub struct ExportArgs {
-    /// Output: .xlsx (deleted users on a "Deleted users" sheet) or .csv (deleted users in <stem>-deleted.csv).
+    /// Output: .xlsx (deleted users on a "Deleted users" sheet, the tenant's sync features on
+    /// "Tenant") or .csv (plus <stem>-deleted.csv and <stem>-tenant.csv).
     #[arg(short, long, value_name = "FILE")]
     pub output: PathBuf,
+    /// Replace existing files; each one there now is kept as <stem>.bak.<ext>.
+    #[arg(long)]
+    pub force: bool,
     /// Page through all users one page at a time instead of reading UPN partitions in parallel.
     #[arg(long)]
     pub sequential: bool,
@@ -64,25 +70,28 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
 }
 
 fn export_cmd(args: ExportArgs) -> anyhow::Result<ExitCode> {
-    // Refuse a bad output name before spending minutes reading the tenant.
-    let format = ExportFormat::from_path(&args.output)?;
-    if let Some(dir) = args.output.parent().filter(|d| !d.as_os_str().is_empty()) {
-        if !dir.is_dir() {
-            return Err(hardmatch::InputError::new(
-                &args.output,
-                "",
-                "the output's folder does not exist",
-                "create the folder or choose another path",
-            )
-            .into());
-        }
+    // Refuse a bad or taken output name before spending minutes reading the tenant.
+    let mut checked = Vec::new();
+    for file in export::snapshot_files(&args.output)? {
+        let ext = file
+            .extension()
+            .map(|e| e.to_string_lossy().to_ascii_lowercase())
+            .unwrap_or_default();
+        checked.push(output::check(
+            &file,
+            "-o",
+            &["xlsx", "csv"],
+            &format!("cloud.{ext}"),
+            &[],
+            args.force,
+        )?);
     }
     let options = LiveOptions {
         partitioned: !args.sequential,
         roles: !args.no_roles,
         tenant: String::new(),
     };
-    let state = read_tenant(&args.graph, options)?;
+    let (state, info) = read_tenant(&args.graph, options)?;
     for w in &state.warnings {
         eprintln!("warning: {w}");
     }
@@ -91,11 +100,17 @@ fn export_cmd(args: ExportArgs) -> anyhow::Result<ExitCode> {
             eprintln!(
                 "warning: the tenant has BlockCloudObjectTakeoverThroughHardMatchEnabled turned on: Entra Connect \
                  will refuse every hard match (sync error InvalidHardMatch) until it is turned off \
-                 (Update-MgDirectoryOnPremiseSynchronization, Features)."
+                 (Update-MgDirectoryOnPremiseSynchronization, Features). The snapshot records it, so a plan made \
+                 from it warns too."
             );
         }
     }
-    let written = export::write_export(&args.output, &state)
+    let backups = checked
+        .iter()
+        .map(CheckedOutput::keep_previous)
+        .collect::<Result<Vec<_>, _>>()
+        .context("keeping a backup of the previous snapshot")?;
+    let written = export::write_export(&args.output, &state, &info)
         .with_context(|| format!("writing the snapshot {}", args.output.display()))?;
     println!(
         "Exported {} active and {} soft-deleted users:",
@@ -105,9 +120,14 @@ fn export_cmd(args: ExportArgs) -> anyhow::Result<ExitCode> {
     for p in &written {
         println!("  {}", p.display());
     }
-    if format == ExportFormat::Csv {
+    for b in backups.into_iter().flatten() {
+        println!("  (the previous file is kept as {})", b.keep().display());
+    }
+    if export::ExportFormat::from_path(&args.output)? == ExportFormat::Csv {
+        // The -tenant.csv is found beside the first file; only the users' files are named.
         let args: Vec<String> = written
             .iter()
+            .take(2)
             .map(|p| format!("--cloud {}", p.display()))
             .collect();
         println!("Plan with: hardmatch plan AD_EXPORT {}", args.join(" "));
@@ -127,11 +147,16 @@ pub fn connect(graph: &GraphArgs, bar: &ProgressBar) -> anyhow::Result<(GraphCli
     Ok((client, tenant))
 }
 
-/// Reads the whole cloud state live, with a progress bar on stderr (only when it is a terminal).
-pub fn read_tenant(graph: &GraphArgs, mut options: LiveOptions) -> anyhow::Result<CloudState> {
+/// Reads the whole cloud state live, with a progress bar on stderr (only when it is a terminal),
+/// and what a snapshot of it records besides the users.
+pub fn read_tenant(
+    graph: &GraphArgs,
+    mut options: LiveOptions,
+) -> anyhow::Result<(CloudState, SnapshotInfo)> {
     let bar = progress_bar();
     let (client, tenant) = connect(graph, &bar).inspect_err(|_| bar.finish_and_clear())?;
-    options.tenant = tenant;
+    let read_at = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+    options.tenant = tenant.clone();
     bar.enable_steady_tick(Duration::from_millis(200));
     let shown = bar.clone();
     let progress: live::Progress = Arc::new(move |stage, n| match stage {
@@ -157,7 +182,16 @@ pub fn read_tenant(graph: &GraphArgs, mut options: LiveOptions) -> anyhow::Resul
     let result = runtime.block_on(live::read_live(&client, &options, progress));
     bar.finish_and_clear();
     let state = result.with_context(|| format!("reading the tenant from {}", client.root()))?;
-    Ok(state)
+    let info = SnapshotInfo {
+        tenant,
+        graph: client.root().to_string(),
+        read_at,
+        features: state.features.clone(),
+        roles_read: options.roles,
+        warnings: state.warnings.clone(),
+        tool_version: env!("CARGO_PKG_VERSION").to_string(),
+    };
+    Ok((state, info))
 }
 
 fn progress_bar() -> ProgressBar {

@@ -3,10 +3,13 @@
 
 use crate::cmd::cloud::UsageError;
 use crate::cmd::graph_args::GraphArgs;
+use crate::cmd::output;
 use anyhow::Context;
 use hardmatch::anchor::HexAs;
+use hardmatch::cloud::export::{self, SnapshotInfo};
 use hardmatch::cloud::live::LiveOptions;
 use hardmatch::cloud::{self, CloudState};
+use hardmatch::fsutil::CheckedOutput;
 use hardmatch::plan::{self, Action, MatchKeys, PlanOptions};
 use hardmatch::sources::{self, Format, ReadOptions};
 use hardmatch::workbook::{self, InputSummary, ReviewMeta, WriteOptions};
@@ -42,9 +45,12 @@ pub struct Args {
     pub no_roles: bool,
     #[command(flatten)]
     pub graph: GraphArgs,
-    /// Where to write the review workbook.
+    /// Where to write the review workbook (.xlsx).
     #[arg(short, long, default_value = "plan.xlsx")]
     pub output: PathBuf,
+    /// Replace the output if it exists; the file there now is kept as <stem>.bak.xlsx.
+    #[arg(long)]
+    pub force: bool,
     /// Which keys may match an AD user to a cloud user.
     #[arg(long = "match", value_enum, default_value_t = MatchKeys::Upn)]
     pub match_keys: MatchKeys,
@@ -113,14 +119,20 @@ impl CloudInput {
                     roles: !args.no_roles,
                     ..LiveOptions::default()
                 },
-            ),
+            )
+            .map(|(state, _)| state),
         }
     }
 }
 
+/// A tenant description read from a snapshot (the file it came from, and what it says).
+type Snapshot = (PathBuf, SnapshotInfo);
+
 /// The cloud state from every `--cloud`: several export files are merged (active users, deleted
-/// users, sources and warnings concatenated); `graph` must stand alone.
-fn load_cloud(args: &Args) -> anyhow::Result<CloudState> {
+/// users, sources and warnings concatenated); `graph` must stand alone. A snapshot's tenant
+/// description (the Tenant sheet, or `<stem>-tenant.csv` beside a CSV, found without being
+/// named) brings the sync features and the live read's warnings, as `--cloud graph` would.
+fn load_cloud(args: &Args) -> anyhow::Result<(CloudState, Vec<Snapshot>)> {
     let inputs: Vec<CloudInput> = args.cloud.iter().map(|c| CloudInput::parse(c)).collect();
     if inputs.len() > 1 && inputs.contains(&CloudInput::Graph) {
         return Err(UsageError(
@@ -129,7 +141,18 @@ fn load_cloud(args: &Args) -> anyhow::Result<CloudState> {
         .into());
     }
     let mut merged: Option<CloudState> = None;
+    let mut snapshots: Vec<Snapshot> = Vec::new();
     for input in &inputs {
+        if let CloudInput::File(path) = input {
+            if let Some(found) = export::read_snapshot_info(path)? {
+                if !snapshots.iter().any(|(p, _)| p == &found.0) {
+                    snapshots.push(found);
+                }
+            }
+            if export::is_tenant_csv(path) {
+                continue;
+            }
+        }
         let state = input.load(args)?;
         merged = Some(match merged {
             None => state,
@@ -143,17 +166,24 @@ fn load_cloud(args: &Args) -> anyhow::Result<CloudState> {
             }
         });
     }
-    let mut merged = merged.ok_or_else(|| UsageError("--cloud is required".into()))?;
+    let mut merged = merged.ok_or_else(|| {
+        UsageError(
+            "--cloud names no file of users, only a tenant description: give the snapshot's users file too".into(),
+        )
+    })?;
+    if inputs.contains(&CloudInput::Graph) {
+        return Ok((merged, snapshots));
+    }
     // `cloud export -o x.csv` writes the recycle bin to x-deleted.csv; forgetting it would hide
     // every ConflictDeleted.
     for input in &inputs {
         if let CloudInput::File(path) = input {
-            let deleted = hardmatch::cloud::export::deleted_csv_path(path);
+            let deleted = export::deleted_csv_path(path);
             let given = inputs.contains(&CloudInput::File(deleted.clone()));
             let is_csv = path
                 .extension()
                 .is_some_and(|e| e.eq_ignore_ascii_case("csv"));
-            if is_csv && !given && deleted.is_file() {
+            if is_csv && !given && deleted.is_file() && !export::is_tenant_csv(path) {
                 merged.warnings.push(format!(
                     "{} lies next to {} but was not given: soft-deleted users in it are not checked; add --cloud {}",
                     deleted.display(),
@@ -163,10 +193,106 @@ fn load_cloud(args: &Args) -> anyhow::Result<CloudState> {
             }
         }
     }
-    Ok(merged)
+    apply_snapshots(&mut merged, &snapshots, chrono::Utc::now());
+    Ok((merged, snapshots))
+}
+
+/// What the snapshots say about the tenant goes where the live read puts it: the sync features
+/// (the plan warns from them as for `--cloud graph`) and the read's warnings; plus how old the
+/// read is. Without any, the features are unknown, and the plan says so.
+fn apply_snapshots(
+    cloud: &mut CloudState,
+    snapshots: &[Snapshot],
+    now: chrono::DateTime<chrono::Utc>,
+) {
+    if snapshots.is_empty() {
+        cloud.warnings.push(
+            "the cloud export carries no tenant description (it was not written by hardmatch cloud export, or by an \
+             older version), so BlockCloudObjectTakeoverThroughHardMatchEnabled was not checked: if it is on, Entra \
+             Connect refuses every hard match. Plan with --cloud graph, or from a new cloud export, to check it."
+                .into(),
+        );
+        return;
+    }
+    for (path, info) in snapshots {
+        cloud.features = cloud.features.clone().or(info.features.clone());
+        for w in &info.warnings {
+            if !cloud.warnings.contains(w) {
+                cloud.warnings.push(w.clone());
+            }
+        }
+        if let Some(age) = snapshot_age(info, now) {
+            if age > chrono::Duration::hours(24) {
+                cloud.warnings.push(format!(
+                    "{} describes a read of the tenant {}: what changed since (new users, deletions, \
+                     ImmutableIds set) is not in this plan. Export the tenant again, or plan with --cloud graph.",
+                    path.display(),
+                    describe_age(age)
+                ));
+            }
+        }
+    }
+}
+
+/// How long before `now` the snapshot was read; `None` when its time is missing or unreadable.
+fn snapshot_age(
+    info: &SnapshotInfo,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Option<chrono::Duration> {
+    let read = chrono::DateTime::parse_from_rfc3339(info.read_at.trim()).ok()?;
+    Some(now.signed_duration_since(read.with_timezone(&chrono::Utc)))
+}
+
+/// "3 days ago", "5 hours ago", "12 minutes ago".
+fn describe_age(age: chrono::Duration) -> String {
+    let (n, unit) = if age.num_days() >= 2 {
+        (age.num_days(), "days")
+    } else if age.num_hours() >= 2 {
+        (age.num_hours(), "hours")
+    } else {
+        (age.num_minutes().max(0), "minutes")
+    };
+    if n == 1 {
+        format!("1 {} ago", unit.trim_end_matches('s'))
+    } else {
+        format!("{n} {unit} ago")
+    }
+}
+
+/// The Summary sheet's line for a snapshot's tenant description.
+fn snapshot_summary(
+    path: &Path,
+    info: &SnapshotInfo,
+    now: chrono::DateTime<chrono::Utc>,
+) -> InputSummary {
+    let tenant = if info.tenant.is_empty() {
+        "the tenant".to_string()
+    } else {
+        format!("tenant {}", info.tenant)
+    };
+    let age = snapshot_age(info, now)
+        .map(|a| format!(" ({})", describe_age(a)))
+        .unwrap_or_default();
+    let read_at = if info.read_at.is_empty() {
+        "at an unknown time".to_string()
+    } else {
+        format!("at {}{age}", info.read_at)
+    };
+    InputSummary {
+        role: "Tenant read".into(),
+        path: format!(
+            "{}: {tenant} read from {} {read_at}",
+            path.display(),
+            info.graph
+        ),
+        sha256: String::new(),
+        rows: 0,
+    }
 }
 
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
+    // A bad -o must cost nothing: checked before any input is read or Graph is called.
+    let output = check_output(&args)?;
     let read_opts = ReadOptions {
         format: args.format,
         sheet: args.sheet.clone(),
@@ -181,9 +307,9 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         Ok(ad)
     };
     let read_cloud = || -> anyhow::Result<_> {
-        let mut cloud = load_cloud(&args)?;
+        let (mut cloud, snapshots) = load_cloud(&args)?;
         plan::shed_unused_cloud(&mut cloud, args.match_keys);
-        Ok(cloud)
+        Ok((cloud, snapshots))
     };
     let live = args
         .cloud
@@ -192,9 +318,9 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     if live {
         // A bad AD export should stop the run before it signs in and lists the tenant.
         let ad = read_ad()?;
-        let cloud = read_cloud()?;
+        let (cloud, snapshots) = read_cloud()?;
         let idx = plan::CloudIndex::new(&cloud, args.match_keys);
-        return write_plan(&args, ad, &cloud, idx);
+        return write_plan(&args, &output, ad, (&cloud, &snapshots), idx);
     }
     // Two files: the AD export (usually the bigger one) on a second core while this one reads
     // the cloud file and indexes it. An AD error is reported first, as it would be if they were
@@ -202,7 +328,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     std::thread::scope(|scope| {
         let ad = scope.spawn(read_ad);
         let join_ad = || ad.join().unwrap_or_else(|p| std::panic::resume_unwind(p));
-        let cloud = match read_cloud() {
+        let (cloud, snapshots) = match read_cloud() {
             Ok(cloud) => cloud,
             Err(e) => {
                 join_ad()?;
@@ -211,15 +337,35 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         };
         let idx = plan::CloudIndex::new(&cloud, args.match_keys);
         let ad = join_ad()?;
-        write_plan(&args, ad, &cloud, idx)
+        write_plan(&args, &output, ad, (&cloud, &snapshots), idx)
     })
+}
+
+/// `-o` checked against every input of this run (see [`crate::cmd::output::check`]).
+fn check_output(args: &Args) -> Result<CheckedOutput, hardmatch::InputError> {
+    let mut inputs: Vec<&Path> = vec![&args.ad_export];
+    inputs.extend(
+        args.cloud
+            .iter()
+            .filter(|c| CloudInput::parse(c) != CloudInput::Graph)
+            .map(Path::new),
+    );
+    output::check(
+        &args.output,
+        "-o",
+        &["xlsx"],
+        "plan.xlsx",
+        &inputs,
+        args.force,
+    )
 }
 
 /// Decide every row and write the review workbook.
 fn write_plan(
     args: &Args,
+    output: &CheckedOutput,
     ad: sources::AdExport,
-    cloud: &CloudState,
+    (cloud, snapshots): (&CloudState, &[Snapshot]),
     idx: plan::CloudIndex<'_>,
 ) -> anyhow::Result<ExitCode> {
     // Decide every row now, but render each one (reason, copied identifiers, fingerprint) only
@@ -244,6 +390,12 @@ fn write_plan(
         sha256: s.sha256.clone().unwrap_or_default(),
         rows: s.rows,
     }));
+    let now = chrono::Utc::now();
+    for (path, info) in snapshots {
+        let read = snapshot_summary(path, info, now);
+        eprintln!("note: {}", read.path);
+        inputs.push(read);
+    }
     let warnings: Vec<String> = ad
         .warnings
         .iter()
@@ -267,6 +419,9 @@ fn write_plan(
 
     let mut counts: Vec<(Action, usize)> = Action::ALL.iter().map(|&a| (a, 0)).collect();
     let mut approved = 0usize;
+    let backup = output
+        .keep_previous()
+        .with_context(|| format!("keeping a backup of {}", output.path.display()))?;
     plan::with_review_rows(&plan, args.pre_approve == Some(PreApprove::Set), |rows| {
         let rows = rows.inspect(|r| {
             if let Some(a) = r.plan.action {
@@ -288,6 +443,7 @@ fn write_plan(
         )
     })
     .with_context(|| format!("writing {}", args.output.display()))?;
+    let backup = backup.map(|b| b.keep());
 
     for w in &meta.warnings {
         eprintln!("warning: {w}");
@@ -302,6 +458,13 @@ fn write_plan(
     if args.pre_approve.is_some() {
         println!("Pre-approved {approved} clean Set rows.");
     }
+    if let Some(b) = backup {
+        println!(
+            "The previous {} is kept as {}.",
+            args.output.display(),
+            b.display()
+        );
+    }
     println!("Review workbook: {}", args.output.display());
     Ok(ExitCode::SUCCESS)
 }
@@ -309,6 +472,56 @@ fn write_plan(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_snapshot_brings_its_features_and_warnings_and_an_old_one_is_named_old() {
+        let now = chrono::DateTime::parse_from_rfc3339("2026-11-05T12:00:00Z")
+            .unwrap()
+            .with_timezone(&chrono::Utc);
+        let info = SnapshotInfo {
+            tenant: "contoso.onmicrosoft.com".into(),
+            graph: "https://graph.microsoft.com/v1.0".into(),
+            read_at: "2026-11-02T09:00:00Z".into(),
+            features: Some(hardmatch::cloud::TenantFeatures {
+                block_cloud_object_takeover_through_hard_match: true,
+                block_soft_match: false,
+            }),
+            warnings: vec!["read warning".into()],
+            ..SnapshotInfo::default()
+        };
+        let mut cloud = CloudState::default();
+        let snapshots = vec![(PathBuf::from("cloud.xlsx"), info.clone())];
+        apply_snapshots(&mut cloud, &snapshots, now);
+        assert_eq!(cloud.features, info.features);
+        assert_eq!(cloud.warnings[0], "read warning");
+        assert!(
+            cloud.warnings[1].contains("cloud.xlsx describes a read of the tenant 3 days ago"),
+            "{:?}",
+            cloud.warnings
+        );
+        let line = snapshot_summary(Path::new("cloud.xlsx"), &info, now).path;
+        assert!(
+            line.contains("tenant contoso.onmicrosoft.com") && line.contains("(3 days ago)"),
+            "{line}"
+        );
+
+        let fresh = SnapshotInfo {
+            read_at: "2026-11-05T11:15:00Z".into(),
+            ..info
+        };
+        let mut cloud = CloudState::default();
+        apply_snapshots(&mut cloud, &[(PathBuf::from("c.csv"), fresh)], now);
+        assert_eq!(cloud.warnings, ["read warning"], "45 minutes is not old");
+
+        let mut cloud = CloudState::default();
+        apply_snapshots(&mut cloud, &[], now);
+        assert!(cloud.features.is_none());
+        assert!(
+            cloud.warnings[0].contains("was not checked"),
+            "{:?}",
+            cloud.warnings
+        );
+    }
 
     #[test]
     fn cloud_argument_is_a_file_unless_it_says_graph() {

@@ -97,6 +97,10 @@ fn probability(name: &str, p: f64) -> anyhow::Result<f64> {
 }
 
 fn serve(a: ServeArgs) -> anyhow::Result<ExitCode> {
+    if let Some(state) = &a.state {
+        // Written after every change: a missing folder must fail now, not at the first write.
+        hardmatch::fsutil::check_output_place(state, "--state")?;
+    }
     if !(a.time_scale.is_finite() && a.time_scale > 0.0) {
         return Err(hardmatch::InputError::new(
             "--time-scale",

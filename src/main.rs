@@ -89,7 +89,11 @@ impl Exit {
             {
                 return Exit::Usage;
             }
-            if let Some(g) = e.downcast_ref::<GraphError>() {
+            let graph = e.downcast_ref::<GraphError>().or_else(|| {
+                e.downcast_ref::<cmd::cloud::TenantError>()
+                    .map(|t| &t.error)
+            });
+            if let Some(g) = graph {
                 return match g {
                     // A flag or a credential file that cannot work: found before any request.
                     GraphError::Config(_) => Exit::Usage,

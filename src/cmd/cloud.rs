@@ -9,7 +9,7 @@ use hardmatch::cloud::export::{self, ExportFormat, SnapshotInfo};
 use hardmatch::cloud::live::{self, LiveOptions, Stage};
 use hardmatch::cloud::CloudState;
 use hardmatch::fsutil::CheckedOutput;
-use hardmatch::graph::GraphClient;
+use hardmatch::graph::{GraphClient, GraphError, SignIn};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use std::io::IsTerminal;
 use std::path::PathBuf;
@@ -135,16 +135,50 @@ fn export_cmd(args: ExportArgs) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
+/// A failure talking to Graph or signing in, with the sign-in it happened under, so the
+/// message names the method and where its credential came from, and says what to do when the
+/// sign-in was refused. Exit 3, as the [`GraphError`] it holds.
+#[derive(Debug)]
+pub struct TenantError {
+    pub error: GraphError,
+    /// What was being done: "reading the tenant from https://graph.microsoft.com/v1.0".
+    pub doing: String,
+    pub sign_in: SignIn,
+}
+
+impl std::fmt::Display for TenantError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{}, signed in with {}: {}",
+            self.doing, self.sign_in, self.error
+        )?;
+        let refused =
+            matches!(self.error, GraphError::Token(_)) || self.error.status() == Some(401);
+        let has_fix = matches!(&self.error, GraphError::Token(t) if t.hint.is_some());
+        if refused && !has_fix {
+            write!(f, "\n  fix: {}", self.sign_in.hint_on_refusal())?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for TenantError {}
+
 /// Connects with the Graph flags. Flag and configuration mistakes become [`UsageError`]s
-/// (exit 2); failures talking to Graph stay errors of their own (exit 1). The device-code
+/// (exit 2); failures talking to Graph stay errors of their own (exit 3). The device-code
 /// message is printed above the progress bar, not through it.
-pub fn connect(graph: &GraphArgs, bar: &ProgressBar) -> anyhow::Result<(GraphClient, String)> {
-    let mut config = graph.config().map_err(|e| UsageError(format!("{e:#}")))?;
+/// Returns the client, the tenant and the sign-in chosen (for [`TenantError`]).
+pub fn connect(
+    graph: &GraphArgs,
+    bar: &ProgressBar,
+) -> anyhow::Result<(GraphClient, String, SignIn)> {
+    let (mut config, sign_in) = graph.sign_in().map_err(|e| UsageError(format!("{e:#}")))?;
     let shown = bar.clone();
     config.device_code_prompt = Arc::new(move |m: &str| shown.suspend(|| eprintln!("{m}")));
     let tenant = config.tenant.clone();
     let client = GraphClient::connect(config).map_err(|e| UsageError(e.to_string()))?;
-    Ok((client, tenant))
+    Ok((client, tenant, sign_in))
 }
 
 /// Reads the whole cloud state live, with a progress bar on stderr (only when it is a terminal),
@@ -154,7 +188,7 @@ pub fn read_tenant(
     mut options: LiveOptions,
 ) -> anyhow::Result<(CloudState, SnapshotInfo)> {
     let bar = progress_bar();
-    let (client, tenant) = connect(graph, &bar).inspect_err(|_| bar.finish_and_clear())?;
+    let (client, tenant, sign_in) = connect(graph, &bar).inspect_err(|_| bar.finish_and_clear())?;
     let read_at = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
     options.tenant = tenant.clone();
     bar.enable_steady_tick(Duration::from_millis(200));
@@ -181,7 +215,11 @@ pub fn read_tenant(
         .context("cannot start the async runtime")?;
     let result = runtime.block_on(live::read_live(&client, &options, progress));
     bar.finish_and_clear();
-    let state = result.with_context(|| format!("reading the tenant from {}", client.root()))?;
+    let state = result.map_err(|error| TenantError {
+        error,
+        doing: format!("reading the tenant from {}", client.root()),
+        sign_in,
+    })?;
     let info = SnapshotInfo {
         tenant,
         graph: client.root().to_string(),

@@ -5,6 +5,7 @@
 use anyhow::Context;
 use hardmatch::graph::{
     AssertionAlg, AuthOptions, Clock, CloudEnv, GraphConfig, PacingConfig, RetryPolicy, Secret,
+    SignIn,
 };
 use std::io::Read;
 use std::path::PathBuf;
@@ -134,9 +135,11 @@ pub struct GraphArgs {
 }
 
 impl GraphArgs {
-    /// The client configuration: flags, then the process environment, then stdin for
-    /// `--access-token-stdin`.
-    pub fn config(&self) -> anyhow::Result<GraphConfig> {
+    /// The client configuration (flags, then the process environment, then stdin for
+    /// `--access-token-stdin`), and which sign-in method it chose from where. Says so on stderr:
+    /// at `-v` always, and by default when another method set in the environment is not used
+    /// (a forgotten variable must not decide silently); warns of secrets on the command line.
+    pub fn sign_in(&self) -> anyhow::Result<(GraphConfig, SignIn)> {
         let access_token = if self.access_token_stdin {
             let mut s = String::new();
             std::io::stdin()
@@ -156,7 +159,8 @@ impl GraphArgs {
             device_code: self.device_code,
             access_token,
         };
-        let (tenant, auth) = options.resolve(&|k| std::env::var(k).ok())?;
+        let (tenant, auth, sign_in) = options.resolve_sign_in(&|k| std::env::var(k).ok())?;
+        self.announce(&sign_in);
         let secs = |s: f64, flag: &str| -> anyhow::Result<Duration> {
             anyhow::ensure!(
                 s.is_finite() && s > 0.0,
@@ -193,7 +197,41 @@ impl GraphArgs {
         }
         // Fail on bad URLs now, with the flag's name, rather than at the first request.
         config.endpoints()?;
-        Ok(config)
+        Ok((config, sign_in))
+    }
+
+    fn announce(&self, sign_in: &SignIn) {
+        tracing::info!(
+            client_id_from = sign_in.client_id_source,
+            tenant_from = sign_in.tenant_source,
+            not_used = ?sign_in.not_used,
+            "signing in with {sign_in}"
+        );
+        if sign_in.environment_decided() {
+            eprintln!(
+                "note: signing in with {sign_in}; also set but not used: {} (the README's \"Signing in\" lists the order)",
+                sign_in.not_used.join(", ")
+            );
+        }
+        for (given, flag, variable) in [
+            (
+                self.client_secret.is_some(),
+                "--client-secret",
+                "AZURE_CLIENT_SECRET",
+            ),
+            (
+                self.certificate_password.is_some(),
+                "--certificate-password",
+                "AZURE_CLIENT_CERTIFICATE_PASSWORD",
+            ),
+        ] {
+            if given {
+                eprintln!(
+                    "warning: {flag} on the command line can be read by other local users (ps, /proc) and stays \
+                     in the shell history; set {variable} instead"
+                );
+            }
+        }
     }
 }
 
@@ -237,8 +275,9 @@ mod tests {
             "--concurrency",
             "9",
         ])
-        .config()
-        .unwrap();
+        .sign_in()
+        .unwrap()
+        .0;
         assert_eq!(cfg.tenant, "t1");
         assert!(
             matches!(&cfg.auth, Auth::ClientSecret { client_id, secret } if client_id == "app" && secret.expose() == "s3cret-flag")
@@ -259,7 +298,7 @@ mod tests {
     #[test]
     fn bad_hosts_fail_before_any_request() {
         let err = parse(&["--graph-url", "http://graph.example.org"])
-            .config()
+            .sign_in()
             .unwrap_err();
         assert!(format!("{err:#}").contains("loopback"), "{err:#}");
         assert!(parse(&[
@@ -268,7 +307,7 @@ mod tests {
             "--login-url",
             "http://127.0.0.1:4000"
         ])
-        .config()
+        .sign_in()
         .is_ok());
     }
 }

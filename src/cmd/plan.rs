@@ -360,6 +360,24 @@ fn check_output(args: &Args) -> Result<CheckedOutput, hardmatch::InputError> {
     )
 }
 
+/// The warning for an AD export that does not carry mS-DS-ConsistencyGuid.
+fn consistency_guid_unread(ad: &sources::AdExport) -> String {
+    let what = if ad.format == Format::Ldif {
+        format!(
+            "no entry in {} has mS-DS-ConsistencyGuid (ldifde and ldapsearch leave out empty attributes, so \
+             either no user has one or the export did not ask for it)",
+            ad.path.display()
+        )
+    } else {
+        format!("{} has no mS-DS-ConsistencyGuid column", ad.path.display())
+    };
+    format!(
+        "{what}: Entra Connect anchors a user on mS-DS-ConsistencyGuid when it is set, as it is for users moved \
+         from another forest, so an ImmutableId planned here from objectGUID may be wrong for them. Export it too \
+         (see the README's export commands) or add the column; until then --pre-approve approves nothing."
+    )
+}
+
 /// Decide every row and write the review workbook.
 fn write_plan(
     args: &Args,
@@ -396,13 +414,19 @@ fn write_plan(
         eprintln!("note: {}", read.path);
         inputs.push(read);
     }
-    let warnings: Vec<String> = ad
+    let mut warnings: Vec<String> = ad
         .warnings
         .iter()
         .chain(&cloud.warnings)
         .chain(&plan.warnings)
         .cloned()
         .collect();
+    // Without mS-DS-ConsistencyGuid no anchor is certain: nothing is approved unseen.
+    let anchors_certain = ad.consistency_guid_read;
+    if !anchors_certain {
+        warnings.insert(0, consistency_guid_unread(&ad));
+    }
+    let pre_approve = args.pre_approve == Some(PreApprove::Set) && anchors_certain;
     let meta = ReviewMeta {
         inputs,
         generated_at: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
@@ -422,7 +446,7 @@ fn write_plan(
     let backup = output
         .keep_previous()
         .with_context(|| format!("keeping a backup of {}", output.path.display()))?;
-    plan::with_review_rows(&plan, args.pre_approve == Some(PreApprove::Set), |rows| {
+    plan::with_review_rows(&plan, pre_approve, |rows| {
         let rows = rows.inspect(|r| {
             if let Some(a) = r.plan.action {
                 if let Some(c) = counts.iter_mut().find(|(x, _)| *x == a) {
@@ -455,7 +479,11 @@ fn write_plan(
         println!("  {:<16}{n:>9}", a.as_str());
     }
     println!("  {:<16}{:>9}", "Unmatched cloud", unmatched.len());
-    if args.pre_approve.is_some() {
+    if args.pre_approve.is_some() && !anchors_certain {
+        println!(
+            "Pre-approved nothing: without mS-DS-ConsistencyGuid no planned ImmutableId is certain (see the warning)."
+        );
+    } else if args.pre_approve.is_some() {
         println!("Pre-approved {approved} clean Set rows.");
     }
     if let Some(b) = backup {

@@ -222,8 +222,9 @@ fn parent_dir(path: &Path) -> PathBuf {
     }
 }
 
-/// Whether two paths name the same file. A path that does not exist is no file at all.
-fn same_file(a: &Path, b: &Path) -> bool {
+/// Whether two paths name the same file (`./x`, a symlink or a hard link to it). A path that
+/// does not exist is no file at all.
+pub fn same_file(a: &Path, b: &Path) -> bool {
     let (Ok(ma), Ok(mb)) = (a.metadata(), b.metadata()) else {
         return false;
     };

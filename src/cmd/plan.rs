@@ -13,6 +13,7 @@ use hardmatch::fsutil::CheckedOutput;
 use hardmatch::plan::{self, Action, MatchKeys, PlanOptions};
 use hardmatch::sources::{self, Format, ReadOptions};
 use hardmatch::workbook::{self, InputSummary, ReviewMeta, WriteOptions};
+use hardmatch::InputError;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
@@ -293,6 +294,7 @@ fn snapshot_summary(
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     // A bad -o must cost nothing: checked before any input is read or Graph is called.
     let output = check_output(&args)?;
+    check_inputs(&args)?;
     let read_opts = ReadOptions {
         format: args.format,
         sheet: args.sheet.clone(),
@@ -300,7 +302,8 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         unread: plan::unread_ad(args.match_keys),
     };
     let read_ad = || -> anyhow::Result<_> {
-        let mut ad = sources::read_ad_export(&args.ad_export, &read_opts)?;
+        let mut ad = sources::read_ad_export(&args.ad_export, &read_opts)
+            .map_err(|e| explain_ad_error(e, &args))?;
         // CSV and XLSX readers already leave out what planning never reads (`unread`); this
         // sheds it from LDIF users too.
         plan::shed_unused_ad(&mut ad.users, args.match_keys);
@@ -339,6 +342,115 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         let ad = join_ad()?;
         write_plan(&args, &output, ad, (&cloud, &snapshots), idx)
     })
+}
+
+/// The file of cloud users given with `--cloud` (not `graph`, not a snapshot's tenant file).
+fn cloud_files(args: &Args) -> Vec<&Path> {
+    args.cloud
+        .iter()
+        .filter(|c| CloudInput::parse(c) != CloudInput::Graph)
+        .map(Path::new)
+        .filter(|p| !export::is_tenant_csv(p))
+        .collect()
+}
+
+/// Mistakes with the two inputs that a reader would only report as a missing column: the same
+/// file twice, a cloud export given as the AD export, an AD export given with `--cloud`, or
+/// both swapped. Found from the files' first lines, before either is read.
+fn check_inputs(args: &Args) -> Result<(), InputError> {
+    let ad = &args.ad_export;
+    let clouds = cloud_files(args);
+    if let Some(c) = clouds.iter().find(|c| hardmatch::fsutil::same_file(ad, c)) {
+        return Err(InputError::new(
+            ad,
+            "",
+            format!(
+                "the same file is given as the AD export and with --cloud ({})",
+                c.display()
+            ),
+            SWAP_FIX,
+        ));
+    }
+    let ad_looks = sources::sniff::sniff(ad).unwrap_or_default();
+    let cloud_looks: Vec<(&Path, sources::sniff::Sniffed)> = clouds
+        .iter()
+        .map(|c| (*c, sources::sniff::sniff(c).unwrap_or_default()))
+        .collect();
+    let ad_given_with_cloud = cloud_looks.iter().find(|(_, s)| s.looks_like_ad_export());
+    if ad_looks.looks_like_cloud_export() {
+        let message = match ad_given_with_cloud {
+            Some((c, _)) => format!(
+                "this is a cloud-user export, and {} given with --cloud is an AD export: did you swap them?",
+                c.display()
+            ),
+            None => format!(
+                "this looks like a cloud-user export ({}), not an AD export",
+                ad_looks.describe()
+            ),
+        };
+        return Err(InputError::new(ad, "", message, SWAP_FIX));
+    }
+    if let Some((c, looks)) = ad_given_with_cloud {
+        return Err(InputError::new(
+            c,
+            "",
+            format!(
+                "given with --cloud, but this looks like an AD export ({}), not a cloud-user export: did you swap the two files?",
+                looks.describe()
+            ),
+            SWAP_FIX,
+        ));
+    }
+    Ok(())
+}
+
+const SWAP_FIX: &str = "the AD export comes first and the cloud-user export after --cloud: \
+    hardmatch plan AD_EXPORT --cloud CLOUD_EXPORT (or --cloud graph to read the tenant live)";
+
+/// An AD export that cannot be read, with what the file really looks like: the format it is
+/// when `--format` says otherwise, and a workbook's sheets when the first is not the data.
+fn explain_ad_error(err: InputError, args: &Args) -> InputError {
+    let mut err = err;
+    let Some(looks) = sources::sniff::sniff(&args.ad_export) else {
+        return err;
+    };
+    if let (Some(given), Some(actual)) = (args.format, looks.format) {
+        // csvde is a kind of CSV; anything else is a different file.
+        let compatible = matches!(
+            (given, actual),
+            (Format::Csv | Format::Csvde, Format::Csv | Format::Csvde)
+        );
+        if given != actual && !compatible {
+            err.message = format!("{}; the file looks like {}", err.message, looks.describe());
+            err.fix = format!(
+                "leave out --format (the format is found from the content), or use --format {}",
+                format_name(actual)
+            );
+            return err;
+        }
+    }
+    if looks.format == Some(Format::Xlsx) && args.sheet.is_none() && looks.sheets.len() > 1 {
+        err.fix = format!(
+            "the users were read from the first sheet, \"{}\"; the workbook's sheets are {}: name the one with the users with --sheet NAME",
+            looks.sheets[0],
+            looks
+                .sheets
+                .iter()
+                .map(|s| format!("\"{s}\""))
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
+    }
+    err
+}
+
+fn format_name(f: Format) -> &'static str {
+    match f {
+        Format::Csv => "csv",
+        Format::Csvde => "csvde",
+        Format::Xlsx => "xlsx",
+        Format::Ldif => "ldif",
+    }
 }
 
 /// `-o` checked against every input of this run (see [`crate::cmd::output::check`]).

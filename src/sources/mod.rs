@@ -5,6 +5,7 @@ mod ad;
 pub(crate) mod columns;
 pub(crate) mod csv;
 mod ldif;
+pub mod sniff;
 pub(crate) mod stream;
 pub(crate) mod table;
 pub mod text;

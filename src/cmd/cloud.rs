@@ -26,9 +26,13 @@ pub struct Args {
 #[derive(Debug, clap::Subcommand)]
 pub enum CloudCommand {
     /// Write a live snapshot of the tenant's users (active and soft-deleted) for `plan --cloud`.
-    #[command(after_help = "Examples:\n  \
+    #[command(
+        // It only reads: the write pacing is apply's.
+        mut_arg("write_quota", |a| a.hide(true)),
+        mut_arg("write_window", |a| a.hide(true)),
+        after_help = "Examples:\n  \
         AZURE_CLIENT_SECRET=… hardmatch cloud export --tenant contoso.onmicrosoft.com --client-id APP_ID -o cloud.xlsx\n  \
-        hardmatch cloud export --tenant ID --client-id APP_ID --device-code -o cloud.csv   (also writes cloud-deleted.csv)")]
+        hardmatch cloud export --tenant ID --client-id APP_ID --device-code -o cloud.csv   (also writes cloud-deleted.csv and cloud-tenant.csv)")]
     Export(ExportArgs),
 }
 

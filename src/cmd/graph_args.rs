@@ -48,8 +48,7 @@ pub struct GraphArgs {
     #[arg(long, help_heading = "Microsoft Graph")]
     pub access_token_stdin: bool,
 
-    /// National cloud: picks the login and Graph hosts. Also spelled --national-cloud, which is the
-    /// only spelling in `plan`, where --cloud names the cloud input.
+    /// National cloud: picks the login and Graph hosts.
     #[arg(long, visible_alias = "national-cloud", value_enum, default_value_t = CloudEnv::Global, help_heading = "Microsoft Graph")]
     pub cloud: CloudEnv,
 
@@ -70,7 +69,7 @@ pub struct GraphArgs {
     )]
     pub max_attempts: u32,
 
-    /// $batch requests in flight (20 requests each).
+    /// $batch requests in flight (20 requests each): the role reads, and apply's writes.
     #[arg(
         long,
         value_name = "N",
@@ -106,11 +105,12 @@ pub struct GraphArgs {
     )]
     pub write_window: f64,
 
-    /// Read resource units per read window (Graph: 3,500 / 5,000 / 8,000 by tenant size).
+    /// Read resource units per read window. Graph allows 3,500 (tenants under 50 users), 5,000
+    /// (50-500) or 8,000 (over 500); the default fits every tenant, raise it for a large one.
     #[arg(
         long,
         value_name = "N",
-        default_value_t = 8000,
+        default_value_t = 3500,
         help_heading = "Microsoft Graph"
     )]
     pub read_quota: u32,

@@ -24,7 +24,10 @@ use std::process::ExitCode;
         AZURE_CLIENT_SECRET=… hardmatch plan ad.csv --cloud graph --tenant contoso.onmicrosoft.com --client-id APP_ID",
     // The shared Graph flags call the national cloud `--cloud`; here `--cloud` names the cloud
     // input, so the national cloud is `--national-cloud`.
-    mut_arg("cloud", |a| a.long("national-cloud").visible_alias(None))
+    mut_arg("cloud", |a| a.long("national-cloud").visible_alias(None)),
+    // plan only reads: the write pacing is apply's.
+    mut_arg("write_quota", |a| a.hide(true)),
+    mut_arg("write_window", |a| a.hide(true))
 )]
 pub struct Args {
     /// AD export: PowerShell Export-Csv, csvde, XLSX or ldifde/ldapsearch LDIF (detected from the content).

@@ -34,15 +34,21 @@ pub struct ServeArgs {
     /// Port on 127.0.0.1 (0 = any free port).
     #[arg(long, default_value_t = 0)]
     port: u16,
-    #[arg(long, value_name = "ID", default_value = sim::DEFAULT_TENANT_ID)]
+    /// Tenant id the token endpoint accepts (the --tenant of the commands that sign in to it).
+    #[arg(long = "tenant", alias = "tenant-id", value_name = "ID", default_value = sim::DEFAULT_TENANT_ID)]
     tenant_id: String,
+    /// Application (client) id it accepts (their --client-id).
     #[arg(long, value_name = "ID", default_value = sim::DEFAULT_CLIENT_ID)]
     client_id: String,
     /// Accepted client secret (default: the public dummy "sim-secret").
     #[arg(long, value_name = "S", hide_default_value = true)]
     client_secret: Option<String>,
-    /// Certificate (PEM or DER) whose key may sign client assertions.
-    #[arg(long, value_name = "PEM_CERT_FILE")]
+    /// Certificate (PEM or DER) whose key may sign client assertions (their --certificate).
+    #[arg(
+        long = "certificate",
+        alias = "client-certificate",
+        value_name = "PEM_CERT_FILE"
+    )]
     client_certificate: Option<PathBuf>,
     /// Simulated seconds per real second (throttle windows, token and device-code lifetimes).
     #[arg(long, value_name = "F", default_value_t = 1.0)]
@@ -113,7 +119,14 @@ fn serve(a: ServeArgs) -> anyhow::Result<ExitCode> {
     let certificate = match &a.client_certificate {
         None => None,
         Some(p) => {
-            let bytes = std::fs::read(p).with_context(|| format!("cannot read {}", p.display()))?;
+            let bytes = std::fs::read(p).map_err(|e| {
+                hardmatch::InputError::new(
+                    p,
+                    "",
+                    format!("cannot read the certificate: {e}"),
+                    "give --certificate the certificate (public part) registered on the app",
+                )
+            })?;
             let der = match x509_parser::pem::parse_x509_pem(&bytes) {
                 Ok((_, pem)) => pem.contents,
                 Err(_) => bytes,

@@ -536,7 +536,6 @@ fn parse_base64(s: &str) -> Result<SourceAnchor, AnchorError> {
                 char::from(b),
                 at + 1
             ),
-            other => format!("broken base64: {other}"),
         })
     })?;
     match sixteen(&bytes) {

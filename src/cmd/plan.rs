@@ -298,10 +298,16 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     // A bad -o must cost nothing: checked before any input is read or Graph is called.
     let output = check_output(&args)?;
     check_inputs(&args)?;
+    // The template's objectGUID column is GUID text by definition: it says so to whoever fills it.
+    let template = args.hex_as.is_none()
+        && sources::sniff::sniff(&args.ad_export).is_some_and(|s| s.looks_like_template());
     let read_opts = ReadOptions {
         format: args.format,
         sheet: args.sheet.clone(),
-        hex_as: args.hex_as.map(HexAs::from),
+        hex_as: args
+            .hex_as
+            .map(HexAs::from)
+            .or(template.then_some(HexAs::Guid)),
         unread: plan::unread_ad(args.match_keys),
     };
     let read_ad = || -> anyhow::Result<_> {

@@ -50,6 +50,14 @@ impl Sniffed {
             || (self.has(AD_ONLY) && !self.has(&["id", "objectid"]))
     }
 
+    /// The hand-filled input workbook `hardmatch template` writes: an AD export never has an
+    /// Approve column.
+    pub fn looks_like_template(&self) -> bool {
+        self.format == Some(Format::Xlsx)
+            && self.has(&["userprincipalname"])
+            && self.has(&["approve"])
+    }
+
     /// "LDIF (dn: lines)", "a CSV with the columns A, B, C", … for messages.
     pub fn describe(&self) -> String {
         let columns = || {

@@ -4,7 +4,8 @@
 
 mod live_support;
 
-use hardmatch::workbook::{self, Approval};
+use hardmatch::review::Approval;
+use hardmatch::workbook;
 use live_support::{graph_flags, hardmatch, samples, start, tenant, text};
 use std::path::Path;
 

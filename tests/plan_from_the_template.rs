@@ -2,7 +2,7 @@
 //! digits is a GUID, and what the reviewer typed (Approve, Comment) reaches the plan.
 
 use hardmatch::plan::Action;
-use hardmatch::workbook::{self, Approval};
+use hardmatch::workbook;
 use rust_xlsxwriter::Workbook;
 use std::path::{Path, PathBuf};
 use std::process::Output;

@@ -2,8 +2,9 @@
 //! says so on stderr and on the Summary sheet, and `--pre-approve` approves nothing.
 
 use hardmatch::plan::Action;
+use hardmatch::review::Approval;
 use hardmatch::sources::{read_ad_export, ReadOptions};
-use hardmatch::workbook::{self, Approval};
+use hardmatch::workbook;
 use std::path::{Path, PathBuf};
 use std::process::Output;
 

@@ -3,7 +3,8 @@
 //! says what replacing it would lose. Called first, before any input is read or Graph is called.
 
 use hardmatch::fsutil::{self, CheckedOutput, OutputRules};
-use hardmatch::workbook::{self, Approval};
+use hardmatch::review::{Approval, Status};
+use hardmatch::workbook;
 use std::path::Path;
 
 /// Checks `path` as `flag`'s output (see [`fsutil::check_output`]).
@@ -39,7 +40,7 @@ pub fn review_holds(path: &Path) -> Option<String> {
             Approval::Empty => {}
             _ => other += 1,
         }
-        results += usize::from(!r.status.trim().is_empty());
+        results += usize::from(r.status != Status::Empty);
         comments += usize::from(!r.comment.trim().is_empty());
     }
     let plural =

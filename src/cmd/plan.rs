@@ -11,6 +11,7 @@ use hardmatch::cloud::live::LiveOptions;
 use hardmatch::cloud::{self, CloudState};
 use hardmatch::fsutil::CheckedOutput;
 use hardmatch::plan::{self, Action, MatchKeys, PlanOptions};
+use hardmatch::review::{Approval, PlanKey};
 use hardmatch::sources::{self, Format, ReadOptions};
 use hardmatch::workbook::{self, InputSummary, ReviewMeta, WriteOptions};
 use hardmatch::InputError;
@@ -70,6 +71,47 @@ pub struct Args {
     /// How to read 32 plain hex digits in a GUID column: .NET "N" GUID text or raw octets.
     #[arg(long, value_enum)]
     pub hex_as: Option<HexAsArg>,
+    #[command(flatten)]
+    pub key: KeyArgs,
+}
+
+/// The operator's plan key (shared by plan, apply and revert).
+#[derive(Debug, clap::Args)]
+pub struct KeyArgs {
+    /// The key that signs every planned row, so apply can tell a planned value from an edited
+    /// one [default: plan.key in your config folder, created at the first plan]. Keep it private;
+    /// apply must run with the same key.
+    #[arg(long, value_name = "FILE", env = "HARDMATCH_KEY_FILE")]
+    pub key_file: Option<PathBuf>,
+}
+
+impl KeyArgs {
+    /// The key file's path: `--key-file`, or the default in the user's config folder.
+    pub fn path(&self) -> anyhow::Result<PathBuf> {
+        match &self.key_file {
+            Some(p) => Ok(p.clone()),
+            None => PlanKey::default_path().ok_or_else(|| {
+                UsageError(
+                    "no config folder for the plan key (neither HOME nor XDG_CONFIG_HOME is set); pass --key-file".into(),
+                )
+                .into()
+            }),
+        }
+    }
+
+    /// The key for `plan`: created at the first run, with a note on stderr saying where.
+    pub fn load_or_create(&self) -> anyhow::Result<PlanKey> {
+        let path = self.path()?;
+        let (key, created) = PlanKey::load_or_create(&path)?;
+        if created {
+            eprintln!(
+                "Created the plan key {} (id {}): it signs every planned row. Keep it private, and run apply with the same key.",
+                path.display(),
+                key.id()
+            );
+        }
+        Ok(key)
+    }
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
@@ -295,9 +337,11 @@ fn snapshot_summary(
 }
 
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
-    // A bad -o must cost nothing: checked before any input is read or Graph is called.
+    // A bad -o must cost nothing: checked before any input is read, a key is made or Graph is
+    // called.
     let output = check_output(&args)?;
     check_inputs(&args)?;
+    let key = args.key.load_or_create()?;
     // The template's objectGUID column is GUID text by definition: it says so to whoever fills it.
     let template = args.hex_as.is_none()
         && sources::sniff::sniff(&args.ad_export).is_some_and(|s| s.looks_like_template());
@@ -332,7 +376,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         let ad = read_ad()?;
         let (cloud, snapshots) = read_cloud()?;
         let idx = plan::CloudIndex::new(&cloud, args.match_keys);
-        return write_plan(&args, &output, ad, (&cloud, &snapshots), idx);
+        return write_plan(&args, &output, &key, ad, (&cloud, &snapshots), idx);
     }
     // Two files: the AD export (usually the bigger one) on a second core while this one reads
     // the cloud file and indexes it. An AD error is reported first, as it would be if they were
@@ -349,7 +393,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         };
         let idx = plan::CloudIndex::new(&cloud, args.match_keys);
         let ad = join_ad()?;
-        write_plan(&args, &output, ad, (&cloud, &snapshots), idx)
+        write_plan(&args, &output, &key, ad, (&cloud, &snapshots), idx)
     })
 }
 
@@ -503,6 +547,7 @@ fn consistency_guid_unread(ad: &sources::AdExport) -> String {
 fn write_plan(
     args: &Args,
     output: &CheckedOutput,
+    key: &PlanKey,
     ad: sources::AdExport,
     (cloud, snapshots): (&CloudState, &[Snapshot]),
     idx: plan::CloudIndex<'_>,
@@ -567,14 +612,14 @@ fn write_plan(
     let backup = output
         .keep_previous()
         .with_context(|| format!("keeping a backup of {}", output.path.display()))?;
-    plan::with_review_rows(&plan, pre_approve, |rows| {
+    plan::with_review_rows(&plan, pre_approve, key, |rows| {
         let rows = rows.inspect(|r| {
             if let Some(a) = r.plan.action {
                 if let Some(c) = counts.iter_mut().find(|(x, _)| *x == a) {
                     c.1 += 1;
                 }
             }
-            if r.approve == workbook::Approval::Yes {
+            if r.approve == Approval::Yes {
                 approved += 1;
             }
         });

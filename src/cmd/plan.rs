@@ -10,11 +10,13 @@ use hardmatch::cloud::export::{self, SnapshotInfo};
 use hardmatch::cloud::live::LiveOptions;
 use hardmatch::cloud::{self, CloudState};
 use hardmatch::fsutil::CheckedOutput;
+use hardmatch::plan::TypedReview;
 use hardmatch::plan::{self, Action, MatchKeys, PlanOptions};
-use hardmatch::review::{Approval, PlanKey};
+use hardmatch::review::{Approval, PlanKey, ReviewRow};
 use hardmatch::sources::{self, Format, ReadOptions};
 use hardmatch::workbook::{self, InputSummary, ReviewMeta, WriteOptions};
 use hardmatch::InputError;
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
@@ -342,15 +344,20 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let output = check_output(&args)?;
     check_inputs(&args)?;
     let key = args.key.load_or_create()?;
-    // The template's objectGUID column is GUID text by definition: it says so to whoever fills it.
-    let template = args.hex_as.is_none()
-        && sources::sniff::sniff(&args.ad_export).is_some_and(|s| s.looks_like_template());
+    let template = sources::sniff::sniff(&args.ad_export).is_some_and(|s| s.looks_like_template());
+    // What a reviewer typed into a template goes into the plan (small: a template is hand-filled).
+    let typed = if template {
+        typed_reviews(&args.ad_export, args.sheet.as_deref())?
+    } else {
+        TypedReviews::new()
+    };
     let read_opts = ReadOptions {
         format: args.format,
         sheet: args.sheet.clone(),
         hex_as: args
             .hex_as
             .map(HexAs::from)
+            // The template's objectGUID column is GUID text: it says so to whoever fills it.
             .or(template.then_some(HexAs::Guid)),
         unread: plan::unread_ad(args.match_keys),
     };
@@ -376,7 +383,14 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         let ad = read_ad()?;
         let (cloud, snapshots) = read_cloud()?;
         let idx = plan::CloudIndex::new(&cloud, args.match_keys);
-        return write_plan(&args, &output, &key, ad, (&cloud, &snapshots), idx);
+        return write_plan(
+            &args,
+            &output,
+            &key,
+            (ad, &typed),
+            (&cloud, &snapshots),
+            idx,
+        );
     }
     // Two files: the AD export (usually the bigger one) on a second core while this one reads
     // the cloud file and indexes it. An AD error is reported first, as it would be if they were
@@ -393,7 +407,14 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         };
         let idx = plan::CloudIndex::new(&cloud, args.match_keys);
         let ad = join_ad()?;
-        write_plan(&args, &output, &key, ad, (&cloud, &snapshots), idx)
+        write_plan(
+            &args,
+            &output,
+            &key,
+            (ad, &typed),
+            (&cloud, &snapshots),
+            idx,
+        )
     })
 }
 
@@ -543,12 +564,106 @@ fn consistency_guid_unread(ad: &sources::AdExport) -> String {
     )
 }
 
+/// Approve and Comment typed into a hand-filled template, by the sheet row they are on.
+type TypedReviews = HashMap<u32, TypedReview>;
+
+/// What [`plan::carry_typed_review`] did, for the summary.
+#[derive(Default)]
+struct Carried {
+    approvals: usize,
+    comments: usize,
+    refused: usize,
+}
+
+impl Carried {
+    fn carry(&mut self, mut row: ReviewRow, typed: &TypedReviews) -> ReviewRow {
+        let Some(t) = sheet_row(&row.plan.source).and_then(|r| typed.get(&r)) else {
+            return row;
+        };
+        plan::carry_typed_review(&mut row, t);
+        self.comments += usize::from(!t.comment.trim().is_empty());
+        if Approval::parse(&t.approve) == Approval::Yes {
+            if row.approve == Approval::Yes {
+                self.approvals += 1;
+            } else {
+                self.refused += 1;
+            }
+        }
+        row
+    }
+}
+
+/// The row number of an XLSX location (`input.xlsx:Users!A7` → 7).
+fn sheet_row(location: &str) -> Option<u32> {
+    let cell = location.rsplit('!').next()?;
+    cell.trim_start_matches(|c: char| c.is_ascii_alphabetic() || c == '$')
+        .parse()
+        .ok()
+}
+
+/// Reads the Approve and Comment a reviewer typed into a template (`sheet`, else the first),
+/// streamed cell by cell. Rows where both are empty are left out.
+fn typed_reviews(path: &Path, sheet: Option<&str>) -> Result<TypedReviews, InputError> {
+    use calamine::Reader;
+    let unreadable = |e: &dyn std::fmt::Display| {
+        InputError::new(
+            path,
+            "",
+            format!("cannot read the template's Approve and Comment: {e}"),
+            "save the workbook again from Excel or LibreOffice, or start from a new hardmatch template",
+        )
+    };
+    let file = std::fs::File::open(path).map_err(|e| unreadable(&e))?;
+    let mut wb = calamine::Xlsx::new(std::io::BufReader::new(file)).map_err(|e| unreadable(&e))?;
+    let names = wb.sheet_names();
+    let name = match sheet {
+        Some(s) => names.iter().find(|n| n.eq_ignore_ascii_case(s)),
+        None => names.first(),
+    }
+    .cloned()
+    .ok_or_else(|| unreadable(&"no such sheet"))?;
+    let mut cells = wb
+        .worksheet_cells_reader(&name)
+        .map_err(|e| unreadable(&e))?;
+    let text = |v: &calamine::DataRef<'_>| match v {
+        calamine::DataRef::String(s) => s.trim().to_string(),
+        calamine::DataRef::SharedString(s) => s.trim().to_string(),
+        calamine::DataRef::Bool(b) => if *b { "TRUE" } else { "FALSE" }.to_string(),
+        calamine::DataRef::Int(i) => i.to_string(),
+        calamine::DataRef::Float(f) => f.to_string(),
+        // An error or a date in Approve or Comment is no decision anyone typed.
+        _ => String::new(),
+    };
+    let (mut approve_col, mut comment_col, mut header_row) = (None, None, None);
+    let mut typed = TypedReviews::new();
+    while let Some(cell) = cells.next_cell().map_err(|e| unreadable(&e))? {
+        let (r, c) = cell.get_position();
+        let value = text(cell.get_value());
+        if value.is_empty() {
+            continue;
+        }
+        let header = *header_row.get_or_insert(r);
+        if r == header {
+            if value.eq_ignore_ascii_case("Approve") {
+                approve_col = Some(c);
+            } else if value.eq_ignore_ascii_case("Comment") {
+                comment_col = Some(c);
+            }
+        } else if Some(c) == approve_col {
+            typed.entry(r + 1).or_default().approve = value;
+        } else if Some(c) == comment_col {
+            typed.entry(r + 1).or_default().comment = value;
+        }
+    }
+    Ok(typed)
+}
+
 /// Decide every row and write the review workbook.
 fn write_plan(
     args: &Args,
     output: &CheckedOutput,
     key: &PlanKey,
-    ad: sources::AdExport,
+    (ad, typed): (sources::AdExport, &TypedReviews),
     (cloud, snapshots): (&CloudState, &[Snapshot]),
     idx: plan::CloudIndex<'_>,
 ) -> anyhow::Result<ExitCode> {
@@ -612,8 +727,9 @@ fn write_plan(
     let backup = output
         .keep_previous()
         .with_context(|| format!("keeping a backup of {}", output.path.display()))?;
+    let mut carried = Carried::default();
     plan::with_review_rows(&plan, pre_approve, key, |rows| {
-        let rows = rows.inspect(|r| {
+        let rows = rows.map(|r| carried.carry(r, typed)).inspect(|r| {
             if let Some(a) = r.plan.action {
                 if let Some(c) = counts.iter_mut().find(|(x, _)| *x == a) {
                     c.1 += 1;
@@ -650,7 +766,16 @@ fn write_plan(
             "Pre-approved nothing: without mS-DS-ConsistencyGuid no planned ImmutableId is certain (see the warning)."
         );
     } else if args.pre_approve.is_some() {
-        println!("Pre-approved {approved} clean Set rows.");
+        println!(
+            "Pre-approved {} clean Set rows.",
+            approved - carried.approvals
+        );
+    }
+    if !typed.is_empty() {
+        println!(
+            "From the template: {} Approve = Yes and {} comments carried over; {} Yes not carried (their Reason says why).",
+            carried.approvals, carried.comments, carried.refused
+        );
     }
     if let Some(b) = backup {
         println!(

@@ -702,6 +702,22 @@ fn write_plan(
         .chain(&plan.warnings)
         .cloned()
         .collect();
+    if cloud.users.is_empty() {
+        let read: Vec<&str> = cloud
+            .sources
+            .iter()
+            .map(|s| s.description.as_str())
+            .collect();
+        warnings.insert(
+            0,
+            format!(
+                "NO ACTIVE CLOUD USERS were read ({}): every AD user is planned as NoCloudUser. Is this the right \
+                 tenant or export (--tenant, --graph-url, --cloud)? A simulated tenant is empty unless it was \
+                 started with --seed CLOUD_EXPORT or --synthetic N.",
+                read.join("; ")
+            ),
+        );
+    }
     // Without mS-DS-ConsistencyGuid no anchor is certain: nothing is approved unseen.
     let anchors_certain = ad.consistency_guid_read;
     if !anchors_certain {

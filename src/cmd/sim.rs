@@ -167,6 +167,7 @@ fn serve(a: ServeArgs) -> anyhow::Result<ExitCode> {
             Some(der)
         }
     };
+    let custom_secret = a.client_secret.is_some();
     let config = SimConfig {
         tenant_id: a.tenant_id,
         client_id: a.client_id,
@@ -235,13 +236,22 @@ fn serve(a: ServeArgs) -> anyhow::Result<ExitCode> {
             out.flush()?;
         }
         let s = handle.state();
+        // The default secret is a public dummy, so it is shown; one given with --client-secret is not.
+        let secret = if custom_secret {
+            "the one given with --client-secret".to_string()
+        } else {
+            format!("{} (public dummy)", sim::DEFAULT_CLIENT_SECRET)
+        };
         eprintln!(
-            "sim: tenant {} · client id {} · secret from --client-secret or the default documented in the README · {} users, {} deleted",
+            "sim: tenant {} · client id {} · client secret {secret} · {} users, {} deleted",
             handle.tenant_id(),
             handle.client_id(),
             s.users.len(),
             s.deleted_users.len()
         );
+        if s.users.is_empty() {
+            eprintln!("sim: the tenant has no users: give --seed CLOUD_EXPORT (e.g. samples/cloud-users.csv) or --synthetic N to start from some");
+        }
         eprintln!("sim: Graph at {0}/v1.0, token endpoint {0}/{1}/oauth2/v2.0/token; Ctrl-C to stop", handle.base_url(), handle.tenant_id());
         wait_for_signal().await;
         eprintln!("sim: stopping");

@@ -142,3 +142,84 @@ async fn an_unknown_tenant_in_plan_points_at_the_national_cloud_flag_plan_has() 
     assert!(!stderr.contains("check --tenant and --cloud"), "{stderr}");
     sim.shutdown().await.unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_dead_graph_url_says_it_is_still_trying_before_it_gives_up() {
+    let dir = tempfile::tempdir().unwrap();
+    // Nothing listens on port 1. Simulated time runs 50 times faster (the hidden rehearsal
+    // flag), so the six attempts' backoff takes well under a second.
+    let out = hardmatch(
+        args(&[
+            "plan",
+            &sample("ad-users.csv"),
+            "--cloud",
+            "graph",
+            "--graph-url",
+            "http://127.0.0.1:1",
+            "--login-url",
+            "http://127.0.0.1:1",
+            "--tenant",
+            "contoso.onmicrosoft.com",
+            "--client-id",
+            "app",
+            "--time-scale",
+            "50",
+        ]),
+        Some("s3cret"),
+        dir.path(),
+    )
+    .await;
+    assert_eq!(out.status.code(), Some(3), "{}", text(&out.stderr));
+    let stderr = text(&out.stderr);
+    let note = stderr
+        .find("note: nothing read from the tenant")
+        .expect(&stderr);
+    let error = stderr.find("error: ").expect(&stderr);
+    assert!(
+        note < error,
+        "said while retrying, before the error: {stderr}"
+    );
+    assert!(stderr.contains("up to 6 attempts per request"), "{stderr}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn graph_flags_given_with_export_files_are_named_as_ignored() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = hardmatch(
+        args(&[
+            "plan",
+            &sample("ad-users.csv"),
+            "--cloud",
+            &sample("cloud-users.csv"),
+            "--tenant",
+            "contoso.onmicrosoft.com",
+            "--read-quota",
+            "8000",
+            "--sequential",
+        ]),
+        None,
+        dir.path(),
+    )
+    .await;
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr)
+            .contains("warning: --tenant, --read-quota, --sequential only apply to --cloud graph"),
+        "{}",
+        text(&out.stderr)
+    );
+    let quiet = hardmatch(
+        args(&[
+            "plan",
+            &sample("ad-users.csv"),
+            "--cloud",
+            &sample("cloud-users.csv"),
+            "-o",
+            "q.xlsx",
+        ]),
+        None,
+        dir.path(),
+    )
+    .await;
+    assert!(!text(&quiet.stderr).contains("only apply to --cloud graph"));
+}

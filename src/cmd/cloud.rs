@@ -9,11 +9,12 @@ use hardmatch::cloud::export::{self, ExportFormat, SnapshotInfo};
 use hardmatch::cloud::live::{self, LiveOptions, Stage};
 use hardmatch::cloud::CloudState;
 use hardmatch::fsutil::CheckedOutput;
-use hardmatch::graph::{GraphClient, GraphError, SignIn};
+use hardmatch::graph::{Clock, GraphClient, GraphError, SignIn};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -172,17 +173,66 @@ impl std::error::Error for TenantError {}
 /// Connects with the Graph flags. Flag and configuration mistakes become [`UsageError`]s
 /// (exit 2); failures talking to Graph stay errors of their own (exit 3). The device-code
 /// message is printed above the progress bar, not through it.
-/// Returns the client, the tenant and the sign-in chosen (for [`TenantError`]).
-pub fn connect(
-    graph: &GraphArgs,
-    bar: &ProgressBar,
-) -> anyhow::Result<(GraphClient, String, SignIn)> {
+pub fn connect(graph: &GraphArgs, bar: &ProgressBar) -> anyhow::Result<Connected> {
     let (mut config, sign_in) = graph.sign_in().map_err(|e| UsageError(format!("{e:#}")))?;
     let shown = bar.clone();
     config.device_code_prompt = Arc::new(move |m: &str| shown.suspend(|| eprintln!("{m}")));
     let tenant = config.tenant.clone();
+    let clock = config.clock.clone();
+    let max_attempts = config.retry.max_attempts;
     let client = GraphClient::connect(config).map_err(|e| UsageError(e.to_string()))?;
-    Ok((client, tenant, sign_in))
+    Ok(Connected {
+        client,
+        tenant,
+        sign_in,
+        clock,
+        max_attempts,
+    })
+}
+
+/// A client ready to use, and what the messages around its calls need.
+pub struct Connected {
+    pub client: GraphClient,
+    /// The tenant signed in to, as given.
+    pub tenant: String,
+    /// Which sign-in, from where (for [`TenantError`]).
+    pub sign_in: SignIn,
+    /// The client's clock, for waits that must scale with `--time-scale` as its own do.
+    pub clock: Clock,
+    pub max_attempts: u32,
+}
+
+/// How long nothing may be read before stderr says the run is still waiting.
+const STALL: Duration = Duration::from_secs(5);
+
+/// Says so on stderr when nothing has been read for [`STALL`]: a dead `--graph-url`, a network
+/// that drops packets or a long throttling wait would otherwise look like a hang, since each
+/// retry is only logged at `-v`. Runs until dropped; `read` counts what was read so far.
+async fn say_when_stalled(
+    clock: Clock,
+    read: Arc<AtomicU64>,
+    bar: ProgressBar,
+    root: String,
+    max_attempts: u32,
+) -> std::convert::Infallible {
+    let mut last = read.load(Ordering::Relaxed);
+    let mut said = false;
+    loop {
+        clock.sleep(STALL).await;
+        let now = read.load(Ordering::Relaxed);
+        if now != last {
+            (last, said) = (now, false);
+        } else if !said {
+            said = true;
+            bar.suspend(|| {
+                eprintln!(
+                    "note: nothing read from the tenant ({root}) for {} s: still trying (network errors, 429 and 503 are retried, \
+                     up to {max_attempts} attempts per request; -v shows each retry)",
+                    STALL.as_secs()
+                )
+            });
+        }
+    }
 }
 
 /// Reads the whole cloud state live, with a progress bar on stderr (only when it is a terminal),
@@ -192,32 +242,40 @@ pub fn read_tenant(
     mut options: LiveOptions,
 ) -> anyhow::Result<(CloudState, SnapshotInfo)> {
     let bar = progress_bar();
-    let (client, tenant, sign_in) = connect(graph, &bar).inspect_err(|_| bar.finish_and_clear())?;
+    let Connected {
+        client,
+        tenant,
+        sign_in,
+        clock,
+        max_attempts,
+    } = connect(graph, &bar).inspect_err(|_| bar.finish_and_clear())?;
     let read_at = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
     options.tenant = tenant.clone();
     bar.enable_steady_tick(Duration::from_millis(200));
     let shown = bar.clone();
-    let progress: live::Progress = Arc::new(move |stage, n| match stage {
-        Stage::ActiveUsers => {
-            shown.set_position(n as u64);
-            shown.set_message("active users");
-        }
-        Stage::DeletedUsers => {
-            shown.set_position(n as u64);
-            shown.set_message("soft-deleted users");
-        }
-        Stage::TenantSettings => {
-            if let Ok(style) = ProgressStyle::with_template("{spinner} {msg} ({elapsed})") {
-                shown.set_style(style);
-            }
-            shown.set_message("reading privileged roles and sync features");
-        }
+    let read = Arc::new(AtomicU64::new(0));
+    let counted = read.clone();
+    let progress: live::Progress = Arc::new(move |stage, n| {
+        counted.fetch_add(1, Ordering::Relaxed);
+        show_progress(&shown, stage, n)
     });
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
         .context("cannot start the async runtime")?;
-    let result = runtime.block_on(live::read_live(&client, &options, progress));
+    let stalled = say_when_stalled(
+        clock,
+        read,
+        bar.clone(),
+        client.root().to_string(),
+        max_attempts,
+    );
+    let result = runtime.block_on(async {
+        tokio::select! {
+            r = live::read_live(&client, &options, progress) => r,
+            never = stalled => match never {},
+        }
+    });
     bar.finish_and_clear();
     let state = result.map_err(|error| TenantError {
         error,
@@ -234,6 +292,25 @@ pub fn read_tenant(
         tool_version: env!("CARGO_PKG_VERSION").to_string(),
     };
     Ok((state, info))
+}
+
+fn show_progress(shown: &ProgressBar, stage: Stage, n: usize) {
+    match stage {
+        Stage::ActiveUsers => {
+            shown.set_position(n as u64);
+            shown.set_message("active users");
+        }
+        Stage::DeletedUsers => {
+            shown.set_position(n as u64);
+            shown.set_message("soft-deleted users");
+        }
+        Stage::TenantSettings => {
+            if let Ok(style) = ProgressStyle::with_template("{spinner} {msg} ({elapsed})") {
+                shown.set_style(style);
+            }
+            shown.set_message("reading privileged roles and sync features");
+        }
+    }
 }
 
 fn progress_bar() -> ProgressBar {

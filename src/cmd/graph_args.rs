@@ -207,6 +207,50 @@ impl GraphArgs {
         Ok((config, sign_in))
     }
 
+    /// The flags given with a value other than their default, by name: for the warning when
+    /// they cannot matter (`plan` with export files reads nothing from Graph).
+    pub fn given(&self) -> Vec<&'static str> {
+        #[derive(clap::Parser)]
+        struct Defaults {
+            #[command(flatten)]
+            graph: GraphArgs,
+        }
+        let d = <Defaults as clap::Parser>::parse_from(["hardmatch"]).graph;
+        let flags = [
+            (self.tenant.is_some(), "--tenant"),
+            (self.client_id.is_some(), "--client-id"),
+            (self.client_secret.is_some(), "--client-secret"),
+            (self.certificate.is_some(), "--certificate"),
+            (
+                self.certificate_password.is_some(),
+                "--certificate-password",
+            ),
+            (self.assertion_alg != d.assertion_alg, "--assertion-alg"),
+            (self.device_code, "--device-code"),
+            (self.access_token_stdin, "--access-token-stdin"),
+            (self.cloud != d.cloud, "--national-cloud"),
+            (self.graph_url.is_some(), "--graph-url"),
+            (self.login_url.is_some(), "--login-url"),
+            (self.ca_file.is_some(), "--ca-file"),
+            (self.max_attempts != d.max_attempts, "--max-attempts"),
+            (self.concurrency != d.concurrency, "--concurrency"),
+            (
+                self.list_concurrency != d.list_concurrency,
+                "--list-concurrency",
+            ),
+            (self.write_quota != d.write_quota, "--write-quota"),
+            (self.write_window != d.write_window, "--write-window"),
+            (self.read_quota != d.read_quota, "--read-quota"),
+            (self.read_window != d.read_window, "--read-window"),
+            (self.no_pacing, "--no-pacing"),
+            (self.time_scale != d.time_scale, "--time-scale"),
+        ];
+        flags
+            .into_iter()
+            .filter_map(|(given, name)| given.then_some(name))
+            .collect()
+    }
+
     fn announce(&self, sign_in: &SignIn) {
         tracing::info!(
             client_id_from = sign_in.client_id_source,

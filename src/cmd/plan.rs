@@ -222,6 +222,21 @@ fn load_cloud(args: &Args) -> anyhow::Result<(CloudState, Vec<Snapshot>)> {
     if inputs.contains(&CloudInput::Graph) {
         return Ok((merged, snapshots));
     }
+    let mut ignored = args.graph.given();
+    ignored.extend(
+        [
+            (args.sequential, "--sequential"),
+            (args.no_roles, "--no-roles"),
+        ]
+        .into_iter()
+        .filter_map(|(given, name)| given.then_some(name)),
+    );
+    if !ignored.is_empty() {
+        merged.warnings.push(format!(
+            "{} only apply to --cloud graph; the cloud state was read from the export file(s), so they were ignored",
+            ignored.join(", ")
+        ));
+    }
     // `cloud export -o x.csv` writes the recycle bin to x-deleted.csv; forgetting it would hide
     // every ConflictDeleted.
     for input in &inputs {

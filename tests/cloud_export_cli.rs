@@ -277,7 +277,7 @@ async fn a_plan_from_either_snapshot_warns_of_the_takeover_block_as_the_live_rea
         );
         assert!(
             stderr.contains(&format!("tenant {}", sim.tenant_id()))
-                && stderr.contains("minutes ago"),
+                && (stderr.contains("minutes ago") || stderr.contains("less than a minute ago")),
             "{snapshot}: the read's tenant and age: {stderr}"
         );
         let review = hardmatch::workbook::read_review(&dir.path().join(&workbook)).unwrap();
@@ -325,8 +325,10 @@ async fn an_existing_snapshot_is_replaced_only_with_force_and_kept_as_a_backup()
         .await;
         assert_eq!(again.status.code(), Some(2), "{}", text(&again.stderr));
         assert!(
-            text(&again.stderr).contains("already exists")
-                && text(&again.stderr).contains("--force"),
+            text(&again.stderr).contains(&format!(
+                "already exists and holds a snapshot of tenant {} read at",
+                sim.tenant_id()
+            )) && text(&again.stderr).contains("--force"),
             "{}",
             text(&again.stderr)
         );

@@ -1,6 +1,6 @@
 //! The output checks every command that writes a file shares: [`check`] runs
-//! [`hardmatch::fsutil::check_output`] with what an existing review workbook holds, so a refusal
-//! says what replacing it would lose. Called first, before any input is read or Graph is called.
+//! [`hardmatch::fsutil::check_output`] with what an existing review workbook or snapshot holds,
+//! so a refusal says what replacing it would lose. Called first, before any input is read or Graph is called.
 
 use hardmatch::fsutil::{self, CheckedOutput, OutputRules};
 use hardmatch::review::{Approval, Status};
@@ -24,14 +24,31 @@ pub fn check(
             inputs,
             example,
             force,
-            describe: Some(&review_holds),
+            describe: Some(&holds),
         },
     )
 }
 
+/// What an existing file holds, for the refusal to replace it: a review workbook's approvals
+/// and results, or which tenant a snapshot describes and when it was read.
+fn holds(path: &Path) -> Option<String> {
+    review_holds(path).or_else(|| snapshot_holds(path))
+}
+
+/// "a snapshot of tenant X read at T" for a `cloud export` file.
+fn snapshot_holds(path: &Path) -> Option<String> {
+    let (_, info) = hardmatch::cloud::export::read_snapshot_info(path).ok()??;
+    let tenant = if info.tenant.is_empty() {
+        String::new()
+    } else {
+        format!(" of tenant {}", info.tenant)
+    };
+    Some(format!("a snapshot{tenant} read at {}", info.read_at))
+}
+
 /// "4 approvals and 0 results" (plus other Approve entries and comments when there are any)
 /// for a review workbook; `None` for any other file.
-pub fn review_holds(path: &Path) -> Option<String> {
+fn review_holds(path: &Path) -> Option<String> {
     let review = workbook::read_review(path).ok()?;
     let (mut yes, mut other, mut results, mut comments) = (0, 0, 0, 0);
     for r in &review.rows {

@@ -306,8 +306,11 @@ fn snapshot_age(
     Some(now.signed_duration_since(read.with_timezone(&chrono::Utc)))
 }
 
-/// "3 days ago", "5 hours ago", "12 minutes ago".
+/// "3 days ago", "5 hours ago", "12 minutes ago", "less than a minute ago".
 fn describe_age(age: chrono::Duration) -> String {
+    if age.num_minutes() < 1 {
+        return "less than a minute ago".into();
+    }
     let (n, unit) = if age.num_days() >= 2 {
         (age.num_days(), "days")
     } else if age.num_hours() >= 2 {
@@ -592,6 +595,9 @@ struct Carried {
 
 impl Carried {
     fn carry(&mut self, mut row: ReviewRow, typed: &TypedReviews) -> ReviewRow {
+        if typed.is_empty() {
+            return row;
+        }
         let Some(t) = sheet_row(&row.plan.source).and_then(|r| typed.get(&r)) else {
             return row;
         };

@@ -521,7 +521,13 @@ fn explain_ad_error(err: InputError, args: &Args) -> InputError {
             return err;
         }
     }
-    if looks.format == Some(Format::Xlsx) && args.sheet.is_none() && looks.sheets.len() > 1 {
+    // Columns the first sheet lacks suggest another sheet holds the users.
+    let missing_columns = err.message.starts_with("no ") && err.message.contains("column");
+    if looks.format == Some(Format::Xlsx)
+        && args.sheet.is_none()
+        && looks.sheets.len() > 1
+        && missing_columns
+    {
         err.fix = format!(
             "the users were read from the first sheet, \"{}\"; the workbook's sheets are {}: name the one with the users with --sheet NAME",
             looks.sheets[0],

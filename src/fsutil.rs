@@ -75,6 +75,9 @@ pub fn write_atomic(target: &Path, bytes: &[u8]) -> io::Result<()> {
     f.commit()
 }
 
+/// Says what an existing file holds ("4 approvals and 0 results"), or `None`.
+pub type Describe = dyn Fn(&Path) -> Option<String>;
+
 /// What a command is about to write, and what must not be lost by writing it.
 pub struct OutputRules<'a> {
     /// The flag that named it, for the messages (`-o`, `--state`).
@@ -89,7 +92,7 @@ pub struct OutputRules<'a> {
     pub force: bool,
     /// What an existing file at the path holds, for the refusal ("4 approvals and 0 results");
     /// `None` when it cannot tell.
-    pub describe: Option<&'a dyn Fn(&Path) -> Option<String>>,
+    pub describe: Option<&'a Describe>,
 }
 
 /// An output path that passed [`check_output`].

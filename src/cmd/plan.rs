@@ -703,7 +703,73 @@ fn write_plan(
             match_keys: args.match_keys,
         },
     );
+    let meta = review_meta(&ad, cloud, snapshots, &plan.warnings);
+    // Without mS-DS-ConsistencyGuid no anchor is certain: nothing is approved unseen.
+    let pre_approve = args.pre_approve == Some(PreApprove::Set) && ad.consistency_guid_read;
+    let unmatched: Vec<&cloud::CloudUser> = plan
+        .unmatched_cloud
+        .iter()
+        .filter_map(|&i| cloud.users.get(i))
+        .collect();
 
+    let backup = output
+        .keep_previous()
+        .with_context(|| format!("keeping a backup of {}", output.path.display()))?;
+    let mut tally = Tally {
+        counts: Action::ALL.iter().map(|&a| (a, 0)).collect(),
+        ..Tally::default()
+    };
+    plan::with_review_rows(&plan, pre_approve, key, |rows| {
+        let rows = rows.map(|r| {
+            let r = tally.carried.carry(r, typed);
+            tally.count(&r);
+            r
+        });
+        workbook::write_review_rows(
+            &args.output,
+            plan.len(),
+            rows,
+            &unmatched,
+            &meta,
+            &WriteOptions::default(),
+        )
+    })
+    .with_context(|| format!("writing {}", args.output.display()))?;
+    let backup = backup.map(|b| b.keep());
+
+    for w in &meta.warnings {
+        eprintln!("warning: {w}");
+    }
+    println!(
+        "Planned {} AD users against {} active and {} soft-deleted cloud users:",
+        ad.users.len(),
+        cloud.users.len(),
+        cloud.deleted.len()
+    );
+    tally.print(
+        args,
+        unmatched.len(),
+        ad.consistency_guid_read,
+        !typed.is_empty(),
+    );
+    if let Some(b) = backup {
+        println!(
+            "The previous {} is kept as {}.",
+            args.output.display(),
+            b.display()
+        );
+    }
+    println!("Review workbook: {}", args.output.display());
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The Summary sheet's inputs (with each snapshot's read, also noted on stderr) and warnings.
+fn review_meta(
+    ad: &sources::AdExport,
+    cloud: &CloudState,
+    snapshots: &[Snapshot],
+    plan_warnings: &[String],
+) -> ReviewMeta {
     let mut inputs = vec![InputSummary {
         role: "AD export".into(),
         path: ad.path.display().to_string(),
@@ -726,7 +792,7 @@ fn write_plan(
         .warnings
         .iter()
         .chain(&cloud.warnings)
-        .chain(&plan.warnings)
+        .chain(plan_warnings)
         .cloned()
         .collect();
     if cloud.users.is_empty() {
@@ -745,90 +811,59 @@ fn write_plan(
             ),
         );
     }
-    // Without mS-DS-ConsistencyGuid no anchor is certain: nothing is approved unseen.
-    let anchors_certain = ad.consistency_guid_read;
-    if !anchors_certain {
-        warnings.insert(0, consistency_guid_unread(&ad));
+    if !ad.consistency_guid_read {
+        warnings.insert(0, consistency_guid_unread(ad));
     }
-    let pre_approve = args.pre_approve == Some(PreApprove::Set) && anchors_certain;
-    let meta = ReviewMeta {
+    ReviewMeta {
         inputs,
-        generated_at: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+        generated_at: now.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
         tool_version: env!("CARGO_PKG_VERSION").to_string(),
         warnings,
-    };
-    let ad_rows = ad.users.len();
-    let (active, deleted) = (cloud.users.len(), cloud.deleted.len());
-    let unmatched: Vec<&cloud::CloudUser> = plan
-        .unmatched_cloud
-        .iter()
-        .filter_map(|&i| cloud.users.get(i))
-        .collect();
+    }
+}
 
-    let mut counts: Vec<(Action, usize)> = Action::ALL.iter().map(|&a| (a, 0)).collect();
-    let mut approved = 0usize;
-    let backup = output
-        .keep_previous()
-        .with_context(|| format!("keeping a backup of {}", output.path.display()))?;
-    let mut carried = Carried::default();
-    plan::with_review_rows(&plan, pre_approve, key, |rows| {
-        let rows = rows.map(|r| carried.carry(r, typed)).inspect(|r| {
-            if let Some(a) = r.plan.action {
-                if let Some(c) = counts.iter_mut().find(|(x, _)| *x == a) {
-                    c.1 += 1;
-                }
-            }
-            if r.approve == Approval::Yes {
-                approved += 1;
-            }
-        });
-        workbook::write_review_rows(
-            &args.output,
-            plan.len(),
-            rows,
-            &unmatched,
-            &meta,
-            &WriteOptions::default(),
-        )
-    })
-    .with_context(|| format!("writing {}", args.output.display()))?;
-    let backup = backup.map(|b| b.keep());
+/// What the written rows came to, for the summary on stdout.
+#[derive(Default)]
+struct Tally {
+    counts: Vec<(Action, usize)>,
+    approved: usize,
+    carried: Carried,
+}
 
-    for w in &meta.warnings {
-        eprintln!("warning: {w}");
+impl Tally {
+    fn count(&mut self, r: &ReviewRow) {
+        if let Some(c) = self
+            .counts
+            .iter_mut()
+            .find(|(a, _)| Some(*a) == r.plan.action)
+        {
+            c.1 += 1;
+        }
+        self.approved += usize::from(r.approve == Approval::Yes);
     }
-    println!(
-        "Planned {ad_rows} AD users against {active} active and {deleted} soft-deleted cloud users:"
-    );
-    for (a, n) in counts.iter().filter(|(_, n)| *n > 0) {
-        println!("  {:<16}{n:>9}", a.as_str());
+
+    fn print(&self, args: &Args, unmatched: usize, anchors_certain: bool, from_template: bool) {
+        for (a, n) in self.counts.iter().filter(|(_, n)| *n > 0) {
+            println!("  {:<16}{n:>9}", a.as_str());
+        }
+        println!("  {:<16}{:>9}", "Unmatched cloud", unmatched);
+        if args.pre_approve.is_some() && !anchors_certain {
+            println!(
+                "Pre-approved nothing: without mS-DS-ConsistencyGuid no planned ImmutableId is certain (see the warning)."
+            );
+        } else if args.pre_approve.is_some() {
+            println!(
+                "Pre-approved {} clean Set rows.",
+                self.approved - self.carried.approvals
+            );
+        }
+        if from_template {
+            println!(
+                "From the template: {} Approve = Yes and {} comments carried over; {} Yes not carried (their Reason says why).",
+                self.carried.approvals, self.carried.comments, self.carried.refused
+            );
+        }
     }
-    println!("  {:<16}{:>9}", "Unmatched cloud", unmatched.len());
-    if args.pre_approve.is_some() && !anchors_certain {
-        println!(
-            "Pre-approved nothing: without mS-DS-ConsistencyGuid no planned ImmutableId is certain (see the warning)."
-        );
-    } else if args.pre_approve.is_some() {
-        println!(
-            "Pre-approved {} clean Set rows.",
-            approved - carried.approvals
-        );
-    }
-    if !typed.is_empty() {
-        println!(
-            "From the template: {} Approve = Yes and {} comments carried over; {} Yes not carried (their Reason says why).",
-            carried.approvals, carried.comments, carried.refused
-        );
-    }
-    if let Some(b) = backup {
-        println!(
-            "The previous {} is kept as {}.",
-            args.output.display(),
-            b.display()
-        );
-    }
-    println!("Review workbook: {}", args.output.display());
-    Ok(ExitCode::SUCCESS)
 }
 
 #[cfg(test)]

@@ -64,11 +64,7 @@ pub fn merge_replay(
 
 /// `<stem>.bak.xlsx` beside the workbook: the version before this run's write-back.
 pub fn backup_path(workbook: &Path) -> PathBuf {
-    let stem = workbook
-        .file_stem()
-        .map(|s| s.to_string_lossy().into_owned())
-        .unwrap_or_else(|| "workbook".into());
-    workbook.with_file_name(format!("{stem}.bak.xlsx"))
+    crate::fsutil::backup_path(workbook)
 }
 
 /// Why the workbook could not be replaced; the journal still holds everything.
@@ -108,37 +104,27 @@ pub fn write_back(
     )
     .map_err(|e: InputError| fail(format!("cannot write the new workbook beside it: {e}")))?;
     crash::at("after-temp-written");
-    let bak = backup_path(path);
-    if let Err(e) = keep_backup(path, &bak) {
-        let _ = std::fs::remove_file(&fresh);
-        return Err(fail(format!(
-            "cannot keep the previous version as {}: {e}",
-            bak.display()
-        )));
-    }
+    // The current version stays as <stem>.bak.xlsx (an older backup there is renamed after its
+    // time, never overwritten); the workbook itself is never moved out of the way.
+    let backup = match crate::fsutil::keep_backup(path) {
+        Ok(b) => b,
+        Err(e) => {
+            let _ = std::fs::remove_file(&fresh);
+            return Err(fail(format!(
+                "cannot keep the previous version as {}: {e}",
+                backup_path(path).display()
+            )));
+        }
+    };
     crash::at("after-backup");
     if let Err(e) = std::fs::rename(&fresh, path) {
         let _ = std::fs::remove_file(&fresh);
+        // Dropped unkept, the backup goes again: the workbook was not replaced.
+        drop(backup);
         return Err(fail(format!("cannot replace {}: {e}", path.display())));
     }
     crash::at("after-rename");
-    Ok(bak)
-}
-
-/// Copies `path` to `bak` atomically (a temp file beside it, then a rename): a crash in between
-/// never leaves a half-copied backup, and the workbook itself is never moved.
-fn keep_backup(path: &Path, bak: &Path) -> std::io::Result<()> {
-    let name = bak
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    let tmp = bak.with_file_name(format!(".{name}.tmp"));
-    let _ = std::fs::remove_file(&tmp);
-    // A hard link costs nothing; shares and filesystems without links get a copy.
-    if std::fs::hard_link(path, &tmp).is_err() {
-        std::fs::copy(path, &tmp)?;
-    }
-    std::fs::rename(&tmp, bak)
+    Ok(backup.keep())
 }
 
 #[cfg(test)]

@@ -1,19 +1,19 @@
 //! A hand-filled `hardmatch template` given to `apply`: its users are planned against the live
 //! tenant first, with this machine's key, into `<stem>.plan.xlsx` beside it, and the template's
-//! Approve is carried only onto rows that are exactly what it asked (that UPN gets that GUID's
-//! ImmutableId, by Set, or Replace with `--allow-replace`). That plan workbook is then applied;
+//! Approve is carried only onto rows that are exactly what it asked, by the same rule `plan`
+//! applies to a template (a clean Set of the user it names). That plan workbook is then applied;
 //! the template itself is never changed.
 
-use crate::anchor::{self, HexAs};
+use crate::anchor::HexAs;
 use crate::cloud::CloudState;
 use crate::error::InputError;
-use crate::fold::Folded;
-use crate::plan::{self, Action, PlanOptions};
+use crate::plan::{self, PlanOptions, TypedReview};
 use crate::review::{Approval, PlanKey, ReviewRow};
 use crate::sources::{self, ReadOptions};
 use crate::workbook::schema::TEMPLATE_COLUMNS;
 use crate::workbook::{InputSummary, ReviewMeta};
 use calamine::{open_workbook, Data, Reader, Xlsx};
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
 /// The template's sheet of users.
@@ -53,17 +53,8 @@ pub fn plan_path(template: &Path) -> PathBuf {
     template.with_file_name(format!("{stem}.plan.xlsx"))
 }
 
-/// One filled-in template row, as typed.
-#[derive(Clone, Debug, PartialEq, Eq)]
-struct Wanted {
-    upn: String,
-    /// The ImmutableId of the typed objectGUID, if it parses.
-    immutable_id: Option<String>,
-    approve: Approval,
-    comment: String,
-}
-
-fn read_wanted(path: &Path) -> Result<Vec<Wanted>, InputError> {
+/// Approve and Comment typed into the template, by sheet row (1-based, as Excel shows it).
+fn read_typed(path: &Path) -> Result<HashMap<u32, TypedReview>, InputError> {
     let mut xlsx: Xlsx<_> = open_workbook(path).map_err(|e| {
         InputError::new(
             path,
@@ -80,6 +71,7 @@ fn read_wanted(path: &Path) -> Result<Vec<Wanted>, InputError> {
             "save it as an Excel Workbook (.xlsx) and run again",
         )
     })?;
+    let first_row = range.start().map_or(0, |(r, _)| r);
     let mut rows = range.rows();
     let header: Vec<String> = rows
         .next()
@@ -90,9 +82,6 @@ fn read_wanted(path: &Path) -> Result<Vec<Wanted>, InputError> {
         })
         .unwrap_or_default();
     let col = |name: &str| header.iter().position(|h| h == &name.to_lowercase());
-    let (Some(upn), Some(guid)) = (col("UserPrincipalName"), col("objectGUID")) else {
-        return Ok(Vec::new());
-    };
     let (approve, comment) = (col("Approve"), col("Comment"));
     let text = |r: &[Data], c: Option<usize>| {
         c.and_then(|c| r.get(c))
@@ -100,16 +89,26 @@ fn read_wanted(path: &Path) -> Result<Vec<Wanted>, InputError> {
             .unwrap_or_default()
     };
     Ok(rows
-        .map(|r| Wanted {
-            upn: text(r, Some(upn)),
-            immutable_id: anchor::parse_one(&text(r, Some(guid)), Some(HexAs::Guid))
-                .ok()
-                .map(|a| a.immutable_id()),
-            approve: Approval::parse(&text(r, approve)),
-            comment: text(r, comment),
+        .enumerate()
+        .map(|(i, r)| {
+            (
+                first_row + i as u32 + 2,
+                TypedReview {
+                    approve: text(r, approve),
+                    comment: text(r, comment),
+                },
+            )
         })
-        .filter(|w| !w.upn.is_empty())
+        .filter(|(_, t)| !t.approve.is_empty() || !t.comment.is_empty())
         .collect())
+}
+
+/// The sheet row of an XLSX location (`input.xlsx:Users!A7` → 7).
+fn sheet_row(location: &str) -> Option<u32> {
+    let cell = location.rsplit('!').next()?;
+    cell.trim_start_matches(|c: char| c.is_ascii_alphabetic() || c == '$')
+        .parse()
+        .ok()
 }
 
 /// What planning the template gave.
@@ -121,40 +120,35 @@ pub struct Planned {
     pub not_carried: Vec<String>,
 }
 
-/// Plans the template's users against `cloud` with `key`, carrying its approvals and comments.
+/// Plans the template's users against `cloud` with `key`, carrying its Approve and Comment by
+/// the rule `plan` applies to templates ([`plan::carry_typed_review`]: a Yes stands only on a
+/// clean Set of the user the template names).
 pub fn plan_template(
     template: &Path,
     cloud: &CloudState,
     key: &PlanKey,
-    allow_replace: bool,
 ) -> Result<Planned, InputError> {
-    let ad = sources::read_ad_export(template, &ReadOptions::default())?;
-    let wanted = read_wanted(template)?;
+    let ad = sources::read_ad_export(
+        template,
+        &ReadOptions {
+            hex_as: Some(HexAs::Guid),
+            ..ReadOptions::default()
+        },
+    )?;
+    let typed = read_typed(template)?;
     let decided = plan::build(&ad.users, cloud, &PlanOptions::default());
     let mut rows = plan::review_rows(decided.rows, false, key);
     let mut not_carried = Vec::new();
-    for w in &wanted {
-        let same = |r: &&mut ReviewRow| {
-            Folded::new(&r.plan.upn) == Folded::new(&w.upn)
-                && w.immutable_id.as_deref() == Some(r.plan.new_immutable_id.as_str())
-        };
-        let Some(row) = rows.iter_mut().find(same) else {
+    for row in &mut rows {
+        let Some(t) = sheet_row(&row.plan.source).and_then(|r| typed.get(&r)) else {
             continue;
         };
-        row.comment = w.comment.clone();
-        if w.approve != Approval::Yes {
-            continue;
-        }
-        match row.plan.action {
-            Some(Action::Set) => row.approve = Approval::Yes,
-            Some(Action::Replace) if allow_replace => row.approve = Approval::Yes,
-            other => not_carried.push(format!(
-                "{} (Row id {}): planned as {}, not the Set the template asked for: {}",
-                w.upn,
-                row.plan.row_id,
-                other.map_or("nothing", |a| a.as_str()),
-                row.plan.reason
-            )),
+        plan::carry_typed_review(row, t);
+        if Approval::parse(&t.approve) == Approval::Yes && row.approve != Approval::Yes {
+            not_carried.push(format!(
+                "{} (Row id {}): {}",
+                row.plan.upn, row.plan.row_id, row.plan.reason
+            ));
         }
     }
     let mut inputs = vec![InputSummary {

@@ -111,9 +111,15 @@ fn plan_template(args: &Args) -> anyhow::Result<PathBuf> {
     let plan = template::plan_path(&args.workbook);
     template::check_plan_path(&plan, args.force)?;
     let key = args.run.key.load_or_create()?;
-    let cloud = crate::cmd::cloud::read_tenant(&args.run.graph, LiveOptions::default())?;
-    let planned = template::plan_template(&args.workbook, &cloud, &key, args.allow_replace)?;
+    let (cloud, _) = crate::cmd::cloud::read_tenant(&args.run.graph, LiveOptions::default())?;
+    let planned = template::plan_template(&args.workbook, &cloud, &key)?;
     let unmatched: Vec<_> = planned.unmatched.iter().collect();
+    // A plan replaced with --force is kept as <stem>.plan.bak.xlsx.
+    let backup = if plan.is_file() {
+        Some(hardmatch::fsutil::keep_backup(&plan)?)
+    } else {
+        None
+    };
     hardmatch::workbook::write_review(
         &plan,
         &planned.rows,
@@ -121,6 +127,13 @@ fn plan_template(args: &Args) -> anyhow::Result<PathBuf> {
         &planned.meta,
         &hardmatch::workbook::WriteOptions::default(),
     )?;
+    if let Some(b) = backup {
+        eprintln!(
+            "The previous {} is kept as {}.",
+            plan.display(),
+            b.keep().display()
+        );
+    }
     let approved = planned
         .rows
         .iter()
@@ -173,8 +186,8 @@ pub fn execute(
     } else {
         // Built only now, so a rerun with nothing left to send needs no sign-in flags: the
         // error is kept until a row needs Graph.
-        match run.graph.config() {
-            Ok(c) => Some(c),
+        match run.graph.sign_in() {
+            Ok((c, _)) => Some(c),
             Err(e) => {
                 return finish(&opts, &key, Err(format!("{e:#}")), run.json);
             }

@@ -7,7 +7,6 @@
 use crate::cmd::{apply, plan};
 use anyhow::Context;
 use clap::Parser;
-use hardmatch::graph::Secret;
 use hardmatch::review::{Action, Approval};
 use hardmatch::sim::{self, Faults, SimConfig, SimHandle};
 use hardmatch::workbook::{self, WriteOptions};
@@ -33,6 +32,9 @@ const DRIFT_ROW: &str = "lee.gu@fabrikam.com";
 const DRIFT_HOLDER: &str = "reception@fabrikam.com";
 
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
+    // The simulated tenant's public dummy secret, the way an admin passes a real one (set before
+    // any thread starts).
+    std::env::set_var("AZURE_CLIENT_SECRET", sim::DEFAULT_CLIENT_SECRET);
     let dir = match args.dir {
         Some(d) => {
             std::fs::create_dir_all(&d)
@@ -69,7 +71,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
 
     step("1. Plan the AD export against the tenant, read live");
     let graph_flags = graph_flags(&sim, &key);
-    let mut plan_args = parse::<plan::Args>(
+    let plan_args = parse::<plan::Args>(
         [
             "plan",
             path(&ad),
@@ -84,7 +86,6 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         .map(String::from)
         .chain(graph_flags.iter().cloned()),
     )?;
-    plan_args.graph.client_secret = Some(Secret::new(sim::DEFAULT_CLIENT_SECRET));
     plan::run(plan_args)?;
 
     step("2. The change board approves");
@@ -170,13 +171,12 @@ fn graph_flags(sim: &SimHandle, key: &Path) -> Vec<String> {
 }
 
 fn apply_once(workbook: &Path, graph_flags: &[String]) -> anyhow::Result<ExitCode> {
-    let mut args = parse::<apply::Args>(
+    let args = parse::<apply::Args>(
         ["apply", path(workbook), "--purge-deleted-conflicts"]
             .into_iter()
             .map(String::from)
             .chain(graph_flags.iter().cloned()),
     )?;
-    args.run.graph.client_secret = Some(Secret::new(sim::DEFAULT_CLIENT_SECRET));
     apply::run(args)
 }
 

@@ -5,6 +5,7 @@ pub mod cloud;
 pub mod convert;
 pub mod demo;
 pub mod graph_args;
+pub mod output;
 pub mod plan;
 pub mod revert;
 pub mod sim;

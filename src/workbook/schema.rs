@@ -173,10 +173,11 @@ pub const PLAN_COLUMNS: &[Column] = &[
         34.0,
         Kind::Identifier,
     )),
+    // Not the Fingerprint's width, so each hidden column keeps a <col> element of its own.
     hidden(col(
         Field::ResultFingerprint,
         "Result fingerprint",
-        34.0,
+        36.0,
         Kind::Identifier,
     )),
 ];

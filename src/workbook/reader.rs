@@ -183,7 +183,9 @@ impl SheetReader<'_> {
             ));
         }
         for (i, c) in PLAN_COLUMNS.iter().enumerate() {
-            if !found[i] && !c.required {
+            // A workbook from before a column existed reads as it always did: the column's
+            // values are empty, which for Revert and Previous ImmutableId means "nothing yet".
+            if !found[i] && !c.required && !c.added_later {
                 self.out.warnings.push(format!(
                     "{}: no \"{}\" column; its values are read as empty",
                     self.sheet, c.header

@@ -133,6 +133,10 @@ fn a_tall_last_row_is_written_once() {
     let path = dir.path().join("plan.xlsx");
     let mut rows = rows(3);
     rows[2].plan.checks = vec!["one".into(), "two".into(), "three".into()];
+    // apply's Result wraps too: a Graph error with its request-id takes a few lines.
+    rows[0].result = "Request_BadRequest: Another object with the same value for property \
+                      onPremisesImmutableId already exists. request-id 7d0c3c9e"
+        .into();
     write(&path, &rows);
     let xml = sheet_xml(&path, 3);
     let numbers: Vec<u32> = xml
@@ -145,6 +149,7 @@ fn a_tall_last_row_is_written_once() {
     // Excel repairs a sheet whose rows repeat or go backwards.
     assert!(numbers.windows(2).all(|w| w[0] < w[1]), "{numbers:?}");
     assert!(xml.contains(r#"<row r="4" ht="45" customHeight="1">"#));
+    assert!(xml.contains(r#"<row r="2" ht="60" customHeight="1">"#), "{xml}");
     let back = read_review(&path).unwrap();
     assert_eq!(back.rows, rows);
     assert!(back.warnings.is_empty(), "{:?}", back.warnings);

@@ -114,13 +114,17 @@ pub(super) fn write_summary(
     }
     r += 1;
 
+    // The charts come first, right under the title, so that they are on the first page and
+    // never cut by a page break; the tables they draw from follow.
+    let charts_at = r;
+    r += CHART_ROWS + 1;
     let actions = write_action_counts(ws, &mut r, tally, unmatched, f)?;
     let statuses = if tally.any_status() {
         Some(write_status_counts(ws, &mut r, tally, f)?)
     } else {
         None
     };
-    write_charts(ws, &mut r, actions, statuses)?;
+    write_charts(ws, charts_at, actions, statuses)?;
     write_details(ws, r, plan_sheets, meta, f)
 }
 
@@ -190,22 +194,21 @@ fn write_status_counts(
     Ok((first, last))
 }
 
-/// Rows per Action, and per Status when there are any, side by side under the tables.
+/// Rows per Action, and per Status when there are any, side by side at row `r`.
 fn write_charts(
     ws: &mut Worksheet,
-    r: &mut u32,
+    r: u32,
     actions: (u32, u32),
     statuses: Option<(u32, u32)>,
 ) -> Result<(), XlsxError> {
     let colours: Vec<u32> = Action::ALL.iter().map(|a| action_colour(*a)).collect();
     let chart = counts_chart("Rows per Action", actions, &colours, CHART_WIDTH);
-    ws.insert_chart(*r, 0, &chart)?;
+    ws.insert_chart(r, 0, &chart)?;
     if let Some(rows) = statuses {
         let colours: Vec<u32> = STATUSES.iter().map(|(_, c)| *c).collect();
         let chart = counts_chart("Rows per Status", rows, &colours, STATUS_CHART_WIDTH);
-        ws.insert_chart_with_offset(*r, 0, &chart, CHART_WIDTH + CHART_GAP, 0)?;
+        ws.insert_chart_with_offset(r, 0, &chart, CHART_WIDTH + CHART_GAP, 0)?;
     }
-    *r += CHART_ROWS + 1;
     Ok(())
 }
 

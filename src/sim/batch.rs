@@ -1,7 +1,8 @@
 //! `POST /v1.0/$batch` (graph-behaviour.md §5): at most 20 items with unique ids, each run through
 //! the same path as a top-level call (so each is faulted and throttled on its own; an item over
 //! budget gets its own 429 inside a 200 batch), `dependsOn` honoured with 424 for dependents of
-//! failed items. Items run in request order, deferred until their dependencies ran; responses are
+//! failed items. A batch must be fully parallel or fully sequential (one chain), or Graph
+//! refuses it whole. The envelope itself may draw an injected fault, like any Graph call. Items run in request order, deferred until their dependencies ran; responses are
 //! shuffled (with the fault seed) unless `SimConfig::shuffle_batch_responses` is off, because
 //! Graph does not promise an order.
 
@@ -14,6 +15,9 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 const MAX_ITEMS: usize = 20;
 
 pub(crate) async fn handle(sim: &Sim, app: &str, ids: &Ids, body: &[u8]) -> Reply {
+    if let Some(r) = super::faults::injected_reply(sim, app, ids) {
+        return r;
+    }
     let req: BatchRequest = match serde_json::from_slice(body) {
         Ok(r) => r,
         Err(e) => {
@@ -70,6 +74,15 @@ pub(crate) async fn handle(sim: &Sim, app: &str, ids: &Ids, body: &[u8]) -> Repl
                 vec![],
             );
         }
+    }
+    if !parallel_or_one_chain(&req) {
+        return graph_error(
+            ids,
+            400,
+            "BadRequest",
+            "Batch should be either fully sequential or fully parallel",
+            vec![],
+        );
     }
 
     let mut done: HashMap<String, u16> = HashMap::new();
@@ -174,4 +187,25 @@ pub(crate) async fn handle(sim: &Sim, app: &str, ids: &Ids, body: &[u8]) -> Repl
     }
     let body = serde_json::to_value(BatchResponse { responses: out }).unwrap_or(Value::Null);
     Reply::json(200, body)
+}
+
+/// Fully parallel (no `dependsOn`), or fully sequential: one chain in which exactly one request
+/// depends on nothing, every other depends on exactly one, and none is depended on twice.
+/// Graph refused its own documentation's example of anything in between (two requests first,
+/// then two depending on them) with this 400 (microsoft-graph-docs-contrib#2339).
+fn parallel_or_one_chain(req: &BatchRequest) -> bool {
+    if req.requests.iter().all(|r| r.depends_on.is_empty()) {
+        return true;
+    }
+    let roots = req
+        .requests
+        .iter()
+        .filter(|r| r.depends_on.is_empty())
+        .count();
+    let mut parents = HashSet::new();
+    roots == 1
+        && req
+            .requests
+            .iter()
+            .all(|r| r.depends_on.len() <= 1 && r.depends_on.iter().all(|d| parents.insert(d)))
 }

@@ -137,6 +137,9 @@ pub(crate) fn route(
             one_user(sim, method, &k, query, body, ids)
         }
         [u, k] if u.eq_ignore_ascii_case("users") => {
+            if k.eq_ignore_ascii_case("$count") {
+                return count_users(sim, method, headers, ids);
+            }
             if k.starts_with('$') {
                 // Graph reads a leading `$` as a system segment; the doc says to use /users('$…').
                 return segment_not_found(ids, k);
@@ -237,6 +240,43 @@ pub(crate) fn route(
             segment_not_found(ids, &last)
         }
     }
+}
+
+/// `GET /users/$count`: needs `ConsistencyLevel: eventual` (an advanced query) and answers the
+/// number as `text/plain`.
+fn count_users(sim: &Sim, method: &str, headers: &Headers, ids: &Ids) -> Reply {
+    if method != "GET" {
+        return graph_error(
+            ids,
+            405,
+            "Request_BadRequest",
+            "Specified HTTP method is not allowed for the request uri.",
+            vec![],
+        );
+    }
+    let eventual = headers
+        .get("consistencylevel")
+        .is_some_and(|v| v.trim().eq_ignore_ascii_case("eventual"));
+    if !eventual {
+        return bad_request(ids, "$count is not currently supported.");
+    }
+    let n = lock(&sim.tenant).users.len();
+    Reply::json_bytes(200, n.to_string().into_bytes()).header("Content-Type", "text/plain")
+}
+
+/// Graph's answer to a UPN outside Entra's username policy.
+fn invalid_upn(ids: &Ids) -> Reply {
+    graph_error(
+        ids,
+        400,
+        "Request_BadRequest",
+        "Property userPrincipalName is invalid.",
+        vec![ErrorDetail {
+            code: "InvalidValue".into(),
+            target: Some("userPrincipalName".into()),
+            ..Default::default()
+        }],
+    )
 }
 
 fn segment_not_found(ids: &Ids, seg: &str) -> Reply {
@@ -944,8 +984,8 @@ fn create_user(sim: &Sim, body: Option<Value>, ids: &Ids) -> Reply {
         .as_str()
         .unwrap_or_default()
         .to_string();
-    if !upn.contains('@') {
-        return invalid_value(ids, "userPrincipalName");
+    if state::upn_problem(&upn).is_some() {
+        return invalid_upn(ids);
     }
     if t.upn_index.contains_key(&upn.to_lowercase()) {
         return conflict(ids, "userPrincipalName", None);
@@ -1005,6 +1045,9 @@ fn restore(sim: &Sim, id: &str, body: Option<Value>, ids: &Ids) -> Reply {
                 u.user_principal_name.as_deref().unwrap_or_default(),
             )
         });
+    if state::upn_problem(&wanted).is_some() {
+        return invalid_upn(ids);
+    }
     if t.upn_index.contains_key(&wanted.to_lowercase()) {
         return conflict(ids, "userPrincipalName", None);
     }

@@ -278,7 +278,10 @@ async fn a_failed_dependency_is_retried_only_with_its_parent_and_stays_a_chain()
             item("y", &["x"]),
         ])
         .await;
-    assert!(out[0].is_ok() && out[1].is_ok() && out[2].is_ok(), "{out:?}");
+    assert!(
+        out[0].is_ok() && out[1].is_ok() && out[2].is_ok(),
+        "{out:?}"
+    );
     assert_eq!(out[3].as_ref().unwrap_err().status(), Some(404));
     assert_eq!(out[4].as_ref().unwrap_err().status(), Some(424));
     let requests = stub.graph_requests();

@@ -56,7 +56,10 @@ async fn throttling_is_bounded_by_time_not_by_the_attempts_of_5xx_errors() {
     })
     .await;
     let (client, clock) = stub.client(); // max_attempts = 4
-    client.get_user("u1").await.expect("ten 429s fit the budget");
+    client
+        .get_user("u1")
+        .await
+        .expect("ten 429s fit the budget");
     assert_eq!(calls.load(Ordering::SeqCst), 11);
     assert!(clock.now() >= Duration::from_secs(10));
 
@@ -131,7 +134,10 @@ async fn a_cpu_limited_429_holds_only_that_request() {
     assert!(results.iter().all(Result::is_ok));
     // One Retry-After of 1 s; refilling an emptied write bucket for 100 writes would take 5 s.
     let t = clock.now();
-    assert!(t >= Duration::from_secs(1) && t < Duration::from_millis(1500), "{t:?}");
+    assert!(
+        t >= Duration::from_secs(1) && t < Duration::from_millis(1500),
+        "{t:?}"
+    );
 }
 
 #[tokio::test]
@@ -190,8 +196,12 @@ async fn a_listing_partition_that_runs_out_of_attempts_is_retried_alone() {
             return Some(Reply::error(503, "serviceNotAvailable", "try later"));
         }
         let users = match filter.as_str() {
-            f if f.contains("'q'") => vec![json!({"id": "1", "userPrincipalName": "quinn@contoso.com"})],
-            f if f.contains("'a'") => vec![json!({"id": "2", "userPrincipalName": "ann@contoso.com"})],
+            f if f.contains("'q'") => {
+                vec![json!({"id": "1", "userPrincipalName": "quinn@contoso.com"})]
+            }
+            f if f.contains("'a'") => {
+                vec![json!({"id": "2", "userPrincipalName": "ann@contoso.com"})]
+            }
             _ => vec![],
         };
         Some(Reply::json(200, page(&users, None)))
@@ -255,8 +265,12 @@ async fn a_final_error_names_the_ags_diagnostic_request_id_and_date() {
     const AGS: &str = r#"{"ServerInfo":{"DataCenter":"West Europe","Slice":"E","Ring":"4","ScaleUnit":"002","RoleInstance":"AM2PEPF0001","ADSiteName":"AMS"}}"#;
     let stub = serve(|r| {
         (!r.is_token()).then(|| {
-            Reply::error(403, "Authorization_RequestDenied", "Insufficient privileges to complete the operation.")
-                .with_header("x-ms-ags-diagnostic", AGS)
+            Reply::error(
+                403,
+                "Authorization_RequestDenied",
+                "Insufficient privileges to complete the operation.",
+            )
+            .with_header("x-ms-ags-diagnostic", AGS)
         })
     })
     .await;
@@ -266,7 +280,12 @@ async fn a_final_error_names_the_ags_diagnostic_request_id_and_date() {
         .await
         .unwrap_err();
     let text = err.to_string();
-    for part in ["req-123", "2026-11-26T10:00:00", "AM2PEPF0001", "x-ms-ags-diagnostic"] {
+    for part in [
+        "req-123",
+        "2026-11-26T10:00:00",
+        "AM2PEPF0001",
+        "x-ms-ags-diagnostic",
+    ] {
         assert!(text.contains(part), "{part} missing in {text}");
     }
     // And for a batched write (the envelope's diagnostic header stands for its items).
@@ -304,13 +323,20 @@ async fn a_restore_whose_answer_was_lost_is_read_back_before_it_is_called_failed
         let mut state = r2.lock().unwrap();
         if r.method == "POST" && r.path().ends_with("/restore") {
             if state.insert("gone".into(), true).is_some() {
-                return Some(Reply::error(404, "Request_ResourceNotFound", "Resource 'gone' does not exist"));
+                return Some(Reply::error(
+                    404,
+                    "Request_ResourceNotFound",
+                    "Resource 'gone' does not exist",
+                ));
             }
             // Carried out, answered with a 504 from a gateway that timed out waiting.
             return Some(Reply::error(504, "GatewayTimeout", "The gateway timed out"));
         }
         if r.method == "GET" && r.path() == "/v1.0/users/gone" {
-            return Some(Reply::json(200, json!({"id": "gone", "userPrincipalName": "gone@contoso.com"})));
+            return Some(Reply::json(
+                200,
+                json!({"id": "gone", "userPrincipalName": "gone@contoso.com"}),
+            ));
         }
         None
     })

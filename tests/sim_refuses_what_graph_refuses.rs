@@ -32,7 +32,10 @@ fn unthrottled() -> SimConfig {
     }
 }
 
-async fn batch(env: &Env, items: Vec<BatchItem>) -> (u16, reqwest::header::HeaderMap, serde_json::Value) {
+async fn batch(
+    env: &Env,
+    items: Vec<BatchItem>,
+) -> (u16, reqwest::header::HeaderMap, serde_json::Value) {
     env.send(
         "POST",
         "/$batch",
@@ -53,7 +56,11 @@ async fn a_batch_is_fully_parallel_or_one_chain() {
     .await;
     let mixed = [
         // A chain plus an independent request.
-        vec![patch("1", 1, &[]), patch("2", 2, &["1"]), patch("3", 3, &[])],
+        vec![
+            patch("1", 1, &[]),
+            patch("2", 2, &["1"]),
+            patch("3", 3, &[]),
+        ],
         // Two parallel chains.
         vec![
             patch("1", 1, &[]),
@@ -62,9 +69,17 @@ async fn a_batch_is_fully_parallel_or_one_chain() {
             patch("4", 4, &["3"]),
         ],
         // Two requests depending on the same one.
-        vec![patch("1", 1, &[]), patch("2", 2, &["1"]), patch("3", 3, &["1"])],
+        vec![
+            patch("1", 1, &[]),
+            patch("2", 2, &["1"]),
+            patch("3", 3, &["1"]),
+        ],
         // One request depending on two.
-        vec![patch("1", 1, &[]), patch("2", 2, &["1"]), patch("3", 3, &["1", "2"])],
+        vec![
+            patch("1", 1, &[]),
+            patch("2", 2, &["1"]),
+            patch("3", 3, &["1", "2"]),
+        ],
     ];
     for items in mixed {
         let (s, _, v) = batch(&env, items).await;
@@ -84,7 +99,11 @@ async fn a_batch_is_fully_parallel_or_one_chain() {
     );
     let (s, _, v) = batch(
         &env,
-        vec![patch("c", 3, &["b"]), patch("a", 1, &[]), patch("b", 2, &["a"])],
+        vec![
+            patch("c", 3, &["b"]),
+            patch("a", 1, &[]),
+            patch("b", 2, &["a"]),
+        ],
     )
     .await;
     assert_eq!(s, 200, "one chain, listed in any order: {v}");
@@ -191,7 +210,11 @@ async fn upns_outside_entras_character_set_are_refused_on_create() {
         let (s, _, v) = env.send("POST", "/users", Some(new_user(upn))).await;
         assert_eq!(s, 400, "{upn}: {v}");
         assert_eq!(error_code(&v), "Request_BadRequest", "{upn}");
-        assert_eq!(error_message(&v), "Property userPrincipalName is invalid.", "{upn}");
+        assert_eq!(
+            error_message(&v),
+            "Property userPrincipalName is invalid.",
+            "{upn}"
+        );
     }
     for upn in [
         "o'neil@contoso.com",
@@ -224,5 +247,8 @@ async fn a_seed_with_a_upn_entra_refuses_is_refused_with_the_user_named() {
         Err(e) => e.to_string(),
     };
     assert!(err.contains("Ünicode@contoso.com"), "{err}");
-    assert!(err.contains("00000000-0000-4000-8000-00000000000f"), "{err}");
+    assert!(
+        err.contains("00000000-0000-4000-8000-00000000000f"),
+        "{err}"
+    );
 }

@@ -4,15 +4,20 @@
 //! - One `client-request-id` (a fresh v4 GUID) per *logical* request, reused by its retries, so
 //!   all attempts of one operation can be found together in Graph's activity log; each attempt
 //!   still gets its own server `request-id`.
-//! - 429 waits `Retry-After` (fractional seconds allowed, e.g. `2.128`); 503/504, connection
-//!   errors and timeouts back off exponentially with jitter (or honour `Retry-After` if sent).
+//! - 429 waits `Retry-After` (fractional seconds allowed, e.g. `2.128`; real time whatever the
+//!   clock's scale) and holds what the 429 names ([`Limit`]); throttling is bounded by time
+//!   ([`RetryPolicy::throttle_budget`]), not by attempts, because Graph keeps a client waiting
+//!   as long as its quota needs. 503/504, connection errors and timeouts back off exponentially
+//!   with jitter (or honour `Retry-After` if sent), bounded by [`RetryPolicy::max_attempts`].
 //! - 401 signs in again once, then retries; 400/403/404/409 and other statuses are never retried.
-//! - Attempts are bounded by [`RetryPolicy::max_attempts`].
+//! - A request whose answer was lost (network error, 5xx) may have been carried out: the caller
+//!   learns it ([`Sent::in_doubt`]) and settles it (a DELETE's 404 is settled here).
 
 use super::auth::TokenProvider;
 use super::clock::Clock;
 use super::error::{ApiError, GraphError};
 use super::pacing::{Cost, Pacer};
+use super::stats::{Limit, Recorder};
 use reqwest::header::HeaderMap;
 use reqwest::Method;
 use serde_json::Value;
@@ -22,18 +27,60 @@ use std::time::Duration;
 /// Retry bounds.
 #[derive(Clone, Debug, PartialEq)]
 pub struct RetryPolicy {
-    /// Attempts per logical request, including the first (default 6).
+    /// Attempts per logical request that may fail with a 5xx or a network error, including
+    /// the first (default 6). 429s do not count: see `throttle_budget`.
     pub max_attempts: u32,
-    /// Longest single wait accepted from `Retry-After` or backoff (default 120 s).
+    /// Longest single wait accepted from `Retry-After` or backoff (default 300 s; Graph's write
+    /// window is 150 s).
     pub max_wait: Duration,
+    /// How long a request keeps honouring 429s, from its first 429 (default 15 min): a retry
+    /// that could not start within it is not made, and the 429 is returned.
+    pub throttle_budget: Duration,
 }
 
 impl Default for RetryPolicy {
     fn default() -> Self {
         RetryPolicy {
             max_attempts: 6,
-            max_wait: Duration::from_secs(120),
+            max_wait: Duration::from_secs(300),
+            throttle_budget: Duration::from_secs(15 * 60),
         }
+    }
+}
+
+/// A 429's Retry-After (or, without one, a backoff), in clock time, and what it holds.
+pub(crate) struct Throttle {
+    pub limit: Limit,
+    pub wait: Duration,
+}
+
+impl Throttle {
+    /// From a 429's headers: `x-ms-throttle-information` names the limit; `Retry-After` is
+    /// real seconds (converted to `clock` time); `n` counts this request's 429s for the backoff.
+    pub fn of(
+        header: impl Fn(&str) -> Option<String>,
+        is_write: bool,
+        clock: &Clock,
+        n: u32,
+    ) -> Throttle {
+        let wait = header("retry-after")
+            .and_then(|v| parse_retry_after(&v))
+            .map(|d| clock.from_server(d))
+            .unwrap_or_else(|| backoff(n));
+        Throttle {
+            limit: Limit::of_429(header("x-ms-throttle-information").as_deref(), is_write),
+            wait,
+        }
+    }
+}
+
+/// Seconds for a log line: "0.02 s", "2.13 s", "95 s".
+pub(crate) fn secs(d: Duration) -> String {
+    let s = d.as_secs_f64();
+    if s < 10.0 {
+        format!("{s:.2} s")
+    } else {
+        format!("{s:.0} s")
     }
 }
 
@@ -84,6 +131,10 @@ pub struct GraphResponse {
     pub body: Vec<u8>,
     /// Graph's `request-id` header.
     pub request_id: Option<String>,
+    /// The `date` header.
+    pub date: Option<String>,
+    /// The `x-ms-ags-diagnostic` header (which Graph data centre answered), for support cases.
+    pub ags_diagnostic: Option<String>,
     /// An earlier attempt's answer was lost (connection reset, timeout): that attempt may have
     /// been carried out. A retried DELETE that then finds nothing (404) already succeeded.
     pub answer_lost_before: bool,
@@ -99,11 +150,19 @@ impl GraphResponse {
     }
 }
 
+/// What [`Pipeline::send`] ended with: the final result, and whether an attempt's answer was
+/// lost before it, so that the request may have been carried out although it failed.
+pub(crate) struct Sent {
+    pub result: Result<GraphResponse, GraphError>,
+    pub in_doubt: bool,
+}
+
 pub(crate) struct Pipeline {
     pub http: reqwest::Client,
     pub tokens: TokenProvider,
     pub clock: Clock,
     pub pacer: Arc<Pacer>,
+    pub stats: Arc<Recorder>,
     pub retry: RetryPolicy,
     /// `<graph>/v1.0`
     pub root: String,
@@ -142,15 +201,47 @@ impl Pipeline {
         headers: &[(&str, &str)],
         cost: Cost,
     ) -> Result<GraphResponse, GraphError> {
-        let url = self.absolute(url)?;
+        self.send_observed(method, url, body, headers, cost, &|| {})
+            .await
+            .result
+    }
+
+    /// [`Pipeline::send`], calling `on_attempt` right before each attempt leaves (after pacing
+    /// and sign-in), and telling whether the request is in doubt.
+    pub async fn send_observed(
+        &self,
+        method: Method,
+        url: &str,
+        body: Option<&Value>,
+        headers: &[(&str, &str)],
+        cost: Cost,
+        on_attempt: &(dyn Fn() + Send + Sync),
+    ) -> Sent {
+        let url = match self.absolute(url) {
+            Ok(u) => u,
+            Err(e) => {
+                return Sent {
+                    result: Err(e),
+                    in_doubt: false,
+                }
+            }
+        };
         let crid = uuid::Uuid::new_v4().to_string();
-        let mut attempt = 0u32;
+        let path = reqwest::Url::parse(&url)
+            .map(|u| u.path().to_string())
+            .unwrap_or_default();
+        let mut failures = 0u32;
+        let mut throttles = 0u32;
+        let mut throttled_since: Option<Duration> = None;
         let mut refreshed = false;
-        let mut answer_lost = false;
+        let mut in_doubt = false;
+        let done = |result, in_doubt| Sent { result, in_doubt };
         loop {
-            attempt += 1;
             self.pacer.acquire(cost).await;
-            let token = self.tokens.token().await?;
+            let token = match self.tokens.token().await {
+                Ok(t) => t,
+                Err(e) => return done(Err(e), in_doubt),
+            };
             let mut req = self
                 .http
                 .request(method.clone(), &url)
@@ -162,116 +253,170 @@ impl Pipeline {
             if let Some(b) = body {
                 req = req.json(b);
             }
-            let wait = match req.send().await {
+            on_attempt();
+            let resp = match req.send().await {
                 Err(e) => {
-                    let transient =
-                        e.is_timeout() || e.is_connect() || e.is_request() || e.is_body();
+                    let connect = e.is_connect();
+                    let transient = e.is_timeout() || connect || e.is_request() || e.is_body();
                     let message = describe(e);
-                    tracing::debug!(client_request_id = %crid, attempt, error = %message, "transport error");
-                    if attempt >= self.retry.max_attempts || !transient {
-                        return Err(GraphError::Transport {
-                            host: host_of(&url),
-                            message,
-                            client_request_id: crid,
-                        });
+                    failures += 1;
+                    let err = GraphError::Transport {
+                        host: host_of(&url),
+                        message: message.clone(),
+                        client_request_id: crid.clone(),
+                    };
+                    // A connection refused never reached Graph; anything else may have.
+                    in_doubt |= !connect;
+                    if failures >= self.retry.max_attempts || !transient {
+                        return done(Err(err), in_doubt);
                     }
-                    answer_lost = true;
-                    backoff(attempt)
-                }
-                Ok(resp) => {
-                    let status = resp.status().as_u16();
-                    let h = resp.headers().clone();
-                    let hv = |k: &str| h.get(k).and_then(|v| v.to_str().ok()).map(str::to_string);
-                    let request_id = hv("request-id");
-                    let pct =
-                        hv("x-ms-throttle-limit-percentage").and_then(|v| v.parse::<f64>().ok());
-                    tracing::debug!(
-                        method = %method,
-                        path = resp.url().path(),
-                        status,
+                    self.stats.network_error();
+                    let wait = backoff(failures).min(self.retry.max_wait);
+                    tracing::info!(
                         client_request_id = %crid,
-                        request_id = request_id.as_deref().unwrap_or(""),
-                        date = hv("date").as_deref().unwrap_or(""),
-                        x_ms_ags_diagnostic = hv("x-ms-ags-diagnostic").as_deref().unwrap_or(""),
-                        x_ms_resource_unit = hv("x-ms-resource-unit").as_deref().unwrap_or(""),
-                        x_ms_throttle_limit_percentage = hv("x-ms-throttle-limit-percentage").as_deref().unwrap_or(""),
-                        attempt,
-                        "graph response"
+                        "{method} {path}: network error ({message}); retrying in {} (attempt {} of {})",
+                        secs(wait), failures + 1, self.retry.max_attempts
                     );
-                    // A 429 means someone (maybe another app on the tenant) is over a limit:
-                    // slow down a little even without the percentage header.
-                    self.pacer.observe_pressure(if status == 429 {
-                        pct.or(Some(0.8))
-                    } else {
-                        pct
-                    });
-                    let ra = retry_after(&h);
-                    let body = match resp.bytes().await {
-                        Ok(b) => b.to_vec(),
-                        Err(e) if attempt < self.retry.max_attempts => {
-                            answer_lost = true;
-                            tracing::debug!(client_request_id = %crid, error = %describe(e), "body read failed");
-                            self.clock.sleep(backoff(attempt)).await;
-                            continue;
-                        }
-                        Err(e) => {
-                            return Err(GraphError::Transport {
+                    self.clock.sleep(wait).await;
+                    continue;
+                }
+                Ok(resp) => resp,
+            };
+            let status = resp.status().as_u16();
+            let h = resp.headers().clone();
+            let hv = |k: &str| h.get(k).and_then(|v| v.to_str().ok()).map(str::to_string);
+            let request_id = hv("request-id");
+            let pct = hv("x-ms-throttle-limit-percentage").and_then(|v| v.parse::<f64>().ok());
+            tracing::debug!(
+                method = %method,
+                path = %path,
+                status,
+                client_request_id = %crid,
+                request_id = request_id.as_deref().unwrap_or(""),
+                date = hv("date").as_deref().unwrap_or(""),
+                x_ms_ags_diagnostic = hv("x-ms-ags-diagnostic").as_deref().unwrap_or(""),
+                x_ms_resource_unit = hv("x-ms-resource-unit").as_deref().unwrap_or(""),
+                x_ms_throttle_limit_percentage = hv("x-ms-throttle-limit-percentage").as_deref().unwrap_or(""),
+                "graph response"
+            );
+            let body = match resp.bytes().await {
+                Ok(b) => b.to_vec(),
+                Err(e) => {
+                    failures += 1;
+                    in_doubt = true;
+                    let message = describe(e);
+                    if failures >= self.retry.max_attempts {
+                        return done(
+                            Err(GraphError::Transport {
                                 host: host_of(&url),
-                                message: describe(e),
+                                message,
                                 client_request_id: crid,
-                            })
-                        }
-                    };
-                    if (200..300).contains(&status) {
-                        return Ok(GraphResponse {
-                            status,
-                            body,
-                            request_id,
-                            answer_lost_before: answer_lost,
-                        });
+                            }),
+                            in_doubt,
+                        );
                     }
-                    if status == 404 && answer_lost && method == Method::DELETE {
-                        // The lost attempt deleted it; Graph's 404 is the proof, not a failure.
-                        tracing::debug!(client_request_id = %crid, "DELETE retried after a lost answer: 404 means done");
-                        return Ok(GraphResponse {
-                            status: 204,
-                            body: Vec::new(),
-                            request_id,
-                            answer_lost_before: true,
-                        });
-                    }
-                    let err = || {
-                        GraphError::from(ApiError::from_response(
-                            status,
-                            &body,
-                            request_id.clone(),
-                            hv("date"),
-                            Some(crid.clone()),
-                            ra,
-                        ))
-                    };
-                    match status {
-                        401 if !refreshed && self.tokens.invalidate(&token).await => {
-                            refreshed = true;
-                            tracing::debug!(client_request_id = %crid, "401: signing in again once");
-                            continue;
-                        }
-                        429 | 503 | 504 if attempt < self.retry.max_attempts => {
-                            let wait = match (status, ra) {
-                                (_, Some(ra)) => ra,
-                                _ => backoff(attempt),
-                            };
-                            if status == 429 {
-                                self.pacer.throttled(wait.min(self.retry.max_wait), cost);
-                            }
-                            wait
-                        }
-                        _ => return Err(err()),
-                    }
+                    self.stats.network_error();
+                    let wait = backoff(failures).min(self.retry.max_wait);
+                    tracing::info!(client_request_id = %crid, "{method} {path}: the answer was cut off ({message}); retrying in {}", secs(wait));
+                    self.clock.sleep(wait).await;
+                    continue;
                 }
             };
-            let wait = wait.min(self.retry.max_wait);
-            tracing::debug!(client_request_id = %crid, attempt, wait_ms = wait.as_millis() as u64, "retrying");
+            if (200..300).contains(&status) {
+                self.pacer.observe_pressure(pct);
+                return done(
+                    Ok(GraphResponse {
+                        status,
+                        body,
+                        request_id,
+                        date: hv("date"),
+                        ags_diagnostic: hv("x-ms-ags-diagnostic"),
+                        answer_lost_before: in_doubt,
+                    }),
+                    in_doubt,
+                );
+            }
+            if status == 404 && in_doubt && method == Method::DELETE {
+                // The lost attempt deleted it; Graph's 404 is the proof, not a failure.
+                self.stats.in_doubt_resolved();
+                tracing::debug!(client_request_id = %crid, "DELETE retried after a lost answer: 404 means done");
+                return done(
+                    Ok(GraphResponse {
+                        status: 204,
+                        body: Vec::new(),
+                        request_id,
+                        date: hv("date"),
+                        ags_diagnostic: hv("x-ms-ags-diagnostic"),
+                        answer_lost_before: true,
+                    }),
+                    in_doubt,
+                );
+            }
+            let ra = retry_after(&h).map(|d| self.clock.from_server(d));
+            let err = || {
+                let mut e = ApiError::from_response(
+                    status,
+                    &body,
+                    request_id.clone(),
+                    hv("date"),
+                    Some(crid.clone()),
+                    ra,
+                );
+                e.ags_diagnostic = hv("x-ms-ags-diagnostic");
+                GraphError::from(e)
+            };
+            let wait = match status {
+                401 if !refreshed && self.tokens.invalidate(&token).await => {
+                    refreshed = true;
+                    tracing::debug!(client_request_id = %crid, "401: signing in again once");
+                    continue;
+                }
+                429 => {
+                    throttles += 1;
+                    let t = Throttle::of(hv, method != Method::GET, &self.clock, throttles);
+                    let wait = t.wait.min(self.retry.max_wait);
+                    let now = self.clock.now();
+                    let since = *throttled_since.get_or_insert(now);
+                    if now + wait > since + self.retry.throttle_budget {
+                        tracing::info!(client_request_id = %crid, "{method} {path}: HTTP 429 ({}) after {} of throttling; giving up", t.limit, secs(now - since));
+                        return done(Err(err()), in_doubt);
+                    }
+                    if t.limit != Limit::Request {
+                        // Someone (maybe another app on the tenant) is over a quota: slow down
+                        // a little even without the percentage header.
+                        self.pacer.observe_pressure(pct.or(Some(0.8)));
+                    }
+                    self.pacer.throttled(t.limit, wait);
+                    self.stats.throttled(t.limit, wait);
+                    tracing::info!(
+                        client_request_id = %crid,
+                        "{method} {path}: HTTP 429 for {}{}; retrying in {}",
+                        t.limit,
+                        hv("x-ms-throttle-information").map(|i| format!(" ({i})")).unwrap_or_default(),
+                        secs(wait)
+                    );
+                    wait
+                }
+                500 | 502 | 503 | 504 => {
+                    failures += 1;
+                    // A gateway that gave up may have passed the request on.
+                    in_doubt = true;
+                    if failures >= self.retry.max_attempts || status == 500 || status == 502 {
+                        return done(Err(err()), in_doubt);
+                    }
+                    self.stats.server_error();
+                    let wait = ra
+                        .unwrap_or_else(|| backoff(failures))
+                        .min(self.retry.max_wait);
+                    tracing::info!(
+                        client_request_id = %crid,
+                        "{method} {path}: HTTP {status}; retrying in {} (attempt {} of {})",
+                        secs(wait), failures + 1, self.retry.max_attempts
+                    );
+                    wait
+                }
+                _ => return done(Err(err()), in_doubt),
+            };
             self.clock.sleep(wait).await;
         }
     }

@@ -288,7 +288,7 @@ async fn a_failed_dependency_is_retried_only_with_its_parent_and_stays_a_chain()
     assert_eq!(requests.len(), 3, "two chains, then the retried tail");
     let retried = requests
         .iter()
-        .map(|r| batch_items(r))
+        .map(batch_items)
         .find(|items| items[0]["id"] == "c")
         .expect("the tail c → d was sent again");
     assert_eq!(ids_of(&retried), ["c", "d"]);

@@ -172,6 +172,10 @@ async fn without_pacing_a_write_hold_is_released_at_the_quota_rate() {
     // 10 s of hold, then 98 writes at 19.4/s.
     let t = clock.now().as_secs_f64();
     assert!((14.9..15.5).contains(&t), "{t}");
+    let stats = client.stats();
+    assert_eq!(stats.throttled.writes, 1, "{stats:?}");
+    assert_eq!(stats.throttle_wait.writes, Duration::from_secs(10));
+    assert_eq!(stats.throttled_total(), 1);
 }
 
 #[tokio::test]

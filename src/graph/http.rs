@@ -226,27 +226,30 @@ impl Pipeline {
                 }
             }
         };
-        let crid = uuid::Uuid::new_v4().to_string();
-        let path = reqwest::Url::parse(&url)
-            .map(|u| u.path().to_string())
-            .unwrap_or_default();
-        let mut failures = 0u32;
-        let mut throttles = 0u32;
-        let mut throttled_since: Option<Duration> = None;
-        let mut refreshed = false;
-        let mut in_doubt = false;
-        let done = |result, in_doubt| Sent { result, in_doubt };
+        let mut r = Request {
+            path: reqwest::Url::parse(&url)
+                .map(|u| u.path().to_string())
+                .unwrap_or_default(),
+            host: host_of(&url),
+            crid: uuid::Uuid::new_v4().to_string(),
+            method,
+            failures: 0,
+            throttles: 0,
+            throttled_since: None,
+            refreshed: false,
+            in_doubt: false,
+        };
         loop {
             self.pacer.acquire(cost).await;
             let token = match self.tokens.token().await {
                 Ok(t) => t,
-                Err(e) => return done(Err(e), in_doubt),
+                Err(e) => return r.done(Err(e)),
             };
             let mut req = self
                 .http
-                .request(method.clone(), &url)
+                .request(r.method.clone(), &url)
                 .bearer_auth(token.expose())
-                .header("client-request-id", &crid);
+                .header("client-request-id", &r.crid);
             for (k, v) in headers {
                 req = req.header(*k, *v);
             }
@@ -254,170 +257,215 @@ impl Pipeline {
                 req = req.json(b);
             }
             on_attempt();
-            let resp = match req.send().await {
-                Err(e) => {
-                    let connect = e.is_connect();
-                    let transient = e.is_timeout() || connect || e.is_request() || e.is_body();
-                    let message = describe(e);
-                    failures += 1;
-                    let err = GraphError::Transport {
-                        host: host_of(&url),
-                        message: message.clone(),
-                        client_request_id: crid.clone(),
-                    };
-                    // A connection refused never reached Graph; anything else may have.
-                    in_doubt |= !connect;
-                    if failures >= self.retry.max_attempts || !transient {
-                        return done(Err(err), in_doubt);
+            let next = match req.send().await {
+                Err(e) => self.lost(&mut r, e),
+                Ok(resp) => {
+                    let status = resp.status().as_u16();
+                    let h = resp.headers().clone();
+                    r.log_response(status, &h);
+                    match resp.bytes().await {
+                        Err(e) => self.lost(&mut r, e),
+                        Ok(b) => {
+                            self.answered(&mut r, status, &h, b.to_vec(), cost, &token)
+                                .await
+                        }
                     }
-                    self.stats.network_error();
-                    let wait = backoff(failures).min(self.retry.max_wait);
-                    tracing::info!(
-                        client_request_id = %crid,
-                        "{method} {path}: network error ({message}); retrying in {} (attempt {} of {})",
-                        secs(wait), failures + 1, self.retry.max_attempts
-                    );
-                    self.clock.sleep(wait).await;
-                    continue;
-                }
-                Ok(resp) => resp,
-            };
-            let status = resp.status().as_u16();
-            let h = resp.headers().clone();
-            let hv = |k: &str| h.get(k).and_then(|v| v.to_str().ok()).map(str::to_string);
-            let request_id = hv("request-id");
-            let pct = hv("x-ms-throttle-limit-percentage").and_then(|v| v.parse::<f64>().ok());
-            tracing::debug!(
-                method = %method,
-                path = %path,
-                status,
-                client_request_id = %crid,
-                request_id = request_id.as_deref().unwrap_or(""),
-                date = hv("date").as_deref().unwrap_or(""),
-                x_ms_ags_diagnostic = hv("x-ms-ags-diagnostic").as_deref().unwrap_or(""),
-                x_ms_resource_unit = hv("x-ms-resource-unit").as_deref().unwrap_or(""),
-                x_ms_throttle_limit_percentage = hv("x-ms-throttle-limit-percentage").as_deref().unwrap_or(""),
-                "graph response"
-            );
-            let body = match resp.bytes().await {
-                Ok(b) => b.to_vec(),
-                Err(e) => {
-                    failures += 1;
-                    in_doubt = true;
-                    let message = describe(e);
-                    if failures >= self.retry.max_attempts {
-                        return done(
-                            Err(GraphError::Transport {
-                                host: host_of(&url),
-                                message,
-                                client_request_id: crid,
-                            }),
-                            in_doubt,
-                        );
-                    }
-                    self.stats.network_error();
-                    let wait = backoff(failures).min(self.retry.max_wait);
-                    tracing::info!(client_request_id = %crid, "{method} {path}: the answer was cut off ({message}); retrying in {}", secs(wait));
-                    self.clock.sleep(wait).await;
-                    continue;
                 }
             };
-            if (200..300).contains(&status) {
-                self.pacer.observe_pressure(pct);
-                return done(
-                    Ok(GraphResponse {
-                        status,
-                        body,
-                        request_id,
-                        date: hv("date"),
-                        ags_diagnostic: hv("x-ms-ags-diagnostic"),
-                        answer_lost_before: in_doubt,
-                    }),
-                    in_doubt,
-                );
+            match next {
+                Next::Done(result) => return r.done(result),
+                Next::Again => {}
+                Next::Wait(wait) => self.clock.sleep(wait).await,
             }
-            if status == 404 && in_doubt && method == Method::DELETE {
-                // The lost attempt deleted it; Graph's 404 is the proof, not a failure.
-                self.stats.in_doubt_resolved();
-                tracing::debug!(client_request_id = %crid, "DELETE retried after a lost answer: 404 means done");
-                return done(
-                    Ok(GraphResponse {
-                        status: 204,
-                        body: Vec::new(),
-                        request_id,
-                        date: hv("date"),
-                        ags_diagnostic: hv("x-ms-ags-diagnostic"),
-                        answer_lost_before: true,
-                    }),
-                    in_doubt,
-                );
-            }
-            let ra = retry_after(&h).map(|d| self.clock.from_server(d));
-            let err = || {
-                let mut e = ApiError::from_response(
-                    status,
-                    &body,
-                    request_id.clone(),
-                    hv("date"),
-                    Some(crid.clone()),
-                    ra,
-                );
-                e.ags_diagnostic = hv("x-ms-ags-diagnostic");
-                GraphError::from(e)
-            };
-            let wait = match status {
-                401 if !refreshed && self.tokens.invalidate(&token).await => {
-                    refreshed = true;
-                    tracing::debug!(client_request_id = %crid, "401: signing in again once");
-                    continue;
-                }
-                429 => {
-                    throttles += 1;
-                    let t = Throttle::of(hv, method != Method::GET, &self.clock, throttles);
-                    let wait = t.wait.min(self.retry.max_wait);
-                    let now = self.clock.now();
-                    let since = *throttled_since.get_or_insert(now);
-                    if now + wait > since + self.retry.throttle_budget {
-                        tracing::info!(client_request_id = %crid, "{method} {path}: HTTP 429 ({}) after {} of throttling; giving up", t.limit, secs(now - since));
-                        return done(Err(err()), in_doubt);
-                    }
-                    if t.limit != Limit::Request {
-                        // Someone (maybe another app on the tenant) is over a quota: slow down
-                        // a little even without the percentage header.
-                        self.pacer.observe_pressure(pct.or(Some(0.8)));
-                    }
-                    self.pacer.throttled(t.limit, wait);
-                    self.stats.throttled(t.limit, wait);
-                    tracing::info!(
-                        client_request_id = %crid,
-                        "{method} {path}: HTTP 429 for {}{}; retrying in {}",
-                        t.limit,
-                        hv("x-ms-throttle-information").map(|i| format!(" ({i})")).unwrap_or_default(),
-                        secs(wait)
-                    );
-                    wait
-                }
-                500 | 502 | 503 | 504 => {
-                    failures += 1;
-                    // A gateway that gave up may have passed the request on.
-                    in_doubt = true;
-                    if failures >= self.retry.max_attempts || status == 500 || status == 502 {
-                        return done(Err(err()), in_doubt);
-                    }
-                    self.stats.server_error();
-                    let wait = ra
-                        .unwrap_or_else(|| backoff(failures))
-                        .min(self.retry.max_wait);
-                    tracing::info!(
-                        client_request_id = %crid,
-                        "{method} {path}: HTTP {status}; retrying in {} (attempt {} of {})",
-                        secs(wait), failures + 1, self.retry.max_attempts
-                    );
-                    wait
-                }
-                _ => return done(Err(err()), in_doubt),
-            };
-            self.clock.sleep(wait).await;
         }
     }
+
+    /// No answer, or half of one: retried with backoff within `max_attempts`.
+    fn lost(&self, r: &mut Request, e: reqwest::Error) -> Next {
+        let connect = e.is_connect();
+        let transient = e.is_timeout() || connect || e.is_request() || e.is_body() || e.is_decode();
+        let message = describe(e);
+        r.failures += 1;
+        // A connection refused never reached Graph; anything else may have.
+        r.in_doubt |= !connect;
+        if r.failures >= self.retry.max_attempts || !transient {
+            return Next::Done(Err(GraphError::Transport {
+                host: r.host.clone(),
+                message,
+                client_request_id: r.crid.clone(),
+            }));
+        }
+        self.stats.network_error();
+        let wait = backoff(r.failures).min(self.retry.max_wait);
+        tracing::info!(
+            client_request_id = %r.crid,
+            "{} {}: network error ({message}); retrying in {} (attempt {} of {})",
+            r.method, r.path, secs(wait), r.failures + 1, self.retry.max_attempts
+        );
+        Next::Wait(wait)
+    }
+
+    /// An HTTP answer: the result, or what to do before the next attempt.
+    async fn answered(
+        &self,
+        r: &mut Request,
+        status: u16,
+        h: &HeaderMap,
+        body: Vec<u8>,
+        cost: Cost,
+        token: &super::secret::Secret,
+    ) -> Next {
+        let hv = |k: &str| h.get(k).and_then(|v| v.to_str().ok()).map(str::to_string);
+        let pct = hv("x-ms-throttle-limit-percentage").and_then(|v| v.parse::<f64>().ok());
+        let ok = |status| GraphResponse {
+            status,
+            body: Vec::new(),
+            request_id: hv("request-id"),
+            date: hv("date"),
+            ags_diagnostic: hv("x-ms-ags-diagnostic"),
+            answer_lost_before: r.in_doubt,
+        };
+        if (200..300).contains(&status) {
+            self.pacer.observe_pressure(pct);
+            return Next::Done(Ok(GraphResponse { body, ..ok(status) }));
+        }
+        if status == 404 && r.in_doubt && r.method == Method::DELETE {
+            // The lost attempt deleted it; Graph's 404 is the proof, not a failure.
+            self.stats.in_doubt_resolved();
+            tracing::debug!(client_request_id = %r.crid, "DELETE retried after a lost answer: 404 means done");
+            return Next::Done(Ok(ok(204)));
+        }
+        let ra = retry_after(h).map(|d| self.clock.from_server(d));
+        let mut e = ApiError::from_response(
+            status,
+            &body,
+            hv("request-id"),
+            hv("date"),
+            Some(r.crid.clone()),
+            ra,
+        );
+        e.ags_diagnostic = hv("x-ms-ags-diagnostic");
+        let err = GraphError::from(e);
+        match status {
+            401 if !r.refreshed && self.tokens.invalidate(token).await => {
+                r.refreshed = true;
+                tracing::debug!(client_request_id = %r.crid, "401: signing in again once");
+                Next::Again
+            }
+            429 => self.throttled(r, hv, pct, cost, err),
+            500 | 502 | 503 | 504 => {
+                r.failures += 1;
+                // A gateway that gave up may have passed the request on.
+                r.in_doubt = true;
+                // 500 and 502 are Graph failing, not asking to come back later.
+                if r.failures >= self.retry.max_attempts || status == 500 || status == 502 {
+                    return Next::Done(Err(err));
+                }
+                self.stats.server_error();
+                let wait = ra
+                    .unwrap_or_else(|| backoff(r.failures))
+                    .min(self.retry.max_wait);
+                tracing::info!(
+                    client_request_id = %r.crid,
+                    "{} {}: HTTP {status}; retrying in {} (attempt {} of {})",
+                    r.method, r.path, secs(wait), r.failures + 1, self.retry.max_attempts
+                );
+                Next::Wait(wait)
+            }
+            _ => Next::Done(Err(err)),
+        }
+    }
+
+    /// A 429: hold what it names, wait its Retry-After, within the throttling budget.
+    fn throttled(
+        &self,
+        r: &mut Request,
+        hv: impl Fn(&str) -> Option<String> + Copy,
+        pct: Option<f64>,
+        cost: Cost,
+        err: GraphError,
+    ) -> Next {
+        r.throttles += 1;
+        let t = Throttle::of(hv, cost.writes > 0, &self.clock, r.throttles);
+        let wait = t.wait.min(self.retry.max_wait);
+        let now = self.clock.now();
+        let since = *r.throttled_since.get_or_insert(now);
+        if now + wait > since + self.retry.throttle_budget {
+            tracing::info!(
+                client_request_id = %r.crid,
+                "{} {}: HTTP 429 for {} after {} of throttling; giving up",
+                r.method, r.path, t.limit, secs(now - since)
+            );
+            return Next::Done(Err(err));
+        }
+        if t.limit != Limit::Request {
+            // Someone (maybe another app on the tenant) is over a quota: slow down a little
+            // even without the percentage header.
+            self.pacer.observe_pressure(pct.or(Some(0.8)));
+        }
+        self.pacer.throttled(t.limit, wait);
+        self.stats.throttled(t.limit, wait);
+        tracing::info!(
+            client_request_id = %r.crid,
+            "{} {}: HTTP 429 for {}{}; retrying in {}",
+            r.method,
+            r.path,
+            t.limit,
+            hv("x-ms-throttle-information")
+                .map(|i| format!(" ({i})"))
+                .unwrap_or_default(),
+            secs(wait)
+        );
+        Next::Wait(wait)
+    }
+}
+
+/// One logical request across its attempts.
+struct Request {
+    method: Method,
+    path: String,
+    host: String,
+    crid: String,
+    /// 5xx answers and network errors so far (bounded by `max_attempts`).
+    failures: u32,
+    /// 429s so far (bounded by time, from the first).
+    throttles: u32,
+    throttled_since: Option<Duration>,
+    refreshed: bool,
+    /// An attempt's answer was lost: it may have been carried out.
+    in_doubt: bool,
+}
+
+impl Request {
+    fn done(&self, result: Result<GraphResponse, GraphError>) -> Sent {
+        Sent {
+            result,
+            in_doubt: self.in_doubt,
+        }
+    }
+
+    fn log_response(&self, status: u16, h: &HeaderMap) {
+        let hv = |k: &str| h.get(k).and_then(|v| v.to_str().ok()).unwrap_or("");
+        tracing::debug!(
+            method = %self.method,
+            path = %self.path,
+            status,
+            client_request_id = %self.crid,
+            request_id = hv("request-id"),
+            date = hv("date"),
+            x_ms_ags_diagnostic = hv("x-ms-ags-diagnostic"),
+            x_ms_resource_unit = hv("x-ms-resource-unit"),
+            x_ms_throttle_limit_percentage = hv("x-ms-throttle-limit-percentage"),
+            attempt = self.failures + self.throttles + 1,
+            "graph response"
+        );
+    }
+}
+
+/// What an attempt leads to.
+enum Next {
+    Done(Result<GraphResponse, GraphError>),
+    /// Sign in again and retry at once.
+    Again,
+    Wait(Duration),
 }

@@ -250,6 +250,7 @@ impl Round {
         let mut succeeded: HashSet<usize> = HashSet::new();
         let mut failed_dependency = Vec::new();
         let mut wait = Duration::ZERO;
+        let mut unserved = Cost::default();
         let mut why: BTreeMap<String, usize> = BTreeMap::new();
         let now = p.clock.now();
         for &i in &self.pending {
@@ -275,7 +276,9 @@ impl Round {
                         settle(i, outcome(r, envelope));
                         continue;
                     }
-                    if t.limit != Limit::Request {
+                    if t.limit == Limit::Request {
+                        unserved = unserved.plus(Cost::of(&it.method, &it.url));
+                    } else {
                         p.pacer.observe_pressure(Some(0.8));
                     }
                     p.pacer.throttled(t.limit, item_wait);
@@ -285,6 +288,9 @@ impl Round {
                     retry.insert(i);
                 }
                 500 | 502 | 503 | 504 => {
+                    if r.status >= 503 {
+                        unserved = unserved.plus(Cost::of(&it.method, &it.url));
+                    }
                     let n = self.failures.entry(i).or_default();
                     *n += 1;
                     if *n >= p.retry.max_attempts {
@@ -317,6 +323,8 @@ impl Round {
                 }
             }
         }
+        // Not served for a reason other than a quota: see Pacer::refund.
+        p.pacer.refund(unserved);
         // A dependent goes again if its parent goes again, or if the parent was settled as a
         // success here although Graph had failed it (a DELETE whose answer was lost). In a
         // chain, retried parents come first, so one pass in chain order is enough.

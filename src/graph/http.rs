@@ -353,27 +353,41 @@ impl Pipeline {
                 Next::Again
             }
             429 => self.throttled(r, hv, pct, cost, err),
-            500 | 502 | 503 | 504 => {
-                r.failures += 1;
-                // A gateway that gave up may have passed the request on.
-                r.in_doubt = true;
-                // 500 and 502 are Graph failing, not asking to come back later.
-                if r.failures >= self.retry.max_attempts || status == 500 || status == 502 {
-                    return Next::Done(Err(err));
-                }
-                self.stats.server_error();
-                let wait = ra
-                    .unwrap_or_else(|| backoff(r.failures))
-                    .min(self.retry.max_wait);
-                tracing::info!(
-                    client_request_id = %r.crid,
-                    "{} {}: HTTP {status}; retrying in {} (attempt {} of {})",
-                    r.method, r.path, secs(wait), r.failures + 1, self.retry.max_attempts
-                );
-                Next::Wait(wait)
+            503 | 504 => {
+                // Not served: what it took from the quotas is given back (see Pacer::refund).
+                self.pacer.refund(cost);
+                self.server_error(r, status, ra, err)
             }
+            500 | 502 => self.server_error(r, status, ra, err),
             _ => Next::Done(Err(err)),
         }
+    }
+
+    /// A 5xx: retried with backoff (or its Retry-After) within `max_attempts`; 500 and 502 are
+    /// Graph failing, not asking to come back later, and are not retried.
+    fn server_error(
+        &self,
+        r: &mut Request,
+        status: u16,
+        ra: Option<Duration>,
+        err: GraphError,
+    ) -> Next {
+        r.failures += 1;
+        // A gateway that gave up may have passed the request on.
+        r.in_doubt = true;
+        if r.failures >= self.retry.max_attempts || status == 500 || status == 502 {
+            return Next::Done(Err(err));
+        }
+        self.stats.server_error();
+        let wait = ra
+            .unwrap_or_else(|| backoff(r.failures))
+            .min(self.retry.max_wait);
+        tracing::info!(
+            client_request_id = %r.crid,
+            "{} {}: HTTP {status}; retrying in {} (attempt {} of {})",
+            r.method, r.path, secs(wait), r.failures + 1, self.retry.max_attempts
+        );
+        Next::Wait(wait)
     }
 
     /// A 429: hold what it names, wait its Retry-After, within the throttling budget.
@@ -398,7 +412,10 @@ impl Pipeline {
             );
             return Next::Done(Err(err));
         }
-        if t.limit != Limit::Request {
+        if t.limit == Limit::Request {
+            // Not served, and not for a quota: see Pacer::refund.
+            self.pacer.refund(cost);
+        } else {
             // Someone (maybe another app on the tenant) is over a quota: slow down a little
             // even without the percentage header.
             self.pacer.observe_pressure(pct.or(Some(0.8)));

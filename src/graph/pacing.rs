@@ -262,6 +262,19 @@ impl Pacer {
         b.engaged = true;
     }
 
+    /// Gives back what a request took when Graph says it was not served for reasons other than
+    /// a quota: a 503/504, or a 429 for CPU. Graph documents that it charges requests
+    /// throttled for a quota, not these; if it does charge them after all, the quota 429s that
+    /// follow hold and re-pace the client, which costs a few charged 429s instead of a third
+    /// of a faulty run's time.
+    pub fn refund(&self, cost: Cost) {
+        let mut s = self.lock();
+        let State { writes, reads, .. } = &mut *s;
+        for (b, amount) in [(writes, cost.writes), (reads, cost.units)] {
+            b.level = (b.level + f64::from(amount)).min(b.capacity);
+        }
+    }
+
     /// Feeds back `x-ms-throttle-limit-percentage` (None when the header was absent, meaning
     /// usage is below 0.8 of the limit). At 0.8 the rate drops to 80 %, at 1.0 to 60 %, and it
     /// recovers by 5 % per response without the header.
@@ -440,6 +453,28 @@ mod tests {
             pacer.acquire(WRITE).await;
         }
         assert!(clock.now() - before < Duration::from_secs(2));
+    }
+
+    #[tokio::test]
+    async fn a_refund_gives_back_what_an_unserved_request_took() {
+        let clock = Clock::manual();
+        let pacer = Pacer::new(small(), clock.clone());
+        for _ in 0..10 {
+            pacer.acquire(WRITE).await;
+        }
+        pacer.refund(WRITE);
+        pacer.acquire(WRITE).await;
+        assert_eq!(clock.now(), Duration::ZERO, "the refunded write was free");
+        pacer.refund(Cost {
+            units: 1000,
+            writes: 1000,
+        });
+        for _ in 0..10 {
+            pacer.acquire(WRITE).await;
+        }
+        assert_eq!(clock.now(), Duration::ZERO, "never above the capacity");
+        pacer.acquire(WRITE).await;
+        assert!(clock.now() >= Duration::from_millis(900));
     }
 
     #[test]

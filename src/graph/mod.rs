@@ -38,7 +38,11 @@
 //!   plain `http://` is accepted only for loopback hosts (the simulated tenant).
 //! - **Unverified against the real service**: `$filter=onPremisesImmutableId in (…)` on
 //!   `/directory/deletedItems/microsoft.graph.user`
-//!   ([`GraphClient::find_deleted_users_by_immutable_ids`]).
+//!   ([`GraphClient::find_deleted_users_by_immutable_ids`]); that requests answered 503/504 or
+//!   429 `CPULimitExceeded` are not charged to the quotas (the pacer gives their cost back,
+//!   [`pacing::Pacer::refund`]); that "fully sequential" means one chain in which each request
+//!   depends on exactly the one before (Graph's wording; the client sends nothing else); that
+//!   `GET /users/$count` answers a bare number (documented as `text/plain`).
 //!
 //! # Behaviour
 //!

@@ -196,25 +196,30 @@ fn pipeline(n: usize) -> anyhow::Result<()> {
         .filter_map(|&i| cloud.users.get(i))
         .collect();
     let mut counts = [0usize; Action::ALL.len()];
-    plan::with_review_rows(&d, false, |rows| {
-        let rows = rows.inspect(|r| {
-            if let Some(i) = r
-                .plan
-                .action
-                .and_then(|a| Action::ALL.iter().position(|x| *x == a))
-            {
-                counts[i] += 1;
-            }
-        });
-        workbook::write_review_rows(
-            &out,
-            d.len(),
-            rows,
-            &unmatched,
-            &meta,
-            &WriteOptions::default(),
-        )
-    })?;
+    plan::with_review_rows(
+        &d,
+        false,
+        &hardmatch::review::PlanKey::from_bytes([7; 32]),
+        |rows| {
+            let rows = rows.inspect(|r| {
+                if let Some(i) = r
+                    .plan
+                    .action
+                    .and_then(|a| Action::ALL.iter().position(|x| *x == a))
+                {
+                    counts[i] += 1;
+                }
+            });
+            workbook::write_review_rows(
+                &out,
+                d.len(),
+                rows,
+                &unmatched,
+                &meta,
+                &WriteOptions::default(),
+            )
+        },
+    )?;
     t.phase("render + write workbook");
     let total = t.total();
     let peak = peak_mib();

@@ -1,16 +1,18 @@
 //! hardmatch: hard-match on-premises Active Directory users to their Entra ID users.
 //!
 //! The modules follow the data's path:
-//! read ([`sources`], [`cloud`]) → decide ([`plan`]) → review ([`workbook`])
+//! read ([`sources`], [`cloud`]) → decide ([`plan`]) → review ([`review`] rows in a [`workbook`])
 //! → execute ([`graph`], tested against [`sim`]) → record ([`workbook`] again).
 //! [`anchor`] holds the one piece of arithmetic everything depends on: objectGUID ⇄ ImmutableId.
 
 pub mod anchor;
 pub mod cloud;
 pub mod error;
+mod fold;
 pub mod fsutil;
 pub mod graph;
 pub mod plan;
+pub mod review;
 pub mod sim;
 pub mod sources;
 pub mod wire;

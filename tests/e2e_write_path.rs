@@ -14,7 +14,6 @@ use hardmatch::wire::User;
 use serde_json::json;
 use std::collections::BTreeSet;
 use std::sync::Arc;
-use std::time::Duration;
 
 fn value(i: usize) -> String {
     format!("V3JpdGU{i:06}")

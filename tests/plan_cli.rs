@@ -5,7 +5,8 @@
 use assert_cmd::Command;
 use calamine::{open_workbook_auto, Data, Reader};
 use hardmatch::plan::{Action, MatchedBy};
-use hardmatch::workbook::{self, Approval, Review};
+use hardmatch::review::{Approval, PlanKey, ReviewRow, Verdict};
+use hardmatch::workbook::{self, Review};
 use predicates::prelude::*;
 use sha2::{Digest, Sha256};
 use std::collections::BTreeMap;
@@ -17,8 +18,13 @@ fn sample(name: &str) -> PathBuf {
         .join(name)
 }
 
+/// Every run signs with the same test key, kept out of the folders the tests inspect.
+const KEY_FILE: &str = concat!(env!("CARGO_TARGET_TMPDIR"), "/plan-cli-test.key");
+
 fn hardmatch() -> Command {
-    Command::cargo_bin("hardmatch").unwrap()
+    let mut cmd = Command::cargo_bin("hardmatch").unwrap();
+    cmd.env("HARDMATCH_KEY_FILE", KEY_FILE);
+    cmd
 }
 
 /// Runs `plan` on a sample AD export and reads the workbook back.
@@ -47,7 +53,7 @@ fn actions(r: &Review) -> BTreeMap<String, Action> {
         .collect()
 }
 
-fn row<'a>(r: &'a Review, upn: &str) -> &'a workbook::ReviewRow {
+fn row<'a>(r: &'a Review, upn: &str) -> &'a ReviewRow {
     r.rows
         .iter()
         .find(|x| x.plan.upn == upn)
@@ -154,15 +160,16 @@ fn identifiers_come_back_exactly_as_planned() {
         .iter()
         .any(|c| c.contains("mS-DS-ConsistencyGuid")));
 
+    let key = PlanKey::load(Path::new(KEY_FILE)).expect("plan created the key");
     for r in &review.rows {
         assert_eq!(
-            r.fingerprint,
-            workbook::fingerprint(&r.plan),
+            key.verify(&r.plan, &r.fingerprint),
+            Verdict::Valid,
             "row {}",
             r.plan.row_id
         );
         assert_eq!(r.approve, Approval::Empty, "nothing is approved by default");
-        assert!(r.status.is_empty() && r.result.is_empty() && r.applied_at.is_empty());
+        assert!(r.status.as_str().is_empty() && r.result.is_empty() && r.applied_at.is_empty());
     }
 }
 

@@ -5,9 +5,12 @@
 use calamine::{open_workbook, Reader, Xlsx};
 use hardmatch::cloud::CloudUser;
 use hardmatch::plan::{self, synthetic, Action, MatchKeys, PlanOptions};
-use hardmatch::workbook::{
-    read_review, write_review, write_review_rows, ReviewMeta, ReviewRow, WriteOptions,
-};
+use hardmatch::review::{PlanKey, ReviewRow, Verdict};
+use hardmatch::workbook::{read_review, write_review, write_review_rows, ReviewMeta, WriteOptions};
+
+fn key() -> PlanKey {
+    PlanKey::from_bytes([7; 32])
+}
 
 fn meta() -> ReviewMeta {
     ReviewMeta {
@@ -72,13 +75,13 @@ fn streamed_rows_make_the_same_workbook_as_a_slice_across_plan_sheets() {
         .collect();
 
     let sliced = dir.path().join("sliced.xlsx");
-    let rows = plan::review_rows(plan::build(&ad, &cloud, &opts).rows, true);
+    let rows = plan::review_rows(plan::build(&ad, &cloud, &opts).rows, true, &key());
     write_review(&sliced, &rows, &unmatched, &meta(), &small).unwrap();
 
     let streamed = dir.path().join("streamed.xlsx");
     let d = plan::decide(&ad, &cloud, &opts);
     let mut seen = 0usize;
-    plan::with_review_rows(&d, true, |rows| {
+    plan::with_review_rows(&d, true, &key(), |rows| {
         let rows = rows.inspect(|_| seen += 1);
         write_review_rows(&streamed, d.len(), rows, &unmatched, &meta(), &small)
     })
@@ -93,10 +96,7 @@ fn streamed_rows_make_the_same_workbook_as_a_slice_across_plan_sheets() {
         // compare what apply compares: the fingerprint of the planned values, and the approval.)
         assert_eq!(got.plan.row_id, want.plan.row_id);
         assert_eq!(got.fingerprint, want.fingerprint);
-        assert_eq!(
-            hardmatch::workbook::fingerprint(&got.plan),
-            want.fingerprint
-        );
+        assert_eq!(key().verify(&got.plan, &want.fingerprint), Verdict::Valid);
         assert_eq!(got.approve, want.approve);
         assert_eq!(got.plan.reason, want.plan.reason);
     }

@@ -4,11 +4,14 @@
 use calamine::{open_workbook, Reader, Xlsx};
 use hardmatch::cloud::CloudUser;
 use hardmatch::plan::{Action, MatchedBy, PlanRow};
+use hardmatch::review::{Approval, PlanKey, ReviewRow, Status};
 use hardmatch::workbook::schema::{Field, PLAN_COLUMNS};
-use hardmatch::workbook::{
-    fingerprint, read_review, write_review, Approval, InputSummary, ReviewMeta, ReviewRow,
-    WriteOptions,
-};
+use hardmatch::workbook::{read_review, write_review, InputSummary, ReviewMeta, WriteOptions};
+
+/// The fingerprint `plan` would write, under a fixed test key.
+fn fingerprint(plan: &PlanRow) -> String {
+    PlanKey::from_bytes([7; 32]).sign(plan)
+}
 use std::io::Read;
 use std::path::Path;
 
@@ -75,11 +78,7 @@ fn rows() -> Vec<ReviewRow> {
         out.push(ReviewRow {
             plan,
             approve,
-            status: if applied {
-                "Done".into()
-            } else {
-                String::new()
-            },
+            status: if applied { Status::Done } else { Status::Empty },
             result: if applied {
                 "Request_BadRequest: x; request-id 1234".into()
             } else {
@@ -91,6 +90,12 @@ fn rows() -> Vec<ReviewRow> {
                 String::new()
             },
             attempts: if applied { 3 } else { 0 },
+            previous_immutable_id: applied.then(String::new),
+            revert: if i == 3 {
+                Approval::Yes
+            } else {
+                Approval::Empty
+            },
             comment: if i == 5 {
                 "ok by CAB\nsecond line".into()
             } else {
@@ -186,7 +191,7 @@ fn summary_and_unmatched_users_read_back_so_a_rewrite_loses_nothing() {
 
     // What apply does to record results: read, change, write the whole workbook again.
     let mut rows = first.rows.clone();
-    rows[0].status = "Done".into();
+    rows[0].status = Status::Done;
     rows[0].attempts = 1;
     let unmatched: Vec<&CloudUser> = first.unmatched.iter().collect();
     write_review(

@@ -2,11 +2,14 @@
 //! columns, stray keystrokes far away, retyped identifiers, odd Approve values, broken files.
 
 use hardmatch::plan::{Action, PlanRow};
+use hardmatch::review::{Approval, PlanKey, ReviewRow};
 use hardmatch::workbook::schema::{CellValue, Field, PLAN_COLUMNS};
-use hardmatch::workbook::{
-    fingerprint, read_review, write_review, write_template, Approval, ReviewMeta, ReviewRow,
-    WriteOptions,
-};
+use hardmatch::workbook::{read_review, write_review, write_template, ReviewMeta, WriteOptions};
+
+/// The fingerprint `plan` would write, under a fixed test key.
+fn fingerprint(plan: &PlanRow) -> String {
+    PlanKey::from_bytes([7; 32]).sign(plan)
+}
 use rust_xlsxwriter::Workbook;
 use std::path::Path;
 

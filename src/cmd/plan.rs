@@ -8,6 +8,7 @@ use hardmatch::anchor::HexAs;
 use hardmatch::cloud::live::LiveOptions;
 use hardmatch::cloud::{self, CloudState};
 use hardmatch::plan::{self, Action, MatchKeys, PlanOptions};
+use hardmatch::review::{Approval, PlanKey};
 use hardmatch::sources::{self, Format, ReadOptions};
 use hardmatch::workbook::{self, InputSummary, ReviewMeta, WriteOptions};
 use std::path::{Path, PathBuf};
@@ -60,6 +61,47 @@ pub struct Args {
     /// How to read 32 plain hex digits in a GUID column: .NET "N" GUID text or raw octets.
     #[arg(long, value_enum)]
     pub hex_as: Option<HexAsArg>,
+    #[command(flatten)]
+    pub key: KeyArgs,
+}
+
+/// The operator's plan key (shared by plan, apply and revert).
+#[derive(Debug, clap::Args)]
+pub struct KeyArgs {
+    /// The key that signs every planned row, so apply can tell a planned value from an edited
+    /// one [default: plan.key in your config folder, created at the first plan]. Keep it private;
+    /// apply must run with the same key.
+    #[arg(long, value_name = "FILE", env = "HARDMATCH_KEY_FILE")]
+    pub key_file: Option<PathBuf>,
+}
+
+impl KeyArgs {
+    /// The key file's path: `--key-file`, or the default in the user's config folder.
+    pub fn path(&self) -> anyhow::Result<PathBuf> {
+        match &self.key_file {
+            Some(p) => Ok(p.clone()),
+            None => PlanKey::default_path().ok_or_else(|| {
+                UsageError(
+                    "no config folder for the plan key (neither HOME nor XDG_CONFIG_HOME is set); pass --key-file".into(),
+                )
+                .into()
+            }),
+        }
+    }
+
+    /// The key for `plan`: created at the first run, with a note on stderr saying where.
+    pub fn load_or_create(&self) -> anyhow::Result<PlanKey> {
+        let path = self.path()?;
+        let (key, created) = PlanKey::load_or_create(&path)?;
+        if created {
+            eprintln!(
+                "Created the plan key {} (id {}): it signs every planned row. Keep it private, and run apply with the same key.",
+                path.display(),
+                key.id()
+            );
+        }
+        Ok(key)
+    }
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
@@ -167,6 +209,7 @@ fn load_cloud(args: &Args) -> anyhow::Result<CloudState> {
 }
 
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
+    let key = args.key.load_or_create()?;
     let read_opts = ReadOptions {
         format: args.format,
         sheet: args.sheet.clone(),
@@ -194,7 +237,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         let ad = read_ad()?;
         let cloud = read_cloud()?;
         let idx = plan::CloudIndex::new(&cloud, args.match_keys);
-        return write_plan(&args, ad, &cloud, idx);
+        return write_plan(&args, &key, ad, &cloud, idx);
     }
     // Two files: the AD export (usually the bigger one) on a second core while this one reads
     // the cloud file and indexes it. An AD error is reported first, as it would be if they were
@@ -211,13 +254,14 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         };
         let idx = plan::CloudIndex::new(&cloud, args.match_keys);
         let ad = join_ad()?;
-        write_plan(&args, ad, &cloud, idx)
+        write_plan(&args, &key, ad, &cloud, idx)
     })
 }
 
 /// Decide every row and write the review workbook.
 fn write_plan(
     args: &Args,
+    key: &PlanKey,
     ad: sources::AdExport,
     cloud: &CloudState,
     idx: plan::CloudIndex<'_>,
@@ -267,26 +311,31 @@ fn write_plan(
 
     let mut counts: Vec<(Action, usize)> = Action::ALL.iter().map(|&a| (a, 0)).collect();
     let mut approved = 0usize;
-    plan::with_review_rows(&plan, args.pre_approve == Some(PreApprove::Set), |rows| {
-        let rows = rows.inspect(|r| {
-            if let Some(a) = r.plan.action {
-                if let Some(c) = counts.iter_mut().find(|(x, _)| *x == a) {
-                    c.1 += 1;
+    plan::with_review_rows(
+        &plan,
+        args.pre_approve == Some(PreApprove::Set),
+        key,
+        |rows| {
+            let rows = rows.inspect(|r| {
+                if let Some(a) = r.plan.action {
+                    if let Some(c) = counts.iter_mut().find(|(x, _)| *x == a) {
+                        c.1 += 1;
+                    }
                 }
-            }
-            if r.approve == workbook::Approval::Yes {
-                approved += 1;
-            }
-        });
-        workbook::write_review_rows(
-            &args.output,
-            plan.len(),
-            rows,
-            &unmatched,
-            &meta,
-            &WriteOptions::default(),
-        )
-    })
+                if r.approve == Approval::Yes {
+                    approved += 1;
+                }
+            });
+            workbook::write_review_rows(
+                &args.output,
+                plan.len(),
+                rows,
+                &unmatched,
+                &meta,
+                &WriteOptions::default(),
+            )
+        },
+    )
     .with_context(|| format!("writing {}", args.output.display()))?;
 
     for w in &meta.warnings {

@@ -112,7 +112,18 @@ pub(crate) fn describe(e: reqwest::Error) -> String {
         msg.push_str(&s.to_string());
         src = s.source();
     }
+    if untrusted_certificate(&msg) {
+        msg.push_str(
+            " (the server's TLS certificate is not trusted; for a simulated tenant started with \
+             `sim serve --tls CERT.pem`, pass --ca-file CERT.pem)",
+        );
+    }
     msg
+}
+
+/// A TLS certificate the client does not trust: retrying cannot help.
+pub(crate) fn untrusted_certificate(described: &str) -> bool {
+    described.contains("invalid peer certificate")
 }
 
 pub(crate) fn host_of(url: &str) -> String {
@@ -285,6 +296,8 @@ impl Pipeline {
         let connect = e.is_connect();
         let transient = e.is_timeout() || connect || e.is_request() || e.is_body() || e.is_decode();
         let message = describe(e);
+        // An untrusted TLS certificate stays untrusted.
+        let transient = transient && !untrusted_certificate(&message);
         r.failures += 1;
         // A connection refused never reached Graph; anything else may have.
         r.in_doubt |= !connect;

@@ -6,133 +6,9 @@ pub(crate) mod index;
 #[doc(hidden)]
 pub mod synthetic;
 
-use std::fmt;
-
+pub use crate::review::{Action, MatchedBy, PlanRow};
+use crate::review::{Approval, PlanKey, ReviewRow};
 pub use decide::{build, decide, decide_indexed, CloudIndex, Decisions};
-
-/// Exactly one per AD row.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub enum Action {
-    /// Cloud-only user with an empty anchor: set it.
-    Set,
-    /// Cloud-only user with a different anchor: overwrite it (needs its own explicit approval).
-    Replace,
-    /// The cloud user already carries this ImmutableId.
-    AlreadyMatched,
-    /// The cloud user is still synced (`onPremisesSyncEnabled` true); Graph refuses the write.
-    BlockedSynced,
-    /// No cloud user matched; Entra Connect will create a new one.
-    NoCloudUser,
-    /// Another active cloud user holds this ImmutableId.
-    ConflictActive,
-    /// A soft-deleted user holds this ImmutableId; purging it from the recycle bin resolves it.
-    ConflictDeleted,
-    /// More than one cloud user could be this AD user.
-    Ambiguous,
-    /// Two AD rows for one cloud user or one GUID.
-    DuplicateSource,
-    /// The AD row itself is unusable.
-    InvalidInput,
-}
-
-impl Action {
-    pub const ALL: [Action; 10] = [
-        Action::Set,
-        Action::Replace,
-        Action::AlreadyMatched,
-        Action::BlockedSynced,
-        Action::NoCloudUser,
-        Action::ConflictActive,
-        Action::ConflictDeleted,
-        Action::Ambiguous,
-        Action::DuplicateSource,
-        Action::InvalidInput,
-    ];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Action::Set => "Set",
-            Action::Replace => "Replace",
-            Action::AlreadyMatched => "AlreadyMatched",
-            Action::BlockedSynced => "BlockedSynced",
-            Action::NoCloudUser => "NoCloudUser",
-            Action::ConflictActive => "ConflictActive",
-            Action::ConflictDeleted => "ConflictDeleted",
-            Action::Ambiguous => "Ambiguous",
-            Action::DuplicateSource => "DuplicateSource",
-            Action::InvalidInput => "InvalidInput",
-        }
-    }
-
-    pub fn parse(s: &str) -> Option<Action> {
-        Action::ALL
-            .into_iter()
-            .find(|a| a.as_str().eq_ignore_ascii_case(s.trim()))
-    }
-
-    /// What the action means, for the Instructions sheet and `--help`.
-    pub fn meaning(self) -> &'static str {
-        match self {
-            Action::Set => "The cloud user is cloud-only and has no ImmutableId. apply sets it to the AD user's anchor.",
-            Action::Replace => "The cloud user is cloud-only but holds a different ImmutableId. apply overwrites it; approve only if the old value is known to be wrong.",
-            Action::AlreadyMatched => "The cloud user already holds this ImmutableId. Nothing to do.",
-            Action::BlockedSynced => "The cloud user is still synced from a directory (onPremisesSyncEnabled = true). Graph refuses the change; take it out of sync scope first.",
-            Action::NoCloudUser => "No cloud user matched. Entra Connect will create a new cloud user for this AD user.",
-            Action::ConflictActive => "Another active cloud user already holds this ImmutableId. Resolve that user first.",
-            Action::ConflictDeleted => "A soft-deleted user in the recycle bin holds this ImmutableId. Purge it (permanently delete) first; apply can do that when approved.",
-            Action::Ambiguous => "More than one cloud user could be this AD user. Fix the data so only one matches.",
-            Action::DuplicateSource => "Two AD rows point at the same cloud user or carry the same GUID. Remove the wrong row.",
-            Action::InvalidInput => "The AD row cannot be used (see Reason). Fix the export and plan again.",
-        }
-    }
-
-    /// Whether apply has anything to execute for this action once approved.
-    pub fn is_executable(self) -> bool {
-        matches!(
-            self,
-            Action::Set | Action::Replace | Action::ConflictDeleted
-        )
-    }
-}
-
-impl fmt::Display for Action {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-/// How the AD row found its cloud user.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum MatchedBy {
-    Upn,
-    Mail,
-    ProxyAddress,
-    /// Found through the ImmutableId only (the holder already carries it).
-    ImmutableId,
-    None,
-}
-
-impl MatchedBy {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            MatchedBy::Upn => "UPN",
-            MatchedBy::Mail => "mail",
-            MatchedBy::ProxyAddress => "proxyAddresses",
-            MatchedBy::ImmutableId => "ImmutableId",
-            MatchedBy::None => "",
-        }
-    }
-
-    pub fn parse(s: &str) -> MatchedBy {
-        match s.trim().to_ascii_lowercase().as_str() {
-            "upn" => MatchedBy::Upn,
-            "mail" => MatchedBy::Mail,
-            "proxyaddresses" => MatchedBy::ProxyAddress,
-            "immutableid" => MatchedBy::ImmutableId,
-            _ => MatchedBy::None,
-        }
-    }
-}
 
 /// Which keys may match an AD user to a cloud user (`--match`).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, clap::ValueEnum)]
@@ -147,35 +23,6 @@ pub enum MatchKeys {
 #[derive(Clone, Debug, Default)]
 pub struct PlanOptions {
     pub match_keys: MatchKeys,
-}
-
-/// One decision. Identifiers are kept as text exactly as they will be written to Graph.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct PlanRow {
-    /// Stable key for this row across sorting and filtering (1-based, in input order).
-    pub row_id: u64,
-    pub action: Option<Action>,
-    /// Plain-language reason for the action.
-    pub reason: String,
-    /// Warnings that do not change the action (UPN differs when matched by mail, …).
-    pub checks: Vec<String>,
-    pub upn: String,
-    /// The on-prem GUID used as anchor (dashed text).
-    pub onprem_guid: String,
-    /// Base64 ImmutableId to write.
-    pub new_immutable_id: String,
-    pub cloud_object_id: String,
-    pub cloud_upn: String,
-    pub cloud_immutable_id: String,
-    /// Object id of the user holding this ImmutableId, for the Conflict* actions.
-    pub holder_object_id: String,
-    pub mail_onprem: String,
-    pub mail_cloud: String,
-    pub display_name_onprem: String,
-    pub display_name_cloud: String,
-    pub matched_by: Option<MatchedBy>,
-    /// Where the AD row came from.
-    pub source: String,
 }
 
 #[derive(Clone, Debug, Default)]
@@ -236,24 +83,24 @@ pub fn shed_unused_cloud(cloud: &mut crate::cloud::CloudState, keys: MatchKeys) 
     }
 }
 
-/// Turn decisions into Plan-sheet rows: fingerprinted, Approve empty except, with
+/// Turn decisions into Plan-sheet rows: signed with `key`, Approve empty except, with
 /// `pre_approve_set`, clean `Set` rows. Pure, like the rest of this module; consumes the rows so a
 /// million-row plan is not held twice.
-pub fn review_rows(rows: Vec<PlanRow>, pre_approve_set: bool) -> Vec<crate::workbook::ReviewRow> {
+pub fn review_rows(rows: Vec<PlanRow>, pre_approve_set: bool, key: &PlanKey) -> Vec<ReviewRow> {
     rows.into_iter()
-        .map(|plan| review_row(plan, pre_approve_set))
+        .map(|plan| review_row(plan, pre_approve_set, key))
         .collect()
 }
 
 /// One decision as a Plan-sheet row (see [`review_rows`]).
-pub fn review_row(plan: PlanRow, pre_approve_set: bool) -> crate::workbook::ReviewRow {
+pub fn review_row(plan: PlanRow, pre_approve_set: bool, key: &PlanKey) -> ReviewRow {
     let approve = if pre_approve_set && is_clean_set(&plan) {
-        crate::workbook::Approval::Yes
+        Approval::Yes
     } else {
-        crate::workbook::Approval::Empty
+        Approval::Empty
     };
-    crate::workbook::ReviewRow {
-        fingerprint: crate::workbook::fingerprint(&plan),
+    ReviewRow {
+        fingerprint: key.sign(&plan),
         approve,
         plan,
         ..Default::default()
@@ -272,15 +119,16 @@ const RENDER_BATCH: usize = 1024;
 pub fn with_review_rows<T>(
     decisions: &Decisions<'_>,
     pre_approve_set: bool,
-    consume: impl FnOnce(&mut dyn Iterator<Item = crate::workbook::ReviewRow>) -> T,
+    key: &PlanKey,
+    consume: impl FnOnce(&mut dyn Iterator<Item = ReviewRow>) -> T,
 ) -> T {
     let n = decisions.len();
     std::thread::scope(|scope| {
-        let (tx, rx) = std::sync::mpsc::sync_channel::<Vec<crate::workbook::ReviewRow>>(4);
+        let (tx, rx) = std::sync::mpsc::sync_channel::<Vec<ReviewRow>>(4);
         let render = move || {
             for start in (0..n).step_by(RENDER_BATCH) {
                 let batch = (start..n.min(start + RENDER_BATCH))
-                    .map(|i| review_row(decisions.row(i), pre_approve_set))
+                    .map(|i| review_row(decisions.row(i), pre_approve_set, key))
                     .collect();
                 if tx.send(batch).is_err() {
                     // The writer gave up (an error of its own); nothing more is wanted.

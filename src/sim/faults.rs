@@ -22,6 +22,9 @@ pub struct Faults {
     pub retry_after_secs: f64,
     /// Also inject faults on the token endpoints (off by default).
     pub on_token_endpoint: bool,
+    /// Also inject error statuses on `$batch` envelopes, not only on their items (on by
+    /// default: the envelope is a Graph request like any other).
+    pub on_batch_envelope: bool,
 }
 
 impl Default for Faults {
@@ -35,6 +38,7 @@ impl Default for Faults {
             latency_ms: 0,
             retry_after_secs: 1.0,
             on_token_endpoint: false,
+            on_batch_envelope: true,
         }
     }
 }
@@ -89,10 +93,13 @@ impl Faults {
 /// An injected error answer for one Graph call (a request, a `$batch` envelope or one of its
 /// items), or `None` to handle it normally. Injected errors touch neither the quotas nor the
 /// tenant.
-pub(crate) fn injected_reply(sim: &Sim, app: &str, ids: &Ids) -> Option<Reply> {
+pub(crate) fn injected_reply(sim: &Sim, app: &str, ids: &Ids, envelope: bool) -> Option<Reply> {
     let (fault, retry) = {
         let mut f = lock(&sim.faults);
         let (faults, rng) = &mut *f;
+        if envelope && !faults.on_batch_envelope {
+            return None;
+        }
         (faults.roll_error(rng)?, faults.retry_after_secs)
     };
     let mut r = match fault {

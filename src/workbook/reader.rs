@@ -10,9 +10,10 @@ use super::schema::UNMATCHED_COLUMNS;
 use super::schema::{self, cell_ref, whole_from_float, Field, Kind, PLAN_COLUMNS};
 use super::sheet_stream::{self, Book, Failure};
 use super::writer::{sheet_name, PLAN_SHEET, SUMMARY_SHEET, UNMATCHED_SHEET};
-use super::{Approval, InputSummary, Review, ReviewMeta, ReviewRow};
+use super::{InputSummary, Review, ReviewMeta};
 use crate::cloud::CloudUser;
 use crate::error::InputError;
+use crate::review::{Approval, ReviewRow};
 use calamine::{open_workbook, DataRef, Reader, Xlsx, XlsxError};
 use std::collections::HashMap;
 use std::fs::File;
@@ -282,13 +283,17 @@ impl SheetReader<'_> {
             if let Err(problem) = column.field.set(&mut review, value) {
                 self.out.warnings.push(format!("{}: {problem}", at()));
             }
-            if let Approval::Other(v) = &review.approve {
-                if column.field == Field::Approve {
-                    self.out.warnings.push(format!(
-                        "{}: Approve is \"{v}\", not Yes or No; the row is treated as not approved",
-                        at()
-                    ));
-                }
+            let mark = match column.field {
+                Field::Approve => Some((&review.approve, "approved")),
+                Field::Revert => Some((&review.revert, "marked for revert")),
+                _ => None,
+            };
+            if let Some((Approval::Other(v), meaning)) = mark {
+                self.out.warnings.push(format!(
+                    "{}: {} is \"{v}\", not Yes or No; the row is treated as not {meaning}",
+                    at(),
+                    column.header
+                ));
             }
         }
         schema::fill_cloud_values_shown_as_same(&mut review);
@@ -719,7 +724,8 @@ mod tests {
 
     #[test]
     fn a_sheet_refused_after_some_rows_is_read_again_from_the_start() {
-        use crate::plan::PlanRow;
+        use crate::review::{PlanKey, PlanRow};
+        let key = PlanKey::from_bytes([5; 32]);
         let dir = tempfile::tempdir().expect("tempdir");
         let original = dir.path().join("plan.xlsx");
         let rows: Vec<ReviewRow> = (1..=300)
@@ -730,7 +736,7 @@ mod tests {
                     ..PlanRow::default()
                 };
                 ReviewRow {
-                    fingerprint: super::super::fingerprint(&plan),
+                    fingerprint: key.sign(&plan),
                     plan,
                     ..ReviewRow::default()
                 }

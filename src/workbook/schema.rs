@@ -5,9 +5,8 @@
 //! comes back out. The writer walks [`PLAN_COLUMNS`] in order; the reader finds each column by its
 //! header text, so a reviewer who moves columns around does not break the read-back.
 
-use super::{Approval, ReviewRow};
-use crate::plan::index::Folded;
-use crate::plan::{Action, MatchedBy, PlanRow};
+use crate::fold::Folded;
+use crate::review::{Action, Approval, MatchedBy, PlanRow, ReviewRow, Status};
 use std::borrow::Cow;
 
 /// Which [`ReviewRow`] value a column carries.
@@ -35,6 +34,8 @@ pub enum Field {
     Result,
     AppliedAt,
     Attempts,
+    PreviousImmutableId,
+    Revert,
     Comment,
     Fingerprint,
 }
@@ -157,6 +158,13 @@ pub const PLAN_COLUMNS: &[Column] = &[
     col(Field::Result, "Result", 40.0, Kind::Text),
     col(Field::AppliedAt, "Applied at", 22.0, Kind::Text),
     col(Field::Attempts, "Attempts", 9.0, Kind::Count),
+    col(
+        Field::PreviousImmutableId,
+        "Previous ImmutableId",
+        27.0,
+        Kind::Identifier,
+    ),
+    editable(col(Field::Revert, "Revert", 9.0, Kind::Text)),
     editable(col(Field::Comment, "Comment", 30.0, Kind::Text)),
     hidden(col(
         Field::Fingerprint,
@@ -189,16 +197,6 @@ fn same(onprem: &str, cloud: &str, ignore_case: bool) -> bool {
         Folded::new(onprem) == Folded::new(cloud)
     } else {
         onprem == cloud
-    }
-}
-
-/// The Cloud UPN as the sheet shows it (and as the fingerprint covers it): empty when it is the
-/// AD UPN up to case, or when there is no cloud user.
-pub fn shown_cloud_upn(p: &PlanRow) -> &str {
-    if same(&p.upn, &p.cloud_upn, true) {
-        ""
-    } else {
-        &p.cloud_upn
     }
 }
 
@@ -266,10 +264,8 @@ impl Field {
         match self {
             // Row ids stay far below 2^53, so the float Excel stores is exact.
             Field::RowId => CellValue::Number(p.row_id as f64),
-            Field::Approve => match &row.approve {
-                Approval::Empty => CellValue::Empty,
-                a => CellValue::Text(Cow::Borrowed(a.as_str())),
-            },
+            Field::Approve => s(row.approve.as_str()),
+            Field::Revert => s(row.revert.as_str()),
             Field::Action => p.action.map_or(CellValue::Empty, |a| text(a.as_str())),
             Field::Reason => s(&p.reason),
             Field::Checks => {
@@ -283,7 +279,7 @@ impl Field {
             Field::OnpremGuid => s(&p.onprem_guid),
             Field::NewImmutableId => s(&p.new_immutable_id),
             Field::CloudObjectId => s(&p.cloud_object_id),
-            Field::CloudUpn => s(shown_cloud_upn(p)),
+            Field::CloudUpn => s(p.shown_cloud_upn()),
             Field::CloudImmutableId => s(&p.cloud_immutable_id),
             Field::HolderObjectId => s(&p.holder_object_id),
             Field::MailOnprem => s(&p.mail_onprem),
@@ -294,7 +290,7 @@ impl Field {
             }
             Field::MatchedBy => p.matched_by.map_or(CellValue::Empty, |m| text(m.as_str())),
             Field::Source => s(&p.source),
-            Field::Status => s(&row.status),
+            Field::Status => s(row.status.as_str()),
             Field::Result => s(&row.result),
             Field::AppliedAt => s(&row.applied_at),
             Field::Attempts => {
@@ -304,6 +300,11 @@ impl Field {
                     CellValue::Number(f64::from(row.attempts))
                 }
             }
+            Field::PreviousImmutableId => match row.previous_immutable_id.as_deref() {
+                None => CellValue::Empty,
+                Some("") => text(NONE_IN_CLOUD),
+                Some(v) => s(v),
+            },
             Field::Comment => s(&row.comment),
             Field::Fingerprint => s(&row.fingerprint),
         }
@@ -330,6 +331,7 @@ impl Field {
                 };
             }
             Field::Approve => row.approve = Approval::parse(&value),
+            Field::Revert => row.revert = Approval::parse(&value),
             Field::Action => {
                 if value.trim().is_empty() {
                     p.action = None;
@@ -367,9 +369,16 @@ impl Field {
                 };
             }
             Field::Source => p.source = value,
-            Field::Status => row.status = value,
+            Field::Status => row.status = Status::parse(&value),
             Field::Result => row.result = value,
             Field::AppliedAt => row.applied_at = value,
+            Field::PreviousImmutableId => {
+                row.previous_immutable_id = match value.trim() {
+                    "" => None,
+                    NONE_IN_CLOUD => Some(String::new()),
+                    _ => Some(value),
+                }
+            }
             Field::Comment => row.comment = value,
             Field::Fingerprint => row.fingerprint = value,
         }
@@ -446,17 +455,20 @@ mod tests {
             assert!(seen.insert(c.field), "{:?} twice", c.field);
             assert_eq!(by_header(c.header).map(|x| x.field), Some(c.field));
         }
-        assert_eq!(PLAN_COLUMNS.len(), 24);
+        assert_eq!(PLAN_COLUMNS.len(), 26);
     }
 
     #[test]
-    fn only_approve_and_comment_are_editable() {
+    fn only_approve_revert_and_comment_are_editable() {
         let editable: Vec<_> = PLAN_COLUMNS
             .iter()
             .filter(|c| c.editable)
             .map(|c| c.field)
             .collect();
-        assert_eq!(editable, vec![Field::Approve, Field::Comment]);
+        assert_eq!(
+            editable,
+            vec![Field::Approve, Field::Revert, Field::Comment]
+        );
     }
 
     #[test]
@@ -532,10 +544,8 @@ mod tests {
         assert_eq!(back.plan.cloud_upn, "Ann.Lee@Fabrikam.com");
         assert_eq!(back.plan.mail_cloud, "");
         assert_eq!(back.plan.display_name_cloud, "ann lee");
-        assert_eq!(
-            crate::workbook::fingerprint(&back.plan),
-            crate::workbook::fingerprint(&row.plan)
-        );
+        let key = crate::review::PlanKey::from_bytes([9; 32]);
+        assert_eq!(key.sign(&back.plan), key.sign(&row.plan));
 
         // Without a cloud user nothing is "the same": the cloud cells stay empty.
         let mut none = ReviewRow::default();
@@ -554,6 +564,8 @@ mod tests {
         row.plan.matched_by = Some(MatchedBy::ProxyAddress);
         row.plan.action = Some(Action::ConflictDeleted);
         row.approve = Approval::Yes;
+        row.revert = Approval::No;
+        row.status = Status::InDoubt;
         let mut back = ReviewRow::default();
         for c in PLAN_COLUMNS {
             if let CellValue::Text(t) = c.field.value(&row) {
@@ -564,5 +576,28 @@ mod tests {
         assert_eq!(back.plan.matched_by, row.plan.matched_by);
         assert_eq!(back.plan.action, row.plan.action);
         assert_eq!(back.approve, Approval::Yes);
+        assert_eq!(back.revert, Approval::No);
+        assert_eq!(back.status, Status::InDoubt);
+    }
+
+    #[test]
+    fn previous_immutable_id_tells_none_recorded_from_had_none() {
+        for prev in [
+            None,
+            Some(String::new()),
+            Some("BpazOkLGm0iEtljAONPvOQ==".to_string()),
+        ] {
+            let row = ReviewRow {
+                previous_immutable_id: prev.clone(),
+                ..ReviewRow::default()
+            };
+            let mut back = ReviewRow::default();
+            if let CellValue::Text(t) = Field::PreviousImmutableId.value(&row) {
+                Field::PreviousImmutableId
+                    .set(&mut back, t.into_owned())
+                    .unwrap();
+            }
+            assert_eq!(back.previous_immutable_id, prev);
+        }
     }
 }

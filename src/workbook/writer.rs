@@ -9,11 +9,11 @@
 use super::schema::{
     self, column_letters, CellValue, Field, Kind, PLAN_COLUMNS, TEMPLATE_COLUMNS, UNMATCHED_COLUMNS,
 };
-use super::{ReviewMeta, ReviewRow, WriteOptions};
+use super::{ReviewMeta, WriteOptions};
 use crate::cloud::CloudUser;
 use crate::error::InputError;
 use crate::fsutil::AtomicFile;
-use crate::plan::Action;
+use crate::review::{Action, Approval, ReviewRow};
 use rust_xlsxwriter::{
     Color, ConditionalFormatFormula, DataValidation, Format, FormatAlign, FormatBorder, Note,
     ProtectionOptions, Workbook, Worksheet, XlsxError,
@@ -286,7 +286,7 @@ impl Tally {
             Some(a) => self.counts[Action::ALL.iter().position(|x| *x == a).unwrap_or(0)] += 1,
             None => self.no_action += 1,
         }
-        if row.approve == super::Approval::Yes {
+        if row.approve == Approval::Yes {
             self.approved += 1;
         }
         self.total += 1;

@@ -141,6 +141,11 @@ pub async fn hardmatch(args: Vec<String>, secret: Option<&str>, dir: &Path) -> O
     tokio::task::spawn_blocking(move || {
         let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_hardmatch"));
         cmd.args(&args).current_dir(dir);
+        // Signed with a test key, not one in the developer's config folder.
+        cmd.env(
+            "HARDMATCH_KEY_FILE",
+            concat!(env!("CARGO_TARGET_TMPDIR"), "/live-test.key"),
+        );
         for k in [
             "AZURE_TENANT_ID",
             "AZURE_CLIENT_ID",

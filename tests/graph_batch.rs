@@ -334,3 +334,64 @@ async fn duplicate_ids_and_unknown_dependencies_are_refused_before_sending() {
         .contains("unknown id 9"));
     assert!(stub.graph_requests().is_empty());
 }
+
+#[tokio::test]
+async fn a_purge_then_set_chain_survives_a_lost_answer() {
+    // Apply's ConflictDeleted row: purge the holder, then set the ImmutableId. The first
+    // envelope was carried out but answered 504 (in doubt); the retry finds the holder gone
+    // (404) and Graph fails the dependent set (424). The purge is done, so the set goes again.
+    let calls = Arc::new(AtomicUsize::new(0));
+    let stub = serve(move |r| {
+        if r.is_token() {
+            return None;
+        }
+        let items = batch_items(r);
+        if mixed(&items) {
+            return Some(refuse_mixed());
+        }
+        let n = calls.fetch_add(1, Ordering::SeqCst);
+        if n == 0 {
+            return Some(Reply::error(504, "GatewayTimeout", "The gateway timed out"));
+        }
+        let responses: Vec<Value> = items
+            .iter()
+            .map(|it| match (n, it["id"].as_str().unwrap()) {
+                (1, "purge") => json!({"id": "purge", "status": 404, "body": {"error": {"code": "Request_ResourceNotFound", "message": "gone"}}}),
+                (1, id) => json!({"id": id, "status": 424}),
+                (_, id) => json!({"id": id, "status": 204}),
+            })
+            .collect();
+        Some(Reply::json(200, json!({"responses": responses})))
+    })
+    .await;
+    let (client, _) = stub.client();
+    let out = client
+        .batch(vec![
+            BatchItem {
+                id: "purge".into(),
+                method: "DELETE".into(),
+                url: "/directory/deletedItems/holder".into(),
+                ..BatchItem::default()
+            },
+            BatchItem {
+                id: "set".into(),
+                method: "PATCH".into(),
+                url: "/users/target".into(),
+                body: Some(json!({"onPremisesImmutableId": "QUFBQQ=="})),
+                depends_on: vec!["purge".into()],
+                ..BatchItem::default()
+            },
+        ])
+        .await;
+    assert!(out[0].is_ok(), "the purge is done: {:?}", out[0]);
+    assert!(out[1].is_ok(), "the set went again: {:?}", out[1]);
+    let sent: Vec<Vec<String>> = stub
+        .graph_requests()
+        .iter()
+        .map(|r| ids_of(&batch_items(r)))
+        .collect();
+    assert_eq!(
+        sent,
+        [vec!["purge", "set"], vec!["purge", "set"], vec!["set"]]
+    );
+}

@@ -470,7 +470,7 @@ impl TokenProvider {
                 .form(&form()?)
                 .send()
                 .await;
-            let retry_in = match res {
+            let (retry_in, why) = match res {
                 Ok(resp) => {
                     let status = resp.status().as_u16();
                     let retry_after = super::http::retry_after(resp.headers())
@@ -479,7 +479,8 @@ impl TokenProvider {
                     if !(status == 429 || status >= 500) || attempt >= self.ctx.max_attempts {
                         return Ok((status, body));
                     }
-                    retry_after.unwrap_or_else(|| super::http::backoff(attempt))
+                    let wait = retry_after.unwrap_or_else(|| super::http::backoff(attempt));
+                    (wait, format!("HTTP {status}"))
                 }
                 Err(e) => {
                     let message = super::http::describe(e);
@@ -492,13 +493,19 @@ impl TokenProvider {
                             client_request_id: crid,
                         });
                     }
-                    super::http::backoff(attempt)
+                    (
+                        super::http::backoff(attempt),
+                        format!("network error ({message})"),
+                    )
                 }
             };
-            tracing::debug!(
-                attempt,
-                wait_ms = retry_in.as_millis() as u64,
-                "token endpoint retry"
+            tracing::info!(
+                client_request_id = %crid,
+                "sign-in at {}: {why}; retrying in {} (attempt {} of {})",
+                super::http::host_of(url),
+                super::http::secs(retry_in),
+                attempt + 1,
+                self.ctx.max_attempts
             );
             self.ctx.clock.sleep(retry_in).await;
         }

@@ -325,28 +325,8 @@ impl Round {
         }
         // Not served for a reason other than a quota: see Pacer::refund.
         p.pacer.refund(unserved);
-        // A dependent goes again if its parent goes again, or if the parent was settled as a
-        // success here although Graph had failed it (a DELETE whose answer was lost). In a
-        // chain, retried parents come first, so one pass in chain order is enough.
-        let index: HashMap<&str, usize> = self
-            .pending
-            .iter()
-            .map(|&i| (items[i].id.as_str(), i))
-            .collect();
-        for &i in &self.pending {
-            if !failed_dependency.contains(&i) {
-                continue;
-            }
-            let parents: Vec<usize> = items[i]
-                .depends_on
-                .iter()
-                .filter_map(|d| index.get(d.as_str()).copied())
-                .collect();
-            let again = parents.iter().any(|j| retry.contains(j))
-                || (!parents.is_empty() && parents.iter().all(|j| succeeded.contains(j)));
-            if again {
-                retry.insert(i);
-            } else if let Some(r) = by_id.get(&items[i].id) {
+        for i in self.dependents(items, &failed_dependency, &succeeded, &mut retry) {
+            if let Some(r) = by_id.get(&items[i].id) {
                 settle(i, outcome(r, envelope));
             }
         }
@@ -357,6 +337,46 @@ impl Round {
             .collect::<Vec<_>>()
             .join(", ");
         wait
+    }
+}
+
+impl Round {
+    /// Sorts the items answered 424: a dependent goes again (added to `retry`) if its parent
+    /// goes again, or if the parent was settled as a success although Graph had failed it (a
+    /// DELETE whose answer was lost). Returns the others, whose 424 is final. In a chain,
+    /// retried parents come first, so one pass in chain order is enough.
+    fn dependents(
+        &self,
+        items: &[BatchItem],
+        failed_dependency: &[usize],
+        succeeded: &HashSet<usize>,
+        retry: &mut HashSet<usize>,
+    ) -> Vec<usize> {
+        let index: HashMap<&str, usize> = self
+            .pending
+            .iter()
+            .map(|&i| (items[i].id.as_str(), i))
+            .collect();
+        let mut last = Vec::new();
+        for &i in self
+            .pending
+            .iter()
+            .filter(|i| failed_dependency.contains(i))
+        {
+            let parents: Vec<usize> = items[i]
+                .depends_on
+                .iter()
+                .filter_map(|d| index.get(d.as_str()).copied())
+                .collect();
+            let again = parents.iter().any(|j| retry.contains(j))
+                || (!parents.is_empty() && parents.iter().all(|j| succeeded.contains(j)));
+            if again {
+                retry.insert(i);
+            } else {
+                last.push(i);
+            }
+        }
+        last
     }
 }
 

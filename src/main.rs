@@ -51,9 +51,11 @@ fn main() -> ExitCode {
 fn init_tracing(verbose: u8) {
     // -vv is for reading what hardmatch did: the HTTP stack's own debug lines (connection
     // pool, TLS, h2 frames) would be most of it, so they stay at info.
+    // rustls-platform-verifier logs an untrusted certificate as an ERROR of its own; the
+    // client's error already says it, with the fix (--ca-file), so the duplicate only confuses.
     let default = match verbose {
-        0 => "warn",
-        1 => "info",
+        0 => "warn,rustls_platform_verifier=off",
+        1 => "info,rustls_platform_verifier=off",
         _ => "debug,hyper=info,hyper_util=info,reqwest=info,h2=info,rustls=info,tower=info,axum=info,mio=info",
     };
     let filter = tracing_subscriber::EnvFilter::try_from_env("HARDMATCH_LOG")

@@ -146,7 +146,10 @@ fn the_whole_workflow_with_a_failing_run_a_rerun_and_a_rerun_that_sends_nothing(
         ..ThrottleQuotas::default()
     });
     let mut graph = w.graph();
+    // No waiting out the 429s: the first one is the row's answer.
     graph.retry.max_attempts = 1;
+    graph.retry.throttle_budget = std::time::Duration::ZERO;
+    graph.retry.max_wait = std::time::Duration::from_millis(1);
     let mut o = w.options(hardmatch::apply::Command::Apply);
     o.select.purge_deleted_conflicts = true;
     let r = hardmatch::apply::run(&o, &w.key, Some(graph)).unwrap();

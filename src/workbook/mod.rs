@@ -6,6 +6,7 @@ mod reader;
 mod runs;
 pub mod schema;
 mod sheet_stream;
+mod summary;
 mod writer;
 
 use crate::cloud::CloudUser;

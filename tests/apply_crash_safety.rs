@@ -56,7 +56,8 @@ fn apply_cli(w: &World, crash: Option<&str>) -> Output {
             "--client-id",
             w.sim.client_id(),
         ])
-        // One batch in flight: a window is 40 rows, so the 91 rows take three windows.
+        // One $batch envelope (20 rows) in flight at a time: the 91 rows take five, so the
+        // crash points' counts land in the middle of the run.
         .args(["--concurrency", "1"])
         .arg("--key-file")
         .arg(&w.key_file)
@@ -162,19 +163,20 @@ fn killed_right_after_the_run_started() {
 }
 
 #[test]
-fn killed_after_journaling_a_window_as_started_before_sending_it() {
+fn killed_after_journaling_an_envelope_as_started_before_sending_it() {
     crash_then_rerun("after-started:2");
 }
 
 #[test]
 fn killed_between_graphs_answer_and_its_journal_lines() {
-    // The second window's PATCHes are in the tenant; the journal only says they started.
+    // The first envelope's PATCHes are in the tenant; the journal has one result, and says the
+    // others started.
     crash_then_rerun("after-send:2");
 }
 
 #[test]
-fn killed_between_the_first_answer_and_its_journal_lines() {
-    crash_then_rerun("after-send:1");
+fn killed_between_an_answer_in_the_third_envelope_and_its_journal_line() {
+    crash_then_rerun("after-send:50");
 }
 
 #[test]
@@ -187,8 +189,8 @@ fn killed_halfway_through_a_result_line() {
 }
 
 #[test]
-fn killed_after_a_window_was_journaled() {
-    crash_then_rerun("after-results:2");
+fn killed_after_a_few_results_were_journaled() {
+    crash_then_rerun("after-results:23");
 }
 
 #[test]

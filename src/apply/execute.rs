@@ -3,27 +3,27 @@
 //! on the way, and with `--verify` read the written users back.
 //!
 //! Every request is journaled as started (durably) before it leaves and its result as soon as
-//! it is known ([`Ledger`]). Requests go out in windows of a few batches: the window is the unit
-//! of journaling, so a crash leaves at most one window in doubt.
+//! it is known: the client tells a [`BatchObserver`] right before each `$batch` envelope goes
+//! out and as each item's answer arrives, and the observer writes the journal then. A crash
+//! leaves at most the envelopes in flight in doubt.
 
 use super::crash;
-use super::journal::Op;
-use super::ledger::{Ledger, Settled, Starting};
+use super::journal::{Journal, Line, Op};
+use super::ledger::{self, Ledger, Settled, Starting};
 use super::Job;
 use crate::cloud::CloudUser;
-use crate::graph::{GraphClient, GraphError, ImmutableIdUpdate};
+use crate::graph::{BatchObserver, BatchOutcome, GraphClient, GraphError, ImmutableIdUpdate};
 use crate::review::Status;
 use crate::wire::{BatchItem, User, USER_SELECT};
 use indicatif::ProgressBar;
 use std::io;
+use std::sync::{Arc, Mutex};
 
 /// What execution may do.
 #[derive(Clone, Copy, Debug)]
 pub struct ExecOptions {
     /// Permanently delete a soft-deleted holder found at run time (`--purge-deleted-conflicts`).
     pub purge_conflicts: bool,
-    /// Requests per journal window (a few batches' worth).
-    pub window: usize,
 }
 
 /// A job pre-flight let through, with the holder to purge first, if any.
@@ -48,10 +48,7 @@ pub async fn run(
 ) -> io::Result<Vec<Written>> {
     purge_planned(client, ledger, &mut go, bar).await?;
     let mut written = Vec::new();
-    let mut conflicts = Vec::new();
-    for window in go.chunks_mut(opts.window.max(1)) {
-        send_window(client, ledger, window, &mut written, &mut conflicts, bar).await?;
-    }
+    let conflicts = send_observed(client, ledger, go, &mut written, bar).await?;
     for (g, err) in conflicts {
         resolve_conflict(client, ledger, g, err, opts, &mut written, bar).await?;
     }
@@ -184,70 +181,222 @@ fn prepend(first: String, rest: &str) -> String {
     }
 }
 
-fn start_of(job: &Job) -> Starting {
-    Starting {
-        row: job.row,
-        op: job.op,
-        user: job.user.clone(),
-        value: job.value.clone(),
-        previous: job.previous.clone(),
-        attempts: job.attempts,
+/// Results written since the last `fsync` before the observer makes them durable: one batch.
+const SYNC_EVERY: usize = 20;
+
+/// Journals each PATCH as the client sends and settles it (see the module comment).
+struct Journaling {
+    state: Mutex<Journaled>,
+    bar: ProgressBar,
+    client: GraphClient,
+}
+
+struct Journaled {
+    /// Taken back by the ledger once the client returns.
+    journal: Option<Journal>,
+    revert_mode: bool,
+    run: String,
+    /// Row id and plan fingerprint of each item, for its lines.
+    ids: Vec<(u64, String)>,
+    jobs: Vec<Job>,
+    sent: Vec<bool>,
+    settled: Vec<Option<Settled>>,
+    conflicts: Vec<(usize, GraphError)>,
+    unsynced: usize,
+    /// The first journal write that failed (the run stops once the client returns).
+    error: Option<io::Error>,
+}
+
+impl Journaled {
+    fn keep(&mut self, r: io::Result<()>) {
+        if let Err(e) = r {
+            self.error.get_or_insert(e);
+        }
+    }
+
+    fn write(&mut self, lines: &[Line], sync: bool) {
+        let r = match self.journal.as_mut() {
+            Some(j) if sync => j.write_synced(lines),
+            Some(j) => j.write(lines),
+            None => Err(io::Error::other("the journal was closed")),
+        };
+        self.keep(r);
     }
 }
 
-/// Step 2: one window of PATCHes: journaled as started, sent, journaled as settled.
-async fn send_window(
+impl BatchObserver for Journaling {
+    fn sending(&self, items: &[usize]) {
+        let mut st = lock(&self.state);
+        let at = ledger::now();
+        let mut lines = Vec::with_capacity(items.len());
+        for &i in items {
+            st.sent[i] = true;
+            st.jobs[i].attempts += 1;
+            let job = &st.jobs[i];
+            lines.push(Line::Started {
+                run: st.run.clone(),
+                row: st.ids[i].0,
+                fp: st.ids[i].1.clone(),
+                op: job.op,
+                user: job.user.clone(),
+                value: job.value.clone(),
+                previous: job.previous.clone(),
+                attempts: job.attempts,
+                at: at.clone(),
+            });
+        }
+        // Durable before the envelope leaves; the results written since go to disk with it.
+        st.write(&lines, true);
+        st.unsynced = 0;
+        drop(st);
+        crash::at("after-started");
+    }
+
+    fn finished(&self, item: usize, outcome: &BatchOutcome) {
+        crash::at("after-send");
+        let mut st = lock(&self.state);
+        let job = &st.jobs[item];
+        let settled = match outcome {
+            Ok(_) => success(job),
+            Err(e) if e.api().is_some_and(|a| a.is_conflict()) => {
+                st.conflicts.push((item, e.clone()));
+                return;
+            }
+            Err(e) if !st.sent[item] => {
+                let mut f = failure(job, e);
+                f.status = Status::Failed;
+                f.result = format!("not sent: {e}. Run apply again");
+                f
+            }
+            Err(e) => failure(job, e),
+        };
+        let journaled = if st.revert_mode {
+            ledger::as_revert_outcome(settled.clone()).0
+        } else {
+            settled.clone()
+        };
+        let line = result_line(&st.run, &st.ids[item], &journaled);
+        st.unsynced += 1;
+        let sync = st.unsynced >= SYNC_EVERY;
+        if sync {
+            st.unsynced = 0;
+        }
+        st.write(std::slice::from_ref(&line), sync);
+        st.settled[item] = Some(settled);
+        drop(st);
+        self.bar.inc(1);
+        let waited = self.client.stats().throttle_wait;
+        self.bar.set_message(super::progress::throttle_message(
+            waited.writes + waited.resource_units + waited.request,
+        ));
+        crash::at("after-results");
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+fn result_line(run: &str, (row, fp): &(u64, String), s: &Settled) -> Line {
+    let at = ledger::now();
+    Line::Result {
+        run: run.to_string(),
+        row: *row,
+        fp: fp.clone(),
+        op: s.op,
+        status: s.status.as_str().to_string(),
+        result: s.result.clone(),
+        attempts: s.attempts,
+        previous: s.previous.clone(),
+        applied_at: if s.applied { at.clone() } else { String::new() },
+        at,
+    }
+}
+
+/// Step 2: the PATCHes, all through one observed `$batch` run: journaled as started before each
+/// envelope leaves and as settled as each answer arrives. Returns the rows Graph found a
+/// uniqueness conflict for, to be resolved next.
+async fn send_observed(
     client: &GraphClient,
     ledger: &mut Ledger,
-    window: &mut [Go],
+    go: Vec<Go>,
     written: &mut Vec<Written>,
-    conflicts: &mut Vec<(Go, GraphError)>,
     bar: &ProgressBar,
-) -> io::Result<()> {
-    for g in window.iter_mut() {
-        g.job.attempts += 1;
+) -> io::Result<Vec<(Go, GraphError)>> {
+    if go.is_empty() {
+        return Ok(Vec::new());
     }
-    ledger.starting(&window.iter().map(|g| start_of(&g.job)).collect::<Vec<_>>())?;
-    crash::at("after-started");
-    let updates: Vec<ImmutableIdUpdate> = window
+    let updates: Vec<ImmutableIdUpdate> = go
         .iter()
         .map(|g| ImmutableIdUpdate {
             user: g.job.user.clone(),
             immutable_id: g.job.value.clone(),
         })
         .collect();
-    let results = client.set_immutable_ids(&updates).await;
-    crash::at("after-send");
-    let mut settled = Vec::new();
-    for (g, r) in window.iter_mut().zip(results) {
-        match r {
-            Ok(()) => {
-                settled.push(success(&g.job));
-                written.push(Written {
-                    row: g.job.row,
-                    user: g.job.user.clone(),
-                    value: g.job.value.clone(),
-                });
-            }
-            Err(e) if e.api().is_some_and(|a| a.is_conflict()) => {
-                let taken = std::mem::replace(
-                    g,
-                    Go {
-                        job: g.job.clone(),
-                        purge: None,
-                    },
-                );
-                conflicts.push((taken, e));
-                continue;
-            }
-            Err(e) => settled.push(failure(&g.job, &e)),
-        }
+    let Some(journal) = ledger.journal.take() else {
+        return Err(io::Error::other("no journal to record the run in"));
+    };
+    let n = go.len();
+    let observer = Arc::new(Journaling {
+        state: Mutex::new(Journaled {
+            journal: Some(journal),
+            revert_mode: ledger.revert_mode,
+            run: ledger.run.clone(),
+            ids: go
+                .iter()
+                .map(|g| {
+                    let r = &ledger.rows[g.job.row];
+                    (r.plan.row_id, r.fingerprint.clone())
+                })
+                .collect(),
+            jobs: go.iter().map(|g| g.job.clone()).collect(),
+            sent: vec![false; n],
+            settled: vec![None; n],
+            conflicts: Vec::new(),
+            unsynced: 0,
+            error: None,
+        }),
+        bar: bar.clone(),
+        client: client.clone(),
+    });
+    client
+        .set_immutable_ids_observed(&updates, observer.clone())
+        .await;
+    let mut st = lock(&observer.state);
+    st.write(&[], true);
+    ledger.journal = st.journal.take();
+    if let Some(e) = st.error.take() {
+        return Err(e);
     }
-    let n = settled.len() as u64;
-    ledger.settle(settled)?;
-    crash::at("after-results");
-    bar.inc(n);
-    Ok(())
+    let mut settled = Vec::with_capacity(n);
+    let all = std::mem::take(&mut st.settled);
+    for (i, s) in all.into_iter().enumerate() {
+        let Some(s) = s else { continue };
+        if s.applied {
+            let job = &st.jobs[i];
+            written.push(Written {
+                row: job.row,
+                user: job.user.clone(),
+                value: job.value.clone(),
+            });
+        }
+        settled.push(s);
+    }
+    ledger.record(settled);
+    let jobs = std::mem::take(&mut st.jobs);
+    let conflicts = std::mem::take(&mut st.conflicts)
+        .into_iter()
+        .map(|(i, e)| {
+            (
+                Go {
+                    job: jobs[i].clone(),
+                    purge: None,
+                },
+                e,
+            )
+        })
+        .collect();
+    Ok(conflicts)
 }
 
 /// The row's result once its PATCH was accepted.
@@ -395,23 +544,11 @@ async fn resolve_conflict(
     g.purge = Some(holder);
     let mut one = vec![g];
     purge_planned(client, ledger, &mut one, bar).await?;
-    let mut again = Vec::new();
-    for mut g in one {
+    for g in &mut one {
         g.purge = None;
-        let mut conflicts = Vec::new();
-        send_window(
-            client,
-            ledger,
-            std::slice::from_mut(&mut g),
-            written,
-            &mut conflicts,
-            bar,
-        )
-        .await?;
-        again.extend(conflicts);
     }
     // Held again after the purge (a race with someone else): fail rather than loop.
-    for (g, e) in again {
+    for (g, e) in send_observed(client, ledger, one, written, bar).await? {
         ledger.settle(vec![failure(&g.job, &e)])?;
         bar.inc(1);
     }
@@ -577,7 +714,6 @@ mod tests {
         let mut l = ledger(dir.path());
         let opts = ExecOptions {
             purge_conflicts: purge,
-            window: 40,
         };
         run(&client, &mut l, go(), opts, &ProgressBar::hidden())
             .await

@@ -46,6 +46,19 @@ pub struct Ledger {
     pub touched: Vec<bool>,
 }
 
+/// A revert that did not happen leaves the row Done (apply's change stands) with the reason in
+/// its Result; returns that, and the outcome to report instead.
+pub fn as_revert_outcome(mut s: Settled) -> (Settled, Option<Status>) {
+    if s.status == Status::Reverted {
+        return (s, None);
+    }
+    let shown = std::mem::replace(&mut s.status, Status::Done);
+    if !s.result.starts_with("Not reverted") {
+        s.result = format!("Not reverted: {}", s.result);
+    }
+    (s, Some(shown))
+}
+
 pub fn now() -> String {
     chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
 }
@@ -93,13 +106,11 @@ impl Ledger {
         }
         if self.revert_mode {
             for s in &mut items {
-                if s.status != Status::Reverted {
-                    self.shown.insert(s.row, s.status.clone());
-                    s.status = Status::Done;
-                    if !s.result.starts_with("Not reverted") {
-                        s.result = format!("Not reverted: {}", s.result);
-                    }
+                let (view, shown) = as_revert_outcome(s.clone());
+                if let Some(shown) = shown {
+                    self.shown.insert(s.row, shown);
                 }
+                *s = view;
             }
         }
         let at = now();
@@ -133,6 +144,29 @@ impl Ledger {
             self.touched[s.row] = true;
         }
         Ok(())
+    }
+
+    /// Records results on the rows that were journaled already (by the execution's observer).
+    pub fn record(&mut self, items: Vec<Settled>) {
+        let at = now();
+        for mut s in items {
+            if self.revert_mode {
+                let (view, shown) = as_revert_outcome(s);
+                if let Some(shown) = shown {
+                    self.shown.insert(view.row, shown);
+                }
+                s = view;
+            }
+            let row = &mut self.rows[s.row];
+            row.status = s.status;
+            row.result = s.result;
+            row.attempts = s.attempts;
+            row.previous_immutable_id = s.previous;
+            if s.applied {
+                row.applied_at = at.clone();
+            }
+            self.touched[s.row] = true;
+        }
     }
 
     /// Journals a line that is not about one row (run start, run end).

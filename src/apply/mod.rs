@@ -347,9 +347,6 @@ pub fn run(
         let graph = graph.ok_or_else(|| {
             GraphError::Config("rows need sending but no Graph connection was given".into())
         })?;
-        // One round of batches in flight per journal window: started lines are fsynced before a
-        // round leaves, its results as soon as it is back.
-        let window = graph.concurrency.max(1) * graph.batch_size.clamp(1, 20);
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .enable_all()
             .build()
@@ -393,7 +390,6 @@ pub fn run(
                 go,
                 execute::ExecOptions {
                     purge_conflicts: opts.select.purge_deleted_conflicts,
-                    window,
                 },
                 &bar,
             )

@@ -198,7 +198,7 @@ fn pipeline(n: usize) -> anyhow::Result<()> {
     let mut counts = [0usize; Action::ALL.len()];
     plan::with_review_rows(
         &d,
-        false,
+        plan::PreApproval::default(),
         &hardmatch::review::PlanKey::from_bytes([7; 32]),
         |rows| {
             let rows = rows.inspect(|r| {

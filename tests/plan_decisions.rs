@@ -1,7 +1,7 @@
 //! `plan::build`: which Action each AD row gets, why, and which Checks come with it.
 
 use hardmatch::anchor::SourceAnchor;
-use hardmatch::cloud::{CloudState, CloudUser, TenantFeatures};
+use hardmatch::cloud::{CloudState, CloudUser, TenantFeatures, Unchecked};
 use hardmatch::plan::{build, Action, MatchKeys, MatchedBy, Plan, PlanOptions, PlanRow};
 use hardmatch::sources::AdUser;
 use uuid::Uuid;
@@ -633,7 +633,11 @@ fn only_set_rows_without_checks_can_be_pre_approved() {
             vec![],
         ),
     );
-    let clean: Vec<bool> = p.rows.iter().map(hardmatch::plan::is_clean_set).collect();
+    let clean: Vec<bool> = p
+        .rows
+        .iter()
+        .map(|r| hardmatch::plan::is_clean_set(r, Unchecked::default()))
+        .collect();
     assert_eq!(p.rows[1].action, Some(Action::Set));
     assert_eq!(p.rows[2].action, Some(Action::Replace));
     assert_eq!(clean, [true, false, false]);
@@ -675,7 +679,7 @@ fn another_cloud_user_holding_the_ad_mail_is_a_check_in_every_mode() {
             .find(|c| c.contains("pat.kim@contoso.com (id c-kim)"))
             .unwrap_or_else(|| panic!("no Check names the other holder: {:?}", r.checks));
         assert!(check.contains("AttributeValueMustBeUnique"), "{check}");
-        assert!(!hardmatch::plan::is_clean_set(r));
+        assert!(!hardmatch::plan::is_clean_set(r, Unchecked::default()));
     }
 }
 

@@ -52,6 +52,11 @@ pub struct Args {
     /// Pre-fill Approve = Yes for clean rows of this kind (Set rows without Checks only).
     #[arg(long, value_enum)]
     pub pre_approve: Option<PreApprove>,
+    /// With --pre-approve: approve even though the cloud input left hard-match blocks unchecked
+    /// (no PrivilegedRoles, OnPremisesObjectIdentifier or OnPremisesSyncEnabled column, no
+    /// recycle bin); without it such a plan pre-approves nothing.
+    #[arg(long, requires = "pre_approve")]
+    pub unchecked_ok: bool,
     /// Read the AD export as this format instead of detecting it.
     #[arg(long, value_enum)]
     pub format: Option<Format>,
@@ -170,22 +175,14 @@ fn load_cloud(args: &Args) -> anyhow::Result<CloudState> {
         )
         .into());
     }
-    let mut merged: Option<CloudState> = None;
-    for input in &inputs {
-        let state = input.load(args)?;
-        merged = Some(match merged {
-            None => state,
-            Some(mut m) => {
-                m.users.extend(state.users);
-                m.deleted.extend(state.deleted);
-                m.features = m.features.or(state.features);
-                m.sources.extend(state.sources);
-                m.warnings.extend(state.warnings);
-                m
-            }
-        });
+    if inputs.is_empty() {
+        return Err(UsageError("--cloud is required".into()).into());
     }
-    let mut merged = merged.ok_or_else(|| UsageError("--cloud is required".into()))?;
+    let states = inputs
+        .iter()
+        .map(|input| input.load(args))
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    let mut merged = cloud::merge(states)?;
     // `cloud export -o x.csv` writes the recycle bin to x-deleted.csv; forgetting it would hide
     // every ConflictDeleted.
     for input in &inputs {
@@ -288,11 +285,23 @@ fn write_plan(
         sha256: s.sha256.clone().unwrap_or_default(),
         rows: s.rows,
     }));
+    let pre = match args.pre_approve {
+        Some(PreApprove::Set) => plan::PreApproval::clean_set(cloud, args.unchecked_ok),
+        None => plan::PreApproval::default(),
+    };
+    let withheld = (!pre.unchecked.is_empty()).then(|| {
+        format!(
+            "--pre-approve set approved nothing: not checked: {}. Read them (see the warnings above), or pass \
+             --unchecked-ok to pre-approve anyway",
+            pre.unchecked.describe().join(", ")
+        )
+    });
     let warnings: Vec<String> = ad
         .warnings
         .iter()
         .chain(&cloud.warnings)
         .chain(&plan.warnings)
+        .chain(&withheld)
         .cloned()
         .collect();
     let meta = ReviewMeta {
@@ -311,31 +320,26 @@ fn write_plan(
 
     let mut counts: Vec<(Action, usize)> = Action::ALL.iter().map(|&a| (a, 0)).collect();
     let mut approved = 0usize;
-    plan::with_review_rows(
-        &plan,
-        args.pre_approve == Some(PreApprove::Set),
-        key,
-        |rows| {
-            let rows = rows.inspect(|r| {
-                if let Some(a) = r.plan.action {
-                    if let Some(c) = counts.iter_mut().find(|(x, _)| *x == a) {
-                        c.1 += 1;
-                    }
+    plan::with_review_rows(&plan, pre, key, |rows| {
+        let rows = rows.inspect(|r| {
+            if let Some(a) = r.plan.action {
+                if let Some(c) = counts.iter_mut().find(|(x, _)| *x == a) {
+                    c.1 += 1;
                 }
-                if r.approve == Approval::Yes {
-                    approved += 1;
-                }
-            });
-            workbook::write_review_rows(
-                &args.output,
-                plan.len(),
-                rows,
-                &unmatched,
-                &meta,
-                &WriteOptions::default(),
-            )
-        },
-    )
+            }
+            if r.approve == Approval::Yes {
+                approved += 1;
+            }
+        });
+        workbook::write_review_rows(
+            &args.output,
+            plan.len(),
+            rows,
+            &unmatched,
+            &meta,
+            &WriteOptions::default(),
+        )
+    })
     .with_context(|| format!("writing {}", args.output.display()))?;
 
     for w in &meta.warnings {

@@ -21,11 +21,25 @@ pub(crate) fn find(normalized_headers: &[String], aliases: &[&str]) -> Option<us
         .find_map(|alias| normalized_headers.iter().position(|h| h == alias))
 }
 
-/// The text of an identifier cell: surrounding blanks and the apostrophe Excel (or a
-/// formula-injection guard) puts in front of values such as `+7Byu5JQ…` are dropped.
+/// Characters that show as nothing: zero-width space, joiners, word joiner, byte-order mark, soft
+/// hyphen. Copy and paste (into the hand-filled template, say) brings them along unseen.
+pub(crate) fn is_invisible(c: char) -> bool {
+    matches!(
+        c,
+        '\u{200b}' | '\u{200c}' | '\u{200d}' | '\u{2060}' | '\u{feff}' | '\u{00ad}'
+    )
+}
+
+/// `s` without blanks (a non-breaking space too) and invisible characters around it.
+pub(crate) fn trim_invisible(s: &str) -> &str {
+    s.trim_matches(|c: char| c.is_whitespace() || is_invisible(c))
+}
+
+/// The text of an identifier cell: surrounding blanks, invisible characters and the apostrophe
+/// Excel (or a formula-injection guard) puts in front of values such as `+7Byu5JQ…` are dropped.
 pub(crate) fn identifier(raw: &str) -> &str {
-    let t = raw.trim();
-    t.strip_prefix('\'').map(str::trim).unwrap_or(t)
+    let t = trim_invisible(raw);
+    t.strip_prefix('\'').map(trim_invisible).unwrap_or(t)
 }
 
 /// Excel's error values, as a CSV saved from Excel holds them where a formula failed.

@@ -223,7 +223,11 @@ fn the_same_cloud_file_twice_counts_each_user_once() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
     let active = active_csv(d);
-    let bin = write(d, "cloud-deleted.csv", &format!("{FULL_HEADER}\n"));
+    let bin = write(
+        d,
+        "cloud-deleted.csv",
+        &format!("{FULL_HEADER}\nd-1,gone@contoso.com,AAECAwQFBgcICQoLDA0ODw==,,,,Gone,,2026-10-01T08:00:00Z,\n"),
+    );
     let once = plan(d, &[&active, &bin], &[]);
     let twice = plan(d, &[&active, &active, &bin], &[]);
     assert!(twice.ok, "{}", twice.stderr);

@@ -397,7 +397,7 @@ impl CloudRows {
             return Err(InputError::new(
                 &self.path,
                 d.place,
-                format!("{}{more}; any user's ImmutableId could be among them", d.message),
+                format!("{}{more}; it could be any user's ImmutableId", d.message),
                 "export the cloud users again and do not open and save the CSV in Excel: use `hardmatch cloud export \
                  -o cloud.xlsx` (every cell text), or import the CSV in Excel with these columns set to Text",
             ));

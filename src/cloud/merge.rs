@@ -23,10 +23,12 @@ pub fn merge(states: Vec<CloudState>) -> Result<CloudState, InputError> {
             merged = Some(state);
             continue;
         };
-        if let Some(same) = same_file_again(m, &state) {
-            m.warnings.push(format!(
-                "{same} was given twice (the same SHA-256); it is read once"
-            ));
+        if let Some((again, first)) = same_file_again(m, &state) {
+            m.warnings.push(if again == first {
+                format!("{again} was given twice; it is read once")
+            } else {
+                format!("{again} has the same content (SHA-256) as {first}; it is read once")
+            });
             continue;
         }
         m.users.extend(state.users);
@@ -64,18 +66,19 @@ pub fn merge(states: Vec<CloudState>) -> Result<CloudState, InputError> {
     Ok(m)
 }
 
-/// The description of a source of `m` that `state` read again (same SHA-256 for every source).
-fn same_file_again(m: &CloudState, state: &CloudState) -> Option<String> {
-    let hashes: Vec<&str> = state
-        .sources
-        .iter()
-        .map(|s| s.sha256.as_deref())
-        .collect::<Option<_>>()?;
-    let first = state.sources.first()?;
-    hashes
-        .iter()
-        .all(|h| m.sources.iter().any(|s| s.sha256.as_deref() == Some(*h)))
-        .then(|| first.description.clone())
+/// When `state` read again what `m` already holds (every source's SHA-256 seen before): its
+/// description, and that of the earlier source with the same content.
+fn same_file_again(m: &CloudState, state: &CloudState) -> Option<(String, String)> {
+    let mut earlier = None;
+    for source in &state.sources {
+        let hash = source.sha256.as_deref()?;
+        let seen = m
+            .sources
+            .iter()
+            .find(|s| s.sha256.as_deref() == Some(hash))?;
+        earlier.get_or_insert_with(|| seen.description.clone());
+    }
+    Some((state.sources.first()?.description.clone(), earlier?))
 }
 
 /// Drops the second and later copies of each object id (active and deleted users together),
@@ -178,6 +181,13 @@ fn conflict(a: &CloudUser, b: &CloudUser) -> Option<String> {
             "Mail ({} and {})",
             shown(a.mail.as_deref()),
             shown(b.mail.as_deref())
+        ));
+    }
+    if both(a.display_name.as_deref(), b.display_name.as_deref()) {
+        return Some(format!(
+            "DisplayName ({} and {})",
+            shown(a.display_name.as_deref()),
+            shown(b.display_name.as_deref())
         ));
     }
     if both(

@@ -385,10 +385,12 @@ impl<'a> CloudIndex<'a> {
     /// `target`. Only the addresses planning kept are compared (SMTP proxies only with
     /// `--match upn-mail`).
     fn address_holders(&self, u: &AdUser, target: u32, by: MatchedBy) -> Option<Box<[u32]>> {
+        // Almost every row finds only its target (its own mail): no allocation then.
         let mut hits: Vec<u32> = Vec::new();
+        let mut add = |found: &[u32]| hits.extend(found.iter().filter(|&&h| h != target));
         if by != MatchedBy::Upn {
             if let Some(k) = Folded::new(&u.upn) {
-                hits.extend_from_slice(self.upn.get(&k));
+                add(self.upn.get(&k));
             }
         }
         let addresses = u
@@ -399,11 +401,10 @@ impl<'a> CloudIndex<'a> {
             .filter_map(Folded::new);
         for k in addresses {
             match self.keys {
-                MatchKeys::UpnMail => hits.extend_from_slice(self.address.get(&k)),
-                MatchKeys::Upn => hits.extend_from_slice(self.mail.get(&k)),
+                MatchKeys::UpnMail => add(self.address.get(&k)),
+                MatchKeys::Upn => add(self.mail.get(&k)),
             }
         }
-        hits.retain(|&h| h != target);
         if hits.is_empty() {
             return None;
         }

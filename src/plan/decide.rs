@@ -545,7 +545,10 @@ fn same_user(a: &CloudUser, b: &CloudUser) -> bool {
 ///
 /// **This is the entry point for re-deciding one row**, e.g. in `apply`, against a fresh read of
 /// the tenant just before writing. It needs no whole-tenant index: only `target` (with its
-/// `privileged_roles` if known), how it was matched, and the [`Holders`] of the row's ImmutableId.
+/// `privileged_roles` if known), how it was matched, and the [`Holders`]: the active and deleted
+/// users holding the row's ImmutableId and, for the address Checks, those holding its UPN, mail
+/// or SMTP addresses. Tenant-wide flags (`blockCloudObjectTakeoverThroughHardMatchEnabled`) are
+/// not a row's decision; check them once per run.
 /// A row rebuilt from the workbook carries only the anchor, not both objectGUID and
 /// mS-DS-ConsistencyGuid, so the Check comparing the two is not repeated then.
 pub fn decide_target(

@@ -33,10 +33,11 @@ fn ad_csv(dir: &Path) -> PathBuf {
         dir,
         "ad.csv",
         &format!(
-            "UserPrincipalName,ObjectGUID,mail\n\
-             pat@contoso.com,3ab39606-c642-489b-84b6-58c038d3ef39,pat@contoso.com\n\
-             kim@contoso.com,{KIM_GUID},kim@contoso.com\n\
-             lee@contoso.com,7f1c2d3e-4b5a-4c6d-8e9f-0a1b2c3d4e5f,lee@contoso.com\n"
+            // With mS-DS-ConsistencyGuid (empty), so that the anchors are certain.
+            "UserPrincipalName,ObjectGUID,mS-DS-ConsistencyGuid,mail\n\
+             pat@contoso.com,3ab39606-c642-489b-84b6-58c038d3ef39,,pat@contoso.com\n\
+             kim@contoso.com,{KIM_GUID},,kim@contoso.com\n\
+             lee@contoso.com,7f1c2d3e-4b5a-4c6d-8e9f-0a1b2c3d4e5f,,lee@contoso.com\n"
         ),
     )
 }

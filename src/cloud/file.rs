@@ -580,10 +580,12 @@ fn read_bytes(path: &Path, bytes: Vec<u8>, unread: Unread) -> Result<CloudState,
             rows.finish(&mut state, n, true)?;
             total += n;
             // The recycle bin under any usual name ("Deleted users" as `cloud export` writes
-            // it, "Deleted", "Recycle bin"); any other sheet is named as not read.
+            // it, "Deleted", "Recycle bin"); any other sheet but the snapshot's tenant
+            // description (read by `export::read_snapshot_info`) is named as not read.
             let (bins, others): (Vec<String>, Vec<String>) = xlsx::sheet_names(&wb)
                 .into_iter()
                 .skip(1)
+                .filter(|s| !s.eq_ignore_ascii_case(super::export::TENANT_SHEET))
                 .partition(|s| names_recycle_bin(s));
             let mut read = vec![first];
             for sheet in bins {

@@ -523,3 +523,31 @@ fn columns_hard_match_blocks_are_read_from_are_unchecked_when_missing() {
     let state = read_cloud_export(&write(&dir, "skip.csv", text.as_bytes())).expect("reads");
     assert!(state.unchecked.skipped_rows);
 }
+
+#[test]
+fn a_cloud_export_snapshot_reads_with_nothing_unchecked_and_no_unread_sheet() {
+    // `hardmatch cloud export` writes every column, the recycle bin and a Tenant sheet (read by
+    // plan as the snapshot's description, so not "not read").
+    use hardmatch::cloud::export::{write_export, SnapshotInfo};
+    use hardmatch::cloud::{CloudState, CloudUser};
+    let state = CloudState {
+        users: vec![CloudUser {
+            id: "1".into(),
+            upn: "a@x.com".into(),
+            sync_enabled: Some(false),
+            privileged_roles: Some(vec![]),
+            ..CloudUser::default()
+        }],
+        ..CloudState::default()
+    };
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("snap.xlsx");
+    write_export(&path, &state, &SnapshotInfo::default()).expect("export");
+    let back = read_cloud_export(&path).expect("reads");
+    assert!(back.unchecked.is_empty(), "{:?}", back.unchecked);
+    assert!(
+        !back.warnings.iter().any(|w| w.contains("not read")),
+        "{:?}",
+        back.warnings
+    );
+}

@@ -40,6 +40,15 @@ impl SourceAnchor {
         B64.encode(self.0)
     }
 
+    /// [`SourceAnchor::immutable_id`] written into `buf`, for look-ups that need no `String`.
+    pub fn immutable_id_in<'b>(&self, buf: &'b mut [u8; 24]) -> &'b str {
+        let n = B64
+            .encode_slice(self.0, buf)
+            .expect("16 bytes are 24 base64 characters");
+        // Base64 is ASCII.
+        std::str::from_utf8(&buf[..n]).expect("base64 is ASCII")
+    }
+
     /// Raw octets as 32 lower-case hex digits (csvde's `X'…'` body, ADSI Edit's octet view).
     pub fn octet_hex(&self) -> String {
         let mut s = String::with_capacity(32);
@@ -325,6 +334,12 @@ fn parse_ldap_escape(s: &str) -> Result<SourceAnchor, AnchorError> {
 /// array such as mS-DS-ConsistencyGuid joined with `-join ' '`. Told from hex octets by a
 /// three-digit or one-digit value (hex octets are two digits each); `Ok(None)` otherwise.
 fn decimal_bytes(s: &str) -> Result<Option<[u8; 16]>, AnchorError> {
+    // Every GUID text and ImmutableId leaves here, before anything is allocated.
+    if !s.starts_with(|c: char| c.is_ascii_digit())
+        || !s.contains(|c: char| c.is_ascii_whitespace() || c == ',')
+    {
+        return Ok(None);
+    }
     let tokens: Vec<&str> = s
         .split(|c: char| c.is_ascii_whitespace() || c == ',')
         .filter(|t| !t.is_empty())
@@ -1031,6 +1046,14 @@ mod tests {
         // Cloud anchors must be stored canonically: unpadded or apostrophe-prefixed are not.
         assert_eq!(guid_based("BpazOkLGm0iEtljAONPvOQ"), None);
         assert_eq!(guid_based("john@contoso.com"), None);
+    }
+
+    #[test]
+    fn immutable_id_in_a_buffer_is_the_same_text() {
+        for b in [[0u8; 16], [0xfb; 16], *one(V01_ID).0.as_bytes()] {
+            let a = SourceAnchor::from_bytes(b);
+            assert_eq!(a.immutable_id_in(&mut [0; 24]), a.immutable_id());
+        }
     }
 
     #[test]

@@ -785,3 +785,34 @@ fn a_deleted_holder_without_a_deletion_date_says_it_is_unknown() {
     assert!(r.reason.contains("deletion date unknown"), "{}", r.reason);
     assert!(!r.reason.contains("deleted )"), "{}", r.reason);
 }
+
+#[test]
+fn a_mail_the_matched_user_shares_with_another_user_is_still_named() {
+    // The look-up is skipped only when the address is the target's and nobody else's.
+    let mut a = ad("pat@contoso.com", G1);
+    a.mail = Some("team@contoso.com".into());
+    let mut pat = cu("c-pat", "pat@contoso.com");
+    pat.mail = Some("team@contoso.com".into());
+    let mut other = cu("c-team", "team.box@contoso.com");
+    other.mail = Some("Team@contoso.com".into());
+    for p in [
+        plan(
+            &[a.clone()],
+            &state(vec![pat.clone(), other.clone()], vec![]),
+        ),
+        plan_mail(
+            &[a.clone()],
+            &state(vec![pat.clone(), other.clone()], vec![]),
+        ),
+    ] {
+        let r = &p.rows[0];
+        assert_eq!(r.cloud_object_id, "c-pat");
+        assert!(
+            r.checks
+                .iter()
+                .any(|c| c.contains("team.box@contoso.com (id c-team)")),
+            "{:?}",
+            r.checks
+        );
+    }
+}

@@ -16,8 +16,8 @@
 use super::{strip_deleted_prefix, CloudSource, CloudState, CloudUser, Unchecked};
 use crate::error::InputError;
 use crate::sources::columns::{
-    excel_rendering, find, identifier, normalize, split_multi, type_name_cell, type_name_message,
-    TypeNameCell,
+    excel_rendering, find, identifier, is_excel_error, normalize, split_multi, type_name_cell,
+    type_name_message, TypeNameCell,
 };
 use crate::sources::table::{file_label, Header, NotTextKind, Row, TableVisitor, Value};
 use crate::sources::{self, csv, stream, text, xlsx, ByteKind, Unread};
@@ -151,10 +151,11 @@ impl CloudRows {
             Value::NotText { kind, shown } if immutable_id || *kind == NotTextKind::Error => {
                 (kind.describe(), shown.as_str())
             }
-            Value::Text(t) => match excel_rendering(t) {
-                Some(what) if immutable_id || what == "an Excel error value" => (what, t.trim()),
-                _ => return false,
+            Value::Text(t) if immutable_id => match excel_rendering(t) {
+                Some(what) => (what, t.trim()),
+                None => return false,
             },
+            Value::Text(t) if is_excel_error(t) => ("an Excel error value", t.trim()),
             _ => return false,
         };
         if let Some(d) = &mut self.damage {

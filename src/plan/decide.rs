@@ -173,6 +173,8 @@ pub fn decide_indexed<'a>(
     idx.upn = UserKeyIndex::empty(&cloud.users, upn_key);
     idx.mail = UserKeyIndex::empty(&cloud.users, mail_key);
     idx.address = Index::with_capacity(0);
+    idx.upn_shared = Vec::new();
+    idx.address_shared = Vec::new();
 
     // Duplicate anchors and cloud users claimed by more than one valid row. Anchors are found
     // twice by sorting (anchor, row) pairs rather than hashing a million anchors: 20 bytes a row
@@ -304,6 +306,11 @@ pub struct CloudIndex<'a> {
     /// Mail and SMTP proxy addresses together; only built for `--match upn-mail`, to save
     /// memory otherwise.
     address: Index<Folded<'a>>,
+    /// Per active user: another user has its UPN, or one of the addresses looked up for the
+    /// address Check (mail, and with `--match upn-mail` its SMTP proxy addresses). Most users
+    /// share nothing, so most rows need no look-up at all for that Check.
+    upn_shared: Vec<bool>,
+    address_shared: Vec<bool>,
 }
 
 impl<'a> CloudIndex<'a> {
@@ -347,21 +354,32 @@ impl<'a> CloudIndex<'a> {
             }
             (mail, address)
         };
-        // The tables are independent: build them side by side on big inputs.
-        let ((upn, (mail, address)), (immutable_id, deleted_immutable_id)) =
+        // The tables are independent: build them side by side on big inputs, the UPN table
+        // on one thread, the (smaller) ImmutableId tables and the address tables on the other.
+        let both_ids = || (immutable_ids(users), immutable_ids(&cloud.deleted));
+        let (upn, ((immutable_id, deleted_immutable_id), (mail, address))) =
             if users.len() >= PARALLEL_FROM {
                 std::thread::scope(|s| {
-                    let ids = s.spawn(|| (immutable_ids(users), immutable_ids(&cloud.deleted)));
-                    let keys = (upn(), addresses());
-                    let ids = ids.join().unwrap_or_else(|p| std::panic::resume_unwind(p));
-                    (keys, ids)
+                    let others = s.spawn(|| (both_ids(), addresses()));
+                    let upn = upn();
+                    let others = others
+                        .join()
+                        .unwrap_or_else(|p| std::panic::resume_unwind(p));
+                    (upn, others)
                 })
             } else {
-                (
-                    (upn(), addresses()),
-                    (immutable_ids(users), immutable_ids(&cloud.deleted)),
-                )
+                (upn(), (both_ids(), addresses()))
             };
+        let upn_shared = upn.shared_flags();
+        let address_shared = if by_mail {
+            let mut flags = vec![false; users.len()];
+            for &i in address.shared().flatten() {
+                flags[i as usize] = true;
+            }
+            flags
+        } else {
+            mail.shared_flags()
+        };
         CloudIndex {
             cloud,
             keys,
@@ -370,7 +388,20 @@ impl<'a> CloudIndex<'a> {
             deleted_immutable_id,
             mail,
             address,
+            upn_shared,
+            address_shared,
         }
+    }
+
+    /// `k` is one of the addresses `address_holders` looks up that `u` has itself.
+    fn owns_address(&self, u: &CloudUser, k: &Folded<'_>) -> bool {
+        let mine = |a: &str| Folded::new(a).as_ref() == Some(k);
+        u.mail.as_deref().is_some_and(mine)
+            || (self.keys == MatchKeys::UpnMail
+                && u.proxy_addresses
+                    .iter()
+                    .filter_map(|p| smtp_address(p))
+                    .any(mine))
     }
 
     fn find(&self, u: &AdUser, anchor: Option<SourceAnchor>) -> Found {
@@ -385,12 +416,18 @@ impl<'a> CloudIndex<'a> {
     /// `target`. Only the addresses planning kept are compared (SMTP proxies only with
     /// `--match upn-mail`).
     fn address_holders(&self, u: &AdUser, target: u32, by: MatchedBy) -> Option<Box<[u32]>> {
-        // Almost every row finds only its target (its own mail): no allocation then.
+        // Almost every row's addresses are its target's own, and nobody else's: then there is
+        // nothing to look up, and nothing is allocated.
+        let t = self.user(target);
         let mut hits: Vec<u32> = Vec::new();
         let mut add = |found: &[u32]| hits.extend(found.iter().filter(|&&h| h != target));
         if by != MatchedBy::Upn {
             if let Some(k) = Folded::new(&u.upn) {
-                add(self.upn.get(&k));
+                let only_target =
+                    Folded::new(&t.upn) == Some(k) && !self.upn_shared[target as usize];
+                if !only_target {
+                    add(self.upn.get(&k));
+                }
             }
         }
         let addresses = u
@@ -400,6 +437,9 @@ impl<'a> CloudIndex<'a> {
             .chain(u.proxy_addresses.iter().filter_map(|p| smtp_address(p)))
             .filter_map(Folded::new);
         for k in addresses {
+            if !self.address_shared[target as usize] && self.owns_address(t, &k) {
+                continue;
+            }
             match self.keys {
                 MatchKeys::UpnMail => add(self.address.get(&k)),
                 MatchKeys::Upn => add(self.mail.get(&k)),
@@ -416,8 +456,9 @@ impl<'a> CloudIndex<'a> {
     fn find_match(&self, u: &AdUser, anchor: Option<SourceAnchor>) -> Found {
         // The anchor first, in every mode: Entra Connect hard-matches before any soft match.
         if let Some(a) = anchor {
+            let mut buf = [0; 24];
             if let Some(f) = found(
-                self.immutable_id.get(&a.immutable_id().as_str()),
+                self.immutable_id.get(&a.immutable_id_in(&mut buf)),
                 MatchedBy::ImmutableId,
             ) {
                 return f;
@@ -640,10 +681,11 @@ fn invalid_row(mut row: PlanRow, u: &AdUser) -> PlanRow {
 
 /// Everything except the duplicate rule, which needs every row's match.
 fn decide_row(u: &AdUser, p: &Prepared, cloud: &CloudState, idx: &CloudIndex<'_>) -> PlanRow {
-    let new_id = p.anchor.map(|a| a.immutable_id()).unwrap_or_default();
+    let mut buf = [0; 24];
+    let new_id = p.anchor.map_or("", |a| a.immutable_id_in(&mut buf));
     let deleted_holders = || -> Vec<&CloudUser> {
         idx.deleted_immutable_id
-            .get(&new_id.as_str())
+            .get(&new_id)
             .iter()
             .map(|&i| &cloud.deleted[i as usize])
             .collect()
@@ -651,7 +693,7 @@ fn decide_row(u: &AdUser, p: &Prepared, cloud: &CloudState, idx: &CloudIndex<'_>
     if let Found::One(c, by, others) = &p.found {
         let active: Vec<&CloudUser> = idx
             .immutable_id
-            .get(&new_id.as_str())
+            .get(&new_id)
             .iter()
             .map(|&i| idx.user(i))
             .collect();
@@ -820,7 +862,7 @@ fn decide_matched(
         Some(old) => {
             row.action = Some(Action::Replace);
             row.reason = match wrong_notation(cu, &row.new_immutable_id) {
-                Some(w) => format!(
+                Some((w, _)) => format!(
                     "Cloud-only and holds this AD user's own objectGUID in the wrong notation ({}): {old} → {}. \
                      Replace is safe (no AD object has {old} as its anchor), but needs its own explicit approval.",
                     w.describe(),
@@ -860,8 +902,7 @@ fn cloud_checks(row: &mut PlanRow, u: &AdUser, cu: &CloudUser, by: MatchedBy) {
         row.checks
             .push(format!("display name differs: on-prem {a}, cloud {b}"));
     }
-    let wrong_notation = wrong_notation(cu, new_id);
-    if let (Some(w), Some(a)) = (wrong_notation, crate::anchor::guid_based(new_id)) {
+    if let Some((w, a)) = wrong_notation(cu, new_id) {
         row.checks.push(format!(
             "same objectGUID {a}, written by an earlier tool in the wrong notation ({}): no AD object has the \
              current value as its anchor, so Replace is safe",
@@ -919,9 +960,14 @@ fn same_person(row: &PlanRow, d: &CloudUser) -> Option<String> {
 }
 
 /// `cu`'s ImmutableId names the object `new_id` names, in a notation Entra Connect never matches.
-fn wrong_notation(cu: &CloudUser, new_id: &str) -> Option<crate::anchor::WrongNotation> {
+fn wrong_notation(
+    cu: &CloudUser,
+    new_id: &str,
+) -> Option<(crate::anchor::WrongNotation, SourceAnchor)> {
+    // Most cloud users have no ImmutableId or exactly this one: nothing to decode then.
+    let current = non_empty(&cu.immutable_id).filter(|c| *c != new_id)?;
     let anchor = crate::anchor::guid_based(new_id)?;
-    crate::anchor::same_guid_in_wrong_notation(non_empty(&cu.immutable_id)?, anchor)
+    crate::anchor::same_guid_in_wrong_notation(current, anchor).map(|w| (w, anchor))
 }
 
 /// The Check for another active user holding this AD user's UPN, mail or an SMTP address; none

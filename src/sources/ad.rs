@@ -295,7 +295,7 @@ impl TableVisitor for AdRows {
             }
             (Some(c), v) => {
                 self.tally(c, v);
-                let t = self.text(v).map(Cow::into_owned).unwrap_or_default();
+                let t = self.text(v).unwrap_or_default();
                 let t = trim_invisible(&t);
                 trim_invisible(t.strip_prefix('\'').unwrap_or(t)).to_owned()
             }
@@ -342,10 +342,14 @@ impl TableVisitor for AdRows {
         }
 
         // Compared like a UPN: invisible characters around it would hide a match.
-        let mail = self
-            .optional_text(&row, cols.mail)
-            .map(|m| trim_invisible(&m).to_owned())
-            .filter(|m| !m.is_empty());
+        let mail = self.optional_text(&row, cols.mail).and_then(|m| {
+            let t = trim_invisible(&m);
+            match t.len() {
+                0 => None,
+                n if n == m.len() => Some(m),
+                _ => Some(t.to_owned()),
+            }
+        });
         let proxy_addresses = match cols.proxy_addresses {
             Some(c) => {
                 let v = row.get(Some(c));

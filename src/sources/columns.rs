@@ -68,8 +68,12 @@ const EXCEL_ERRORS: &[&str] = &[
 /// ImmutableId or UPN looks like these.
 pub(crate) fn excel_rendering(value: &str) -> Option<&'static str> {
     let v = value.trim();
-    if EXCEL_ERRORS.iter().any(|e| e.eq_ignore_ascii_case(v)) {
+    if is_excel_error(v) {
         return Some("an Excel error value");
+    }
+    // Numbers and dates start with a digit or a sign; most identifiers do not get further.
+    if !v.starts_with(|c: char| c.is_ascii_digit() || c == '+' || c == '-') {
+        return None;
     }
     if is_scientific(v) {
         return Some("a number in Excel's scientific notation");
@@ -78,6 +82,12 @@ pub(crate) fn excel_rendering(value: &str) -> Option<&'static str> {
         return Some("a date as Excel displays it");
     }
     None
+}
+
+/// `#NAME?`, `#N/A`…: a cell where Excel's formula failed.
+pub(crate) fn is_excel_error(value: &str) -> bool {
+    let v = value.trim();
+    v.starts_with('#') && EXCEL_ERRORS.iter().any(|e| e.eq_ignore_ascii_case(v))
 }
 
 /// `1.23457E+11`, `1,23457E+11`, `5E-05`.

@@ -42,10 +42,12 @@ pub struct AdUser {
 /// other than a plain space inside it (around it they are trimmed when read). Entra UPNs are
 /// ASCII, so such a UPN matches no cloud user while it shows as one.
 pub(crate) fn upn_problem(upn: &str) -> Option<String> {
-    let (i, c) = upn
-        .chars()
-        .enumerate()
-        .find(|(_, c)| (c.is_whitespace() && *c != ' ') || columns::is_invisible(*c))?;
+    let odd = |c: char| (c.is_whitespace() && c != ' ') || columns::is_invisible(c);
+    // Nearly every UPN is ASCII: only tabs and line breaks can be wrong there.
+    if upn.is_ascii() && !upn.bytes().any(|b| b.is_ascii_whitespace() && b != b' ') {
+        return None;
+    }
+    let (i, c) = upn.chars().enumerate().find(|&(_, c)| odd(c))?;
     let what = match c {
         '\u{200b}' => "a zero-width space",
         '\u{200c}' | '\u{200d}' | '\u{2060}' => "a zero-width joiner",

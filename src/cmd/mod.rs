@@ -4,5 +4,6 @@ pub mod cloud;
 pub mod convert;
 pub mod graph_args;
 pub mod plan;
+pub mod script;
 pub mod sim;
 pub mod template;

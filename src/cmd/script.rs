@@ -1,0 +1,335 @@
+//! `hardmatch script`: write the approved rows of a review workbook as a Microsoft Graph
+//! PowerShell script, or as an `ldifde -i` file that sets mS-DS-ConsistencyGuid on the AD users
+//! instead, for organisations that run every change through their own runbooks. Rows are chosen
+//! by the same rule as `apply`; approved rows left out are listed in the file and on stderr.
+
+use crate::cmd::cloud::UsageError;
+use crate::cmd::plan::{HexAsArg, KeyArgs};
+use anyhow::Context;
+use hardmatch::anchor::HexAs;
+use hardmatch::fsutil::AtomicFile;
+use hardmatch::review::{PlanKey, SelectOptions};
+use hardmatch::script::quote::comment_text;
+use hardmatch::script::{self, AdDirectory, Format, Header, Script};
+use hardmatch::sources::{self, ReadOptions, Unread};
+use hardmatch::workbook;
+use sha2::{Digest, Sha256};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+#[derive(Debug, clap::Args)]
+#[command(after_help = "Examples:\n  \
+    hardmatch script plan.xlsx --format graph-powershell -o hardmatch.ps1\n  \
+    hardmatch script plan.xlsx --format ldif --ad-export ad-users.csv -o hardmatch.ldf\n\n\
+    Exit codes: 0 every approved row is in the file (or has nothing to write); 1 some approved rows \
+    were left out (listed on stderr and in the file); 2 bad input or flags (nothing written).")]
+pub struct Args {
+    /// The review workbook written by `plan`, with Approve = Yes on the rows to change.
+    pub workbook: PathBuf,
+    /// graph-powershell: set each cloud user's onPremisesImmutableId (Update-MgUser).
+    /// ldif: set each AD user's mS-DS-ConsistencyGuid to the ImmutableId its cloud user already
+    /// has (ldifde -i), for Replace and ConflictDeleted rows after a domain migration.
+    #[arg(long, value_enum)]
+    pub format: ScriptFormat,
+    /// Where to write it [default: beside the workbook, its name with .ps1 or .ldf].
+    #[arg(short, long, value_name = "FILE")]
+    pub output: Option<PathBuf>,
+    /// With --format ldif: the AD export (the one the plan was made from, or a newer one) that
+    /// gives each user's distinguished name. Users are found by the planned anchor and UPN.
+    #[arg(long, value_name = "FILE")]
+    pub ad_export: Option<PathBuf>,
+    /// Read --ad-export as this format instead of detecting it.
+    #[arg(long, value_enum, requires = "ad_export")]
+    pub ad_format: Option<sources::Format>,
+    /// XLSX sheet of --ad-export holding the AD users (default: the first).
+    #[arg(long, value_name = "NAME", requires = "ad_export")]
+    pub ad_sheet: Option<String>,
+    /// How to read 32 plain hex digits in --ad-export's GUID columns (as given to plan).
+    #[arg(long, value_enum, requires = "ad_export")]
+    pub hex_as: Option<HexAsArg>,
+    /// graph-powershell: include approved Replace rows (overwrite an existing, different
+    /// ImmutableId).
+    #[arg(long)]
+    pub allow_replace: bool,
+    /// graph-powershell: include approved ConflictDeleted rows, permanently deleting the
+    /// soft-deleted user that holds the ImmutableId first (this cannot be undone).
+    #[arg(long)]
+    pub purge_deleted_conflicts: bool,
+    /// Include rows planned elsewhere or by hardmatch 0.1 (not signed with this plan key) as long
+    /// as they are consistent. Only if you trust everyone who handled the workbook.
+    #[arg(long)]
+    pub trust_workbook: bool,
+    #[command(flatten)]
+    pub key: KeyArgs,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum ScriptFormat {
+    GraphPowershell,
+    Ldif,
+}
+
+impl From<ScriptFormat> for Format {
+    fn from(f: ScriptFormat) -> Format {
+        match f {
+            ScriptFormat::GraphPowershell => Format::GraphPowershell,
+            ScriptFormat::Ldif => Format::Ldif,
+        }
+    }
+}
+
+pub fn run(args: Args) -> anyhow::Result<ExitCode> {
+    let format = Format::from(args.format);
+    check_flags(&args, format)?;
+    let output = output_path(&args, format)?;
+    let key = PlanKey::load(&args.key.path()?)?;
+
+    let review = workbook::read_review(&args.workbook)?;
+    for w in &review.warnings {
+        eprintln!("warning: {w}");
+    }
+    let ad = match &args.ad_export {
+        Some(path) => Some(read_ad(&args, path)?),
+        None => None,
+    };
+    let directory = ad.as_ref().map(|ad| {
+        let name = ad.path.file_name().map_or_else(
+            || ad.path.display().to_string(),
+            |n| n.to_string_lossy().into_owned(),
+        );
+        AdDirectory::new(&ad.users, name)
+    });
+    let opts = SelectOptions {
+        allow_replace: args.allow_replace,
+        purge_deleted_conflicts: args.purge_deleted_conflicts,
+        trust_workbook: args.trust_workbook,
+    };
+    let built = script::build(&review.rows, format, &key, &opts, directory.as_ref());
+
+    for n in built.left_out() {
+        // Workbook text on a terminal: control characters (escape sequences) are shown, not sent.
+        eprintln!(
+            "{}",
+            comment_text(&format!("Row {} {}: {}", n.row_id, n.upn, n.reason))
+        );
+    }
+    let left_out = built.left_out().count();
+    if built.entries.is_empty() {
+        return nothing_to_write(&built, left_out, &review.rows);
+    }
+    let header = Header {
+        workbook: args.workbook.display().to_string(),
+        output: output
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default(),
+        workbook_sha256: sha256_of(&args.workbook)?,
+        ad_export: ad
+            .as_ref()
+            .map(|ad| (ad.path.display().to_string(), ad.sha256.clone())),
+        generated_at: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+        tool_version: env!("CARGO_PKG_VERSION").to_string(),
+        key_id: key.id().to_string(),
+        options: given_options(&args),
+    };
+    write(&built, &header, &output)?;
+    report(&built, &output, left_out);
+    Ok(if left_out > 0 {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    })
+}
+
+/// Flags that make no sense for the chosen format are refused rather than ignored: an admin who
+/// passes --allow-replace with ldif believes something is being allowed.
+fn check_flags(args: &Args, format: Format) -> anyhow::Result<()> {
+    match format {
+        Format::Ldif if args.ad_export.is_none() => Err(UsageError(
+            "--format ldif needs --ad-export FILE: the AD export the plan was made from, for each user's distinguished name".into(),
+        )
+        .into()),
+        Format::Ldif if args.allow_replace || args.purge_deleted_conflicts => Err(UsageError(
+            "--allow-replace and --purge-deleted-conflicts are for --format graph-powershell: the ldif direction overwrites no cloud ImmutableId and purges nothing, so they have nothing to allow; leave them out".into(),
+        )
+        .into()),
+        Format::GraphPowershell if args.ad_export.is_some() => Err(UsageError(
+            "--ad-export is only for --format ldif (the PowerShell script changes cloud users by object id); leave it out".into(),
+        )
+        .into()),
+        _ => Ok(()),
+    }
+}
+
+/// `-o`, or the workbook's name with the format's extension beside it. PowerShell runs only
+/// `.ps1` files as scripts, so another name is refused; the workbook itself is never the target.
+fn output_path(args: &Args, format: Format) -> anyhow::Result<PathBuf> {
+    let ext = match format {
+        Format::GraphPowershell => "ps1",
+        Format::Ldif => "ldf",
+    };
+    let out = match &args.output {
+        Some(o) => o.clone(),
+        None => args.workbook.with_extension(ext),
+    };
+    if format == Format::GraphPowershell
+        && !out
+            .extension()
+            .is_some_and(|e| e.eq_ignore_ascii_case("ps1"))
+    {
+        return Err(UsageError(format!(
+            "{}: PowerShell runs only .ps1 files as scripts; name the output …{}.ps1",
+            out.display(),
+            out.file_stem()
+                .map(|s| s.to_string_lossy().into_owned())
+                .unwrap_or_default()
+        ))
+        .into());
+    }
+    if same_file(&out, &args.workbook) {
+        return Err(UsageError(format!(
+            "{} is the workbook itself; name another output with -o",
+            out.display()
+        ))
+        .into());
+    }
+    Ok(out)
+}
+
+fn same_file(a: &Path, b: &Path) -> bool {
+    match (a.canonicalize(), b.canonicalize()) {
+        (Ok(a), Ok(b)) => a == b,
+        _ => a == b,
+    }
+}
+
+fn read_ad(args: &Args, path: &Path) -> anyhow::Result<sources::AdExport> {
+    let ad = sources::read_ad_export(
+        path,
+        &ReadOptions {
+            format: args.ad_format,
+            sheet: args.ad_sheet.clone(),
+            hex_as: args.hex_as.map(HexAs::from),
+            unread: Unread {
+                dn: false,
+                sam_account_name: true,
+                proxy_addresses: true,
+            },
+        },
+    )?;
+    for w in &ad.warnings {
+        eprintln!("warning: {w}");
+    }
+    Ok(ad)
+}
+
+fn sha256_of(path: &Path) -> anyhow::Result<String> {
+    use std::io::Read;
+    let fail = || format!("reading {}", path.display());
+    let mut f = std::fs::File::open(path).with_context(fail)?;
+    let mut h = Sha256::new();
+    let mut buf = vec![0u8; 1 << 16];
+    loop {
+        let n = f.read(&mut buf).with_context(fail)?;
+        if n == 0 {
+            break;
+        }
+        h.update(&buf[..n]);
+    }
+    Ok(h.finalize().iter().map(|b| format!("{b:02x}")).collect())
+}
+
+fn given_options(args: &Args) -> Vec<String> {
+    [
+        (args.allow_replace, "--allow-replace"),
+        (args.purge_deleted_conflicts, "--purge-deleted-conflicts"),
+        (args.trust_workbook, "--trust-workbook"),
+    ]
+    .iter()
+    .filter(|(on, _)| *on)
+    .map(|(_, s)| s.to_string())
+    .collect()
+}
+
+/// Rendered into a temporary file beside the target and renamed only when complete.
+fn write(built: &Script<'_>, header: &Header, output: &Path) -> anyhow::Result<()> {
+    let fail = || format!("writing {}", output.display());
+    let mut file = AtomicFile::create(output).with_context(fail)?;
+    built.render(header, &mut file).with_context(fail)?;
+    file.commit().with_context(fail)?;
+    Ok(())
+}
+
+fn report(built: &Script<'_>, output: &Path, left_out: usize) {
+    let n = built.entries.len();
+    let nothing = built.notes.len() - left_out;
+    match built.format {
+        Format::GraphPowershell => {
+            println!("Wrote {}: {n} cloud user(s) to change.", output.display());
+            println!(
+                "Run it with -WhatIf first: pwsh -File {} -WhatIf",
+                output.display()
+            );
+            if n > 10_000 {
+                println!(
+                    "Note: the script changes one user at a time (a read and a write each); `hardmatch apply` batches and paces large runs."
+                );
+            }
+        }
+        Format::Ldif => {
+            println!(
+                "Wrote {}: {n} AD user(s) get mS-DS-ConsistencyGuid.",
+                output.display()
+            );
+            println!(
+                "Import it with: ldifde -i -f {} -j LOG-FOLDER",
+                output.display()
+            );
+        }
+    }
+    if nothing > 0 {
+        println!("{nothing} approved row(s) have nothing to write (listed in the file).");
+    }
+    if left_out > 0 {
+        println!(
+            "{left_out} approved row(s) were left out: see stderr or the file's opening comment."
+        );
+    }
+}
+
+/// No entry: write no file, and say why. Exit 1 if approved rows were left out (the operator has
+/// something to fix), 0 if every approved row needs nothing, 2 if no row is approved at all.
+fn nothing_to_write(
+    built: &Script<'_>,
+    left_out: usize,
+    rows: &[hardmatch::review::ReviewRow],
+) -> anyhow::Result<ExitCode> {
+    if built.notes.is_empty() {
+        let approved = rows
+            .iter()
+            .filter(|r| r.approve != hardmatch::review::Approval::Empty)
+            .count();
+        return Err(UsageError(format!(
+            "no row to script: {approved} of {} rows have an Approve value and none is Yes; set Approve = Yes on the rows to change",
+            rows.len()
+        ))
+        .into());
+    }
+    for n in built
+        .notes
+        .iter()
+        .filter(|n| n.kind == script::NoteKind::NothingToWrite)
+    {
+        println!(
+            "{}",
+            comment_text(&format!("Row {} {}: {}", n.row_id, n.upn, n.reason))
+        );
+    }
+    if left_out > 0 {
+        println!("No file written: none of the approved rows can be scripted as they stand ({left_out} left out, listed on stderr).");
+        Ok(ExitCode::from(1))
+    } else {
+        println!("No file written: every approved row has nothing to write.");
+        Ok(ExitCode::SUCCESS)
+    }
+}

@@ -136,7 +136,7 @@ const HELPERS: &[&str] = &[
     "        $holder = Get-MgDirectoryDeletedItemAsUser -DirectoryObjectId $Id -Property 'id,userPrincipalName,onPremisesImmutableId,deletedDateTime'",
     "    } catch {",
     "        # Purged already (an earlier run), or restored: nothing to purge.",
-    "        if (([string]$_) -match 'Request_ResourceNotFound|ResourceNotFound') { return $false }",
+    "        if (([string]$_) -match 'Request_ResourceNotFound|Status: 404') { return $false }",
     "        throw",
     "    }",
     "    return ([string]$holder.OnPremisesImmutableId -ceq $ImmutableId)",
@@ -257,10 +257,10 @@ fn entry(w: &mut Lines<'_>, e: &Entry<'_>) -> io::Result<()> {
     w.line("} -Back {")?;
     if p.cloud_immutable_id.is_empty() {
         // Update-MgUser sends "" for $null (msgraph-sdk-powershell #2514), which is not "none":
-        // a JSON null clears the attribute.
+        // a JSON null clears the attribute. The relative URI goes to the connected cloud's Graph.
         w.line(&format!(
             "    Invoke-MgGraphRequest -Method PATCH -Uri {} -Body '{{\"onPremisesImmutableId\":null}}' -ContentType 'application/json'",
-            ps_string(&format!("v1.0/users/{}", p.cloud_object_id))
+            ps_string(&format!("/v1.0/users/{}", p.cloud_object_id))
         ))?;
     } else {
         w.line(&format!(

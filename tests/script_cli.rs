@@ -392,3 +392,33 @@ fn plan_offers_keeping_the_cloud_anchor_only_where_the_ldif_file_can_do_it() {
         assert!(!r.reason.contains(offer), "{action}: {}", r.reason);
     }
 }
+
+#[test]
+fn a_workbook_planned_with_another_key_is_refused_whole_and_stderr_stays_short() {
+    let dir = tempfile::tempdir().unwrap();
+    let (wb, review) = approved_plan(dir.path(), |_| true);
+    assert!(review.rows.len() > 20);
+    let other = dir.path().join("other.key");
+    PlanKey::load_or_create(&other).unwrap();
+    let assert = hardmatch()
+        .env("HARDMATCH_KEY_FILE", &other)
+        .arg("script")
+        .arg(&wb)
+        .args(["--format", "graph-powershell"])
+        .assert()
+        .code(1);
+    let stderr = String::from_utf8_lossy(&assert.get_output().stderr).into_owned();
+    let stdout = String::from_utf8_lossy(&assert.get_output().stdout).into_owned();
+    assert!(stdout.contains("No file written"), "{stdout}");
+    assert!(!wb.with_extension("ps1").exists());
+    // Twenty rows by name, then the rest counted by reason.
+    assert_eq!(stderr.lines().filter(|l| l.starts_with("Row ")).count(), 20);
+    let all = review.rows.len();
+    assert!(
+        stderr.contains(&format!(
+            "{all} × Refused: planned with another operator's key"
+        )),
+        "{stderr}"
+    );
+    assert!(stderr.contains("--trust-workbook"), "{stderr}");
+}

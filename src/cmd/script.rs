@@ -106,13 +106,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     };
     let built = script::build(&review.rows, format, &key, &opts, directory.as_ref());
 
-    for n in built.left_out() {
-        // Workbook text on a terminal: control characters (escape sequences) are shown, not sent.
-        eprintln!(
-            "{}",
-            comment_text(&format!("Row {} {}: {}", n.row_id, n.upn, n.reason))
-        );
-    }
+    report_left_out(&built);
     let left_out = built.left_out().count();
     if built.entries.is_empty() {
         return nothing_to_write(&built, left_out, &review.rows);
@@ -294,6 +288,43 @@ fn report(built: &Script<'_>, output: &Path, left_out: usize) {
         println!(
             "{left_out} approved row(s) were left out: see stderr or the file's opening comment."
         );
+    }
+}
+
+/// Rows listed one by one on stderr before the rest are only counted by reason: when a whole
+/// workbook is refused for one cause (another operator's key), 100,000 identical lines help
+/// nobody. The file lists every row.
+const LIST_AT_MOST: usize = 20;
+
+/// The approved rows left out, on stderr: the first [`LIST_AT_MOST`] by row, then the most
+/// common reasons with how many rows each covers. Workbook text on a terminal: control
+/// characters (escape sequences) are shown, never sent.
+fn report_left_out(built: &Script<'_>) {
+    let left: Vec<&script::Note> = built.left_out().collect();
+    for n in left.iter().take(LIST_AT_MOST) {
+        eprintln!(
+            "{}",
+            comment_text(&format!("Row {} {}: {}", n.row_id, n.upn, n.reason))
+        );
+    }
+    if left.len() <= LIST_AT_MOST {
+        return;
+    }
+    let mut by_reason: std::collections::HashMap<&str, usize> = std::collections::HashMap::new();
+    for n in &left {
+        *by_reason.entry(n.reason.as_str()).or_default() += 1;
+    }
+    let mut by_reason: Vec<(&str, usize)> = by_reason.into_iter().collect();
+    by_reason.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(b.0)));
+    eprintln!(
+        "… {} approved rows left out in all (each is listed in the file, when one is written). Most common reasons:",
+        left.len()
+    );
+    for (reason, count) in by_reason.iter().take(LIST_AT_MOST) {
+        eprintln!("{}", comment_text(&format!("  {count} × {reason}")));
+    }
+    if by_reason.len() > LIST_AT_MOST {
+        eprintln!("  … and {} other reasons", by_reason.len() - LIST_AT_MOST);
     }
 }
 

@@ -292,6 +292,18 @@ fn bad_flags_and_input_exit_2_and_write_nothing() {
             ".ps1",
         ),
         (
+            vec![
+                "--format".into(),
+                "graph-powershell".into(),
+                "-o".into(),
+                dir.path()
+                    .join("no-such-folder/fix.ps1")
+                    .display()
+                    .to_string(),
+            ],
+            "does not exist",
+        ),
+        (
             vec!["--format".into(), "graph-powershell".into()],
             "Approve = Yes",
         ),

@@ -13,6 +13,7 @@ use hardmatch::script::quote::comment_text;
 use hardmatch::script::{self, AdDirectory, Format, Header, Script};
 use hardmatch::sources::{self, ReadOptions, Unread};
 use hardmatch::workbook;
+use hardmatch::InputError;
 use sha2::{Digest, Sha256};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -180,6 +181,19 @@ fn output_path(args: &Args, format: Format) -> anyhow::Result<PathBuf> {
         ))
         .into());
     }
+    // Found out now, not after the workbook and the AD export have been read.
+    let dir = match out.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d,
+        _ => Path::new("."),
+    };
+    if !dir.is_dir() {
+        return Err(UsageError(format!(
+            "{}: the folder {} does not exist; create it or choose another -o",
+            out.display(),
+            dir.display()
+        ))
+        .into());
+    }
     if same_file(&out, &args.workbook) {
         return Err(UsageError(format!(
             "{} is the workbook itself; name another output with -o",
@@ -245,13 +259,22 @@ fn given_options(args: &Args) -> Vec<String> {
     .collect()
 }
 
-/// Rendered into a temporary file beside the target and renamed only when complete.
+/// Rendered into a temporary file beside the target and renamed only when complete; a failure
+/// names the output, not the temporary file, and leaves nothing behind.
 fn write(built: &Script<'_>, header: &Header, output: &Path) -> anyhow::Result<()> {
-    let fail = || format!("writing {}", output.display());
-    let mut file = AtomicFile::create(output).with_context(fail)?;
-    built.render(header, &mut file).with_context(fail)?;
-    file.commit().with_context(fail)?;
-    Ok(())
+    let written = AtomicFile::create(output).and_then(|mut file| {
+        built.render(header, &mut file)?;
+        file.commit()
+    });
+    written.map_err(|e| {
+        InputError::new(
+            output,
+            "",
+            format!("cannot be written: {e}"),
+            "check that the folder is writable and has space, or choose another -o",
+        )
+        .into()
+    })
 }
 
 fn report(built: &Script<'_>, output: &Path, left_out: usize) {
@@ -346,14 +369,21 @@ fn nothing_to_write(
         ))
         .into());
     }
-    for n in built
+    let nothing: Vec<&script::Note> = built
         .notes
         .iter()
         .filter(|n| n.kind == script::NoteKind::NothingToWrite)
-    {
+        .collect();
+    for n in nothing.iter().take(LIST_AT_MOST) {
         println!(
             "{}",
             comment_text(&format!("Row {} {}: {}", n.row_id, n.upn, n.reason))
+        );
+    }
+    if nothing.len() > LIST_AT_MOST {
+        println!(
+            "… and {} more approved rows with nothing to write",
+            nothing.len() - LIST_AT_MOST
         );
     }
     if left_out > 0 {

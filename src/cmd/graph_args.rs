@@ -60,6 +60,10 @@ pub struct GraphArgs {
     #[arg(long, value_name = "URL", help_heading = "Microsoft Graph")]
     pub login_url: Option<String>,
 
+    /// Also trust the CA certificate(s) in this PEM file, e.g. the one `sim serve --tls` wrote.
+    #[arg(long, value_name = "FILE", help_heading = "Microsoft Graph")]
+    pub ca_file: Option<PathBuf>,
+
     /// Attempts per request before giving up (429/503/504/network errors are retried).
     #[arg(
         long,
@@ -169,6 +173,9 @@ impl GraphArgs {
         config.cloud = self.cloud;
         config.graph_url = self.graph_url.clone();
         config.login_url = self.login_url.clone();
+        if let Some(path) = &self.ca_file {
+            config.extra_root_certificates = ca_certificates(path)?;
+        }
         config.retry = RetryPolicy {
             max_attempts: self.max_attempts,
             ..RetryPolicy::default()
@@ -195,6 +202,25 @@ impl GraphArgs {
         config.endpoints()?;
         Ok(config)
     }
+}
+
+/// The certificates of a PEM file given with `--ca-file`; a file without any is an input error.
+fn ca_certificates(path: &std::path::Path) -> anyhow::Result<Vec<reqwest::Certificate>> {
+    let bad = |why: String| {
+        hardmatch::InputError::new(
+            path,
+            "",
+            why,
+            "give a PEM file with the CA certificate(s) to trust (BEGIN CERTIFICATE blocks)",
+        )
+    };
+    let pem = std::fs::read(path).map_err(|e| bad(format!("cannot read it ({e})")))?;
+    let certs = reqwest::Certificate::from_pem_bundle(&pem)
+        .map_err(|e| bad(format!("not a PEM certificate file ({e})")))?;
+    if certs.is_empty() {
+        return Err(bad("no certificate in it".into()).into());
+    }
+    Ok(certs)
 }
 
 #[cfg(test)]

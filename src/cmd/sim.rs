@@ -1,5 +1,6 @@
 //! `hardmatch sim serve`: run the simulated tenant (Graph `/v1.0` and the v2.0 token endpoints)
-//! on 127.0.0.1. The first line on stdout is the base URL; the rest goes to stderr.
+//! on 127.0.0.1, over http or (`--tls CERT_OUT.pem`) https with a fresh self-signed certificate.
+//! The first line on stdout is the base URL; the rest goes to stderr.
 
 use anyhow::Context as _;
 use hardmatch::sim::{self, Faults, SimConfig, TenantState, ThrottleQuotas};
@@ -34,6 +35,10 @@ pub struct ServeArgs {
     /// Port on 127.0.0.1 (0 = any free port).
     #[arg(long, default_value_t = 0)]
     port: u16,
+    /// Serve https with a fresh self-signed certificate for 127.0.0.1 and localhost, written
+    /// (PEM) to this file before the URL is printed; point clients' CA settings at it.
+    #[arg(long, value_name = "CERT_OUT.pem")]
+    tls: Option<PathBuf>,
     #[arg(long, value_name = "ID", default_value = sim::DEFAULT_TENANT_ID)]
     tenant_id: String,
     #[arg(long, value_name = "ID", default_value = sim::DEFAULT_CLIENT_ID)]
@@ -151,6 +156,7 @@ fn serve(a: ServeArgs) -> anyhow::Result<ExitCode> {
         },
         state_file: a.state.clone(),
         port: a.port,
+        tls: a.tls.is_some(),
         ..SimConfig::default()
     };
     let existing = match &a.state {
@@ -176,6 +182,16 @@ fn serve(a: ServeArgs) -> anyhow::Result<ExitCode> {
         .context("cannot start the async runtime")?;
     rt.block_on(async move {
         let handle = sim::start(config, state).await.context("cannot start the simulated tenant")?;
+        // The certificate is on disk before the URL is printed: a script that waits for the URL
+        // can trust it at once.
+        if let (Some(path), Some(pem)) = (&a.tls, handle.certificate_pem()) {
+            hardmatch::fsutil::write_atomic(path, pem.as_bytes())
+                .with_context(|| format!("cannot write the certificate to {}", path.display()))?;
+            eprintln!(
+                "sim: https with a self-signed certificate for 127.0.0.1 and localhost, written to {}; trust it with hardmatch --ca-file, NODE_EXTRA_CA_CERTS, REQUESTS_CA_BUNDLE or SSL_CERT_FILE",
+                path.display()
+            );
+        }
         {
             let mut out = std::io::stdout().lock();
             writeln!(out, "{}", handle.base_url())?;

@@ -472,10 +472,13 @@ impl TokenProvider {
                     retry_after.unwrap_or_else(|| super::http::backoff(attempt))
                 }
                 Err(e) => {
-                    if attempt >= self.ctx.max_attempts {
+                    let message = super::http::describe(e);
+                    if attempt >= self.ctx.max_attempts
+                        || super::http::untrusted_certificate(&message)
+                    {
                         return Err(GraphError::Transport {
                             host: super::http::host_of(url),
-                            message: super::http::describe(e),
+                            message,
                             client_request_id: crid,
                         });
                     }

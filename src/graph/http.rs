@@ -65,7 +65,18 @@ pub(crate) fn describe(e: reqwest::Error) -> String {
         msg.push_str(&s.to_string());
         src = s.source();
     }
+    if untrusted_certificate(&msg) {
+        msg.push_str(
+            " (the server's TLS certificate is not trusted; for a simulated tenant started with \
+             `sim serve --tls CERT.pem`, pass --ca-file CERT.pem)",
+        );
+    }
     msg
+}
+
+/// A TLS certificate the client does not trust: retrying cannot help.
+pub(crate) fn untrusted_certificate(described: &str) -> bool {
+    described.contains("invalid peer certificate")
 }
 
 pub(crate) fn host_of(url: &str) -> String {
@@ -167,6 +178,7 @@ impl Pipeline {
                     let transient =
                         e.is_timeout() || e.is_connect() || e.is_request() || e.is_body();
                     let message = describe(e);
+                    let transient = transient && !untrusted_certificate(&message);
                     tracing::debug!(client_request_id = %crid, attempt, error = %message, "transport error");
                     if attempt >= self.retry.max_attempts || !transient {
                         return Err(GraphError::Transport {

@@ -117,6 +117,8 @@ pub struct GraphConfig {
     pub clock: Clock,
     /// Shows the device-code message (default: print to stderr).
     pub device_code_prompt: Arc<dyn Fn(&str) + Send + Sync>,
+    /// Trusted in addition to the system's roots (`--ca-file`, e.g. `sim serve --tls`'s certificate).
+    pub extra_root_certificates: Vec<reqwest::Certificate>,
 }
 
 impl std::fmt::Debug for GraphConfig {
@@ -154,6 +156,7 @@ impl GraphConfig {
             timeout: Duration::from_secs(100),
             clock: Clock::real(),
             device_code_prompt: Arc::new(|m: &str| eprintln!("{m}")),
+            extra_root_certificates: Vec::new(),
         }
     }
 
@@ -196,6 +199,7 @@ impl GraphClient {
             .connect_timeout(Duration::from_secs(30))
             .user_agent(concat!("hardmatch/", env!("CARGO_PKG_VERSION")))
             .https_only(false)
+            .tls_certs_merge(config.extra_root_certificates.iter().cloned())
             .build()
             .map_err(|e| GraphError::config(format!("cannot build the HTTP client: {e}")))?;
         let tokens = auth::TokenProvider::new(

@@ -1,9 +1,12 @@
-//! `POST /v1.0/$batch` (graph-behaviour.md §5): at most 20 items with unique ids, each run through
-//! the same path as a top-level call (so each is faulted and throttled on its own; an item over
-//! budget gets its own 429 inside a 200 batch), `dependsOn` honoured with 424 for dependents of
-//! failed items. Items run in request order, deferred until their dependencies ran; responses are
-//! shuffled (with the fault seed) unless `SimConfig::shuffle_batch_responses` is off, because
-//! Graph does not promise an order.
+//! `POST /v1.0/$batch` (graph-behaviour.md §5). The envelope is refused whole (400, nothing runs)
+//! when it is malformed, has more than 20 items, repeats an id, names an unknown `dependsOn`, has
+//! an absolute item URL, or has a write (POST/PATCH/PUT) without a body and a Content-Type.
+//! Otherwise each item runs through the same path as a top-level call (so each is faulted and
+//! throttled on its own; an item over budget gets its own 429 with `Retry-After` inside a 200
+//! batch), relative URLs with or without a leading `/`, `dependsOn` honoured with 424 for
+//! dependents of failed items (down a whole chain). Items run in request order, deferred until
+//! their dependencies ran; responses are shuffled (with the fault seed) unless
+//! `SimConfig::shuffle_batch_responses` is off, because Graph does not promise an order.
 
 use super::routes::{graph_call, graph_error, Headers, Ids, Reply};
 use super::{lock, Sim};
@@ -13,63 +16,98 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 
 const MAX_ITEMS: usize = 20;
 
-pub(crate) async fn handle(sim: &Sim, app: &str, ids: &Ids, body: &[u8]) -> Reply {
-    let req: BatchRequest = match serde_json::from_slice(body) {
-        Ok(r) => r,
-        Err(e) => {
-            return graph_error(
-                ids,
-                400,
-                "BadRequest",
-                &format!("Invalid batch payload format: {e}"),
-                vec![],
-            )
-        }
-    };
+/// Graph's answer to a batch it cannot read, including one whose item URL is absolute
+/// (field reports: microsoft-graph-docs-contrib#8576, msgraph-sdk-javascript#1451).
+const INVALID_PAYLOAD: &str = "Invalid batch payload format.";
+
+fn bad_batch(ids: &Ids, message: &str) -> Reply {
+    graph_error(ids, 400, "BadRequest", message, vec![])
+}
+
+/// The envelope-level rules: one broken item fails the whole batch and nothing runs.
+fn validate(req: &BatchRequest) -> Result<(), String> {
     if req.requests.is_empty() {
-        return graph_error(
-            ids,
-            400,
-            "BadRequest",
-            "Invalid batch payload format: no requests.",
-            vec![],
-        );
+        return Err(INVALID_PAYLOAD.into());
     }
     if req.requests.len() > MAX_ITEMS {
-        return graph_error(
-            ids,
-            400,
-            "BadRequest",
-            &format!("Number of batch steps exceeds the maximum of {MAX_ITEMS}."),
-            vec![],
-        );
+        return Err(format!(
+            "Number of batch steps exceeds the maximum of {MAX_ITEMS}."
+        ));
     }
     let mut seen = HashSet::new();
     for r in &req.requests {
         if !seen.insert(r.id.as_str()) {
-            return graph_error(
-                ids,
-                400,
-                "BadRequest",
-                &format!("Batch request contains a duplicate request id '{}'.", r.id),
-                vec![],
-            );
+            return Err(format!(
+                "Batch request contains a duplicate request id '{}'.",
+                r.id
+            ));
         }
     }
     for r in &req.requests {
+        if is_absolute(&r.url) || r.method.trim().is_empty() || r.url.trim().is_empty() {
+            return Err(INVALID_PAYLOAD.into());
+        }
+        // Field reports (msgraph-sdk-dotnet#2628, Softeria/ms-365-mcp-server#677): a write
+        // without a body, or with one but no Content-Type, fails the whole batch.
+        if is_write(&r.method) {
+            if r.body.is_none() {
+                return Err(format!(
+                    "Write request id : {} does not contain Content-Type header or body.",
+                    r.id
+                ));
+            }
+            if !r
+                .headers
+                .keys()
+                .any(|k| k.eq_ignore_ascii_case("content-type"))
+            {
+                return Err(format!(
+                    "Write request with id '{}' does not contain a Content-Type header.",
+                    r.id
+                ));
+            }
+        }
         if let Some(d) = r
             .depends_on
             .iter()
             .find(|d| !seen.contains(d.as_str()) || *d == &r.id)
         {
-            return graph_error(
-                ids,
-                400,
-                "BadRequest",
-                &format!("Request '{}' depends on an unknown request id '{d}'.", r.id),
-                vec![],
-            );
+            return Err(format!(
+                "Request '{}' depends on an unknown request id '{d}'.",
+                r.id
+            ));
         }
+    }
+    Ok(())
+}
+
+/// `https://graph.microsoft.com/v1.0/users/…` (or any scheme): Graph wants `users/…` or `/users/…`.
+fn is_absolute(url: &str) -> bool {
+    let url = url.trim();
+    url.starts_with("//")
+        || url.split_once(':').is_some_and(|(scheme, _)| {
+            !scheme.is_empty()
+                && !scheme.contains('/')
+                && !scheme.contains('?')
+                && scheme
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || "+-.".contains(c))
+        })
+}
+
+fn is_write(method: &str) -> bool {
+    ["POST", "PATCH", "PUT"]
+        .iter()
+        .any(|m| m.eq_ignore_ascii_case(method.trim()))
+}
+
+pub(crate) async fn handle(sim: &Sim, app: &str, ids: &Ids, body: &[u8]) -> Reply {
+    let req: BatchRequest = match serde_json::from_slice(body) {
+        Ok(r) => r,
+        Err(_) => return bad_batch(ids, INVALID_PAYLOAD),
+    };
+    if let Err(message) = validate(&req) {
+        return bad_batch(ids, &message);
     }
 
     let mut done: HashMap<String, u16> = HashMap::new();
@@ -107,21 +145,8 @@ pub(crate) async fn handle(sim: &Sim, app: &str, ids: &Ids, body: &[u8]) -> Repl
                     "The request could not be performed because it depends on a request that failed.",
                     vec![],
                 )
-            } else if item.body.is_some() && !headers.contains_key("content-type") {
-                graph_error(
-                    &item_ids,
-                    400,
-                    "BadRequest",
-                    "A Content-Type header is required when a request body is specified.",
-                    vec![],
-                )
             } else {
                 let url = item.url.trim();
-                let url = url
-                    .find("/v1.0/")
-                    .filter(|_| url.starts_with("http"))
-                    .map(|i| &url[i + 5..])
-                    .unwrap_or(url);
                 let (path, query) = url.split_once('?').unwrap_or((url, ""));
                 let path = if path.starts_with('/') {
                     path.to_string()

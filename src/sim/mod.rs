@@ -22,9 +22,12 @@ mod clock;
 mod faults;
 mod filter;
 mod log;
+mod payload;
+mod query;
 mod routes;
 mod state;
 mod throttle;
+mod tls;
 mod users;
 
 pub use clock::SimClock;
@@ -80,6 +83,9 @@ pub struct SimConfig {
     pub shuffle_batch_responses: bool,
     /// How many requests [`SimHandle::requests`] keeps (oldest dropped first).
     pub request_log_capacity: usize,
+    /// Serve https with a fresh self-signed certificate for `127.0.0.1` and `localhost`
+    /// ([`SimHandle::certificate_pem`]); plain http otherwise.
+    pub tls: bool,
 }
 
 impl Default for SimConfig {
@@ -101,6 +107,7 @@ impl Default for SimConfig {
             port: 0,
             shuffle_batch_responses: true,
             request_log_capacity: 100_000,
+            tls: false,
         }
     }
 }
@@ -116,6 +123,8 @@ pub(crate) struct Sim {
     pub log: Mutex<log::RequestLog>,
     pub dirty: tokio::sync::Notify,
     pub persist_lock: Mutex<()>,
+    /// The served certificate (PEM) with `SimConfig::tls`.
+    pub certificate_pem: Option<String>,
 }
 
 pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -166,13 +175,19 @@ pub fn load_state(path: &std::path::Path) -> io::Result<Option<TenantState>> {
 pub async fn start(config: SimConfig, state: TenantState) -> io::Result<SimHandle> {
     let listener = TcpListener::bind(("127.0.0.1", config.port)).await?;
     let addr = listener.local_addr()?;
+    let tls = if config.tls {
+        Some(tls::Tls::generate()?)
+    } else {
+        None
+    };
+    let scheme = if tls.is_some() { "https" } else { "http" };
     let clock = if config.manual_clock {
         SimClock::manual()
     } else {
         SimClock::scaled(config.time_scale)
     };
     let sim = Arc::new(Sim {
-        base_url: format!("http://{addr}"),
+        base_url: format!("{scheme}://{addr}"),
         clock,
         tenant: Mutex::new(Tenant::from_state(state)),
         auth: Mutex::new(auth::AuthState::default()),
@@ -184,6 +199,7 @@ pub async fn start(config: SimConfig, state: TenantState) -> io::Result<SimHandl
         log: Mutex::new(log::RequestLog::new(config.request_log_capacity)),
         dirty: tokio::sync::Notify::new(),
         persist_lock: Mutex::new(()),
+        certificate_pem: tls.as_ref().map(|t| t.certificate_pem.clone()),
         cfg: config,
     });
     // Seeded ids and mangled UPNs are a change worth keeping.
@@ -194,8 +210,12 @@ pub async fn start(config: SimConfig, state: TenantState) -> io::Result<SimHandl
         .with_state(sim.clone())
         .into_make_service_with_connect_info::<ConnHandle>();
     let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+    let incoming = match &tls {
+        Some(t) => Incoming::Tls(t.serve(listener)),
+        None => Incoming::Plain(listener),
+    };
     let server = tokio::spawn(async move {
-        let _ = axum::serve(ResettableListener(listener), app)
+        let _ = axum::serve(ResettableListener(incoming), app)
             .with_graceful_shutdown(async move {
                 let _ = stop_rx.await;
             })
@@ -231,9 +251,14 @@ pub async fn start(config: SimConfig, state: TenantState) -> io::Result<SimHandl
 }
 
 impl SimHandle {
-    /// `http://127.0.0.1:PORT`: the Graph root (append `/v1.0`) and the login authority.
+    /// `http://127.0.0.1:PORT` (`https://` with `SimConfig::tls`): the Graph root (append
+    /// `/v1.0`) and the login authority.
     pub fn base_url(&self) -> String {
         self.sim.base_url.clone()
+    }
+    /// The self-signed certificate served with `SimConfig::tls` (PEM), for clients to trust.
+    pub fn certificate_pem(&self) -> Option<&str> {
+        self.sim.certificate_pem.as_deref()
     }
     pub fn addr(&self) -> SocketAddr {
         self.addr
@@ -342,9 +367,15 @@ impl Drop for SimHandle {
     }
 }
 
-/// Accepts TCP connections whose I/O can be made to fail from a handler, so an injected
-/// "connection reset" closes the socket (with RST, linger 0) instead of sending a response.
-struct ResettableListener(TcpListener);
+/// Accepts connections (plain, or TLS already handshaken) whose I/O can be made to fail from a
+/// handler, so an injected "connection reset" closes the socket (with RST, linger 0) instead of
+/// sending a response.
+struct ResettableListener(Incoming);
+
+enum Incoming {
+    Plain(TcpListener),
+    Tls(tokio::sync::mpsc::Receiver<tokio_rustls::server::TlsStream<TcpStream>>),
+}
 
 #[derive(Clone, Debug)]
 pub(crate) struct ConnHandle {
@@ -362,23 +393,31 @@ impl axum::serve::Listener for ResettableListener {
     type Addr = ConnHandle;
 
     async fn accept(&mut self) -> (Self::Io, Self::Addr) {
-        loop {
-            match self.0.accept().await {
-                Ok((stream, _)) => {
-                    let _ = stream.set_nodelay(true);
-                    let kill = Arc::new(AtomicBool::new(false));
-                    return (
-                        ResettableStream {
-                            inner: stream,
-                            kill: kill.clone(),
-                        },
-                        ConnHandle { kill },
-                    );
+        let inner = match &mut self.0 {
+            Incoming::Plain(listener) => loop {
+                match TcpListener::accept(listener).await {
+                    Ok((stream, _)) => {
+                        let _ = stream.set_nodelay(true);
+                        break Conn::Plain(stream);
+                    }
+                    // Out of file descriptors and the like: back off instead of spinning.
+                    Err(_) => tokio::time::sleep(std::time::Duration::from_millis(20)).await,
                 }
-                // Out of file descriptors and the like: back off instead of spinning.
-                Err(_) => tokio::time::sleep(std::time::Duration::from_millis(20)).await,
-            }
-        }
+            },
+            Incoming::Tls(rx) => match rx.recv().await {
+                Some(stream) => Conn::Tls(Box::new(stream)),
+                // The acceptor is gone: nothing will ever arrive.
+                None => std::future::pending().await,
+            },
+        };
+        let kill = Arc::new(AtomicBool::new(false));
+        (
+            ResettableStream {
+                inner,
+                kill: kill.clone(),
+            },
+            ConnHandle { kill },
+        )
     }
 
     fn local_addr(&self) -> io::Result<Self::Addr> {
@@ -396,17 +435,26 @@ impl axum::extract::connect_info::Connected<axum::serve::IncomingStream<'_, Rese
     }
 }
 
+enum Conn {
+    Plain(TcpStream),
+    Tls(Box<tokio_rustls::server::TlsStream<TcpStream>>),
+}
+
 pub(crate) struct ResettableStream {
-    inner: TcpStream,
+    inner: Conn,
     kill: Arc<AtomicBool>,
 }
 
 impl ResettableStream {
     fn check(&self) -> io::Result<()> {
         if self.kill.load(Ordering::SeqCst) {
+            let tcp = match &self.inner {
+                Conn::Plain(s) => s,
+                Conn::Tls(s) => s.get_ref().0,
+            };
             // Zero linger: closing sends RST, which is what a client sees on a real reset.
             #[allow(deprecated)]
-            let _ = self.inner.set_linger(Some(std::time::Duration::ZERO));
+            let _ = tcp.set_linger(Some(std::time::Duration::ZERO));
             Err(io::Error::new(
                 io::ErrorKind::ConnectionReset,
                 "sim: injected reset",
@@ -424,7 +472,10 @@ impl AsyncRead for ResettableStream {
         buf: &mut ReadBuf<'_>,
     ) -> Poll<io::Result<()>> {
         self.check()?;
-        Pin::new(&mut self.inner).poll_read(cx, buf)
+        match &mut self.inner {
+            Conn::Plain(s) => Pin::new(s).poll_read(cx, buf),
+            Conn::Tls(s) => Pin::new(s.as_mut()).poll_read(cx, buf),
+        }
     }
 }
 
@@ -435,13 +486,22 @@ impl AsyncWrite for ResettableStream {
         buf: &[u8],
     ) -> Poll<io::Result<usize>> {
         self.check()?;
-        Pin::new(&mut self.inner).poll_write(cx, buf)
+        match &mut self.inner {
+            Conn::Plain(s) => Pin::new(s).poll_write(cx, buf),
+            Conn::Tls(s) => Pin::new(s.as_mut()).poll_write(cx, buf),
+        }
     }
     fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         self.check()?;
-        Pin::new(&mut self.inner).poll_flush(cx)
+        match &mut self.inner {
+            Conn::Plain(s) => Pin::new(s).poll_flush(cx),
+            Conn::Tls(s) => Pin::new(s.as_mut()).poll_flush(cx),
+        }
     }
     fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.inner).poll_shutdown(cx)
+        match &mut self.inner {
+            Conn::Plain(s) => Pin::new(s).poll_shutdown(cx),
+            Conn::Tls(s) => Pin::new(s.as_mut()).poll_shutdown(cx),
+        }
     }
 }

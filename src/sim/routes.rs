@@ -181,12 +181,25 @@ pub(crate) async fn entry(
     let path = req.uri().path().to_string();
     let raw_query = req.uri().query().unwrap_or("").to_string();
     let headers = header_map(req.headers());
+    let is_graph = path == "/v1.0" || path.starts_with("/v1.0/");
     let body = match axum::body::to_bytes(req.into_body(), 64 * 1024 * 1024).await {
         Ok(b) => b,
+        // Even this answer carries Graph's ids and Date, as every Graph answer does.
+        Err(_) if is_graph => {
+            let ids = ids_for(&headers);
+            let reply = graph_error(
+                &ids,
+                413,
+                "RequestEntityTooLarge",
+                "The request body is too large.",
+                vec![],
+            );
+            return with_graph_headers(reply, &ids);
+        }
         Err(_) => return plain(413, "request body too large"),
     };
 
-    if path == "/v1.0" || path.starts_with("/v1.0/") {
+    if is_graph {
         return graph_entry(&sim, &conn, &method, &path, &raw_query, &headers, &body).await;
     }
     let segs: Vec<&str> = path.trim_start_matches('/').split('/').collect();
@@ -292,13 +305,7 @@ async fn graph_entry(
     headers: &Headers,
     body: &[u8],
 ) -> Response {
-    let ids = Ids {
-        request_id: uuid::Uuid::new_v4().to_string(),
-        client_request_id: headers
-            .get("client-request-id")
-            .cloned()
-            .unwrap_or_else(|| uuid::Uuid::new_v4().to_string()),
-    };
+    let ids = ids_for(headers);
     let logged_path = if raw_query.is_empty() {
         path.to_string()
     } else {
@@ -322,7 +329,8 @@ async fn graph_entry(
             ),
             Ok(app) => {
                 let rel = &path["/v1.0".len()..];
-                if rel == "/$batch" || rel == "/%24batch" {
+                let root = rel.trim_end_matches('/');
+                if root.eq_ignore_ascii_case("/$batch") || root.eq_ignore_ascii_case("/%24batch") {
                     if method == "POST" {
                         batch::handle(sim, &app, &ids, body).await
                     } else {
@@ -372,6 +380,22 @@ async fn graph_entry(
         batch_item: None,
         at: sim.clock.now(),
     });
+    with_graph_headers(reply, &ids)
+}
+
+/// A new `request-id`; the caller's `client-request-id` echoed, or one made up.
+fn ids_for(headers: &Headers) -> Ids {
+    Ids {
+        request_id: uuid::Uuid::new_v4().to_string(),
+        client_request_id: headers
+            .get("client-request-id")
+            .cloned()
+            .unwrap_or_else(|| uuid::Uuid::new_v4().to_string()),
+    }
+}
+
+/// The headers every Graph answer carries, errors included.
+fn with_graph_headers(reply: Reply, ids: &Ids) -> Response {
     let date = chrono::Utc::now()
         .format("%a, %d %b %Y %H:%M:%S GMT")
         .to_string();

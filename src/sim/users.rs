@@ -2,7 +2,9 @@
 //! `/directory/onPremisesSynchronization` and `/roleManagement/directory/*`, with the rules of
 //! graph-behaviour.md §1–§4.
 
-use super::filter::{self, Filter, FilterError, Support};
+use super::filter::{self, Support};
+use super::payload;
+use super::query::{self, ListQuery, Order};
 use super::routes::{graph_error, Headers, Ids, Query, Reply};
 use super::state::{self, key, mangle_deleted_upn, unmangle_deleted_upn, Tenant};
 use super::{lock, Sim};
@@ -111,7 +113,11 @@ pub(crate) fn route(
     body: Option<Value>,
     ids: &Ids,
 ) -> Reply {
-    let s: Vec<&str> = segs.iter().map(String::as_str).collect();
+    // A trailing slash (`/users/`) names the same resource.
+    let mut s: Vec<&str> = segs.iter().map(String::as_str).collect();
+    if s.len() > 1 && s.last() == Some(&"") {
+        s.pop();
+    }
     let not_allowed = || {
         graph_error(
             ids,
@@ -152,31 +158,33 @@ pub(crate) fn route(
         ),
         [d, di, cast] if d.eq_ignore_ascii_case("directory")
             && di.eq_ignore_ascii_case("deletedItems")
-            && cast.eq_ignore_ascii_case("microsoft.graph.user") =>
+            && cast_to(cast).is_some() =>
         {
-            match method {
-                "GET" => list(sim, Collection::Deleted, query, headers, ids),
+            match (method, cast_to(cast)) {
+                ("GET", Some("user")) => list(sim, Collection::Deleted, query, headers, ids),
+                // The recycle bin holds only users here: other types list as empty.
+                ("GET", Some(other)) => Reply::json(
+                    200,
+                    json!({
+                        "@odata.context": format!("{}/v1.0/$metadata#directoryObjects/microsoft.graph.{other}", sim.base_url),
+                        "value": []
+                    }),
+                ),
+                _ => not_allowed(),
+            }
+        }
+        [d, di, id, cast] if d.eq_ignore_ascii_case("directory")
+            && di.eq_ignore_ascii_case("deletedItems")
+            && cast_to(cast).is_some() =>
+        {
+            match (method, cast_to(cast)) {
+                ("GET", Some("user")) => deleted_item(sim, id, query, true, ids),
+                ("GET", _) => not_found(ids, id),
                 _ => not_allowed(),
             }
         }
         [d, di, id] if d.eq_ignore_ascii_case("directory") && di.eq_ignore_ascii_case("deletedItems") => match method {
-            "GET" => {
-                let t = lock(&sim.tenant);
-                match t.deleted.get(&key(id)) {
-                    Some(u) => {
-                        let mut m = render(u, query.get("$select"), true).unwrap_or_default();
-                        m.insert("@odata.type".into(), json!("#microsoft.graph.user"));
-                        let mut out = Map::new();
-                        out.insert(
-                            "@odata.context".into(),
-                            json!(format!("{}/v1.0/$metadata#directoryObjects/$entity", sim.base_url)),
-                        );
-                        out.extend(m);
-                        Reply::json(200, Value::Object(out))
-                    }
-                    None => not_found(ids, id),
-                }
-            }
+            "GET" => deleted_item(sim, id, query, false, ids),
             "DELETE" => {
                 let removed = lock(&sim.tenant).remove_deleted(id);
                 match removed {
@@ -233,10 +241,72 @@ pub(crate) fn route(
             roles(sim, kind, query, ids)
         }
         _ => {
-            let last = segs.iter().rev().find(|x| !x.is_empty()).cloned().unwrap_or_default();
-            segment_not_found(ids, &last)
+            // Graph names the first segment it could not resolve: `v1.0` in `/v1.0/v1.0/users`
+            // (a batch URL that kept its version), else the innermost one.
+            const ROOTS: &[&str] = &["users", "directory", "roleManagement"];
+            let first = s.first().copied().unwrap_or_default();
+            let bad = if ROOTS.iter().any(|r| first.eq_ignore_ascii_case(r) || first.get(..6).is_some_and(|p| p.eq_ignore_ascii_case("users("))) {
+                s.iter().rev().find(|x| !x.is_empty()).copied().unwrap_or_default()
+            } else {
+                first
+            };
+            segment_not_found(ids, bad)
         }
     }
+}
+
+/// The type a cast segment names: `microsoft.graph.user` and `graph.user` (the namespace alias
+/// the SDKs' URL templates use) both give `user`. Only directory-object types are casts here.
+fn cast_to(seg: &str) -> Option<&'static str> {
+    const TYPES: &[&str] = &[
+        "user",
+        "group",
+        "application",
+        "servicePrincipal",
+        "device",
+        "administrativeUnit",
+    ];
+    let lower = seg.to_ascii_lowercase();
+    let name = lower
+        .strip_prefix("microsoft.graph.")
+        .or_else(|| lower.strip_prefix("graph."))?;
+    TYPES.iter().find(|t| t.eq_ignore_ascii_case(name)).copied()
+}
+
+/// `GET /directory/deletedItems/{id}`, or `…/{id}/graph.user` (`cast`), which Graph answers
+/// with the cast in its context.
+fn deleted_item(sim: &Sim, id: &str, query: &Query, cast: bool, ids: &Ids) -> Reply {
+    let t = lock(&sim.tenant);
+    let Some(u) = t.deleted.get(&key(id)) else {
+        return not_found(ids, id);
+    };
+    let mut m = match render(u, query.get("$select"), true) {
+        Ok(m) => m,
+        Err(bad) => return unknown_select(ids, &bad),
+    };
+    m.insert("@odata.type".into(), json!("#microsoft.graph.user"));
+    let ctx = if cast {
+        "directoryObjects/microsoft.graph.user/$entity"
+    } else {
+        "directoryObjects/$entity"
+    };
+    let mut out = Map::new();
+    out.insert(
+        "@odata.context".into(),
+        json!(format!("{}/v1.0/$metadata#{ctx}", sim.base_url)),
+    );
+    out.extend(m);
+    Reply::json(200, Value::Object(out))
+}
+
+fn unknown_select(ids: &Ids, bad: &str) -> Reply {
+    graph_error(
+        ids,
+        400,
+        "Request_BadRequest",
+        &format!("Could not find a property named '{bad}' on type 'microsoft.graph.user'."),
+        vec![],
+    )
 }
 
 fn segment_not_found(ids: &Ids, seg: &str) -> Reply {
@@ -316,45 +386,15 @@ enum Collection {
     Deleted,
 }
 
-fn parse_filter(q: &Query, support: &Support, ids: &Ids) -> Result<Option<Filter>, Reply> {
-    match q.get("$filter") {
-        None => Ok(None),
-        Some(f) => filter::parse(f, support).map(Some).map_err(|e| match e {
-            FilterError::Unsupported(p) => graph_error(
-                ids,
-                400,
-                "Request_UnsupportedQuery",
-                &format!(
-                    "Unsupported or invalid query filter clause specified for property '{p}' of resource '{}'.",
-                    support.resource
-                ),
-                vec![],
-            ),
-            // The limit is documented; the error text is from field reports and unverified.
-            FilterError::TooManyExpressions(n) => graph_error(
-                ids,
-                400,
-                "Request_UnsupportedQuery",
-                &format!(
-                    "Too many child clauses specified in search filter expression containing 'OR' operators: {n}. Max allowed: {}.",
-                    filter::MAX_EXPRESSIONS
-                ),
-                vec![],
-            ),
-            FilterError::Invalid(why) => {
-                graph_error(ids, 400, "BadRequest", &format!("Invalid filter clause: {why}"), vec![])
-            }
-        }),
-    }
-}
-
 /// Where a page ended: the last id served (pages in id order), or the last (lower-cased UPN,
 /// id) served (a `startsWith(userPrincipalName,…)` listing, read in UPN order from the index).
-/// Either way paging is stable while users change.
+/// Either way paging is stable while users change. With `$orderby`: the last (sort value,
+/// id) served, in the order asked for.
 #[derive(Clone, Debug, PartialEq)]
 enum Resume {
     Id(String),
     Upn(String, String),
+    Sorted(Option<String>, String),
 }
 
 fn encode_skiptoken(at: &Resume) -> String {
@@ -362,6 +402,8 @@ fn encode_skiptoken(at: &Resume) -> String {
     let raw = match at {
         Resume::Id(k) => format!("hm1:{k}"),
         Resume::Upn(upn, k) => format!("hm2:{}:{k}{upn}", k.len()),
+        Resume::Sorted(None, k) => format!("hm3:n{k}"),
+        Resume::Sorted(Some(v), k) => format!("hm3:v{}:{k}{v}", k.len()),
     };
     format!(
         "RFNwdAI{}",
@@ -376,6 +418,15 @@ fn decode_skiptoken(t: &str) -> Option<Resume> {
     let s = String::from_utf8(b).ok()?;
     if let Some(k) = s.strip_prefix("hm1:") {
         return Some(Resume::Id(k.to_string()));
+    }
+    if let Some(rest) = s.strip_prefix("hm3:") {
+        if let Some(k) = rest.strip_prefix('n') {
+            return Some(Resume::Sorted(None, k.to_string()));
+        }
+        let (len, rest) = rest.strip_prefix('v')?.split_once(':')?;
+        let len: usize = len.parse().ok()?;
+        let (k, v) = (rest.get(..len)?, rest.get(len..)?);
+        return Some(Resume::Sorted(Some(v.to_string()), k.to_string()));
     }
     let (len, rest) = s.strip_prefix("hm2:")?.split_once(':')?;
     let len: usize = len.parse().ok()?;
@@ -494,100 +545,46 @@ impl serde::Serialize for PageOut<'_> {
 }
 
 fn list(sim: &Sim, which: Collection, q: &Query, headers: &Headers, ids: &Ids) -> Reply {
-    for (k, _) in &q.pairs {
-        let k = k.to_ascii_lowercase();
-        if k.starts_with('$')
-            && !["$select", "$top", "$filter", "$skiptoken", "$count"].contains(&k.as_str())
-        {
-            // $orderby/$search/$expand/$skip are not modelled; say so rather than ignore them.
-            return graph_error(
-                ids,
-                400,
-                "Request_BadRequest",
-                &format!("The query option '{k}' is not supported by the simulated tenant."),
-                vec![],
-            );
-        }
-    }
-    let top = match q.get("$top") {
-        None => 100,
-        Some(t) => match t.trim().parse::<usize>() {
-            Ok(n) if (1..=999).contains(&n) => n,
-            _ => {
-                return graph_error(
-                    ids,
-                    400,
-                    "Request_BadRequest",
-                    &format!(
-                        "Invalid page size specified: '{t}'. Must be between 1 and 999 inclusive."
-                    ),
-                    vec![],
-                )
-            }
-        },
-    };
-    let eventual = headers
-        .get("consistencylevel")
-        .is_some_and(|v| v.eq_ignore_ascii_case("eventual"));
-    let count = q
-        .get("$count")
-        .is_some_and(|c| c.eq_ignore_ascii_case("true"));
-    if count && !eventual {
-        return graph_error(
-            ids,
-            400,
-            "Request_BadRequest",
-            "$count is not currently supported.",
-            vec![],
-        );
-    }
-    let flt = match parse_filter(q, &filter::USER, ids) {
-        Ok(f) => f,
+    let lq = match ListQuery::parse(q, headers, &filter::USER, ids) {
+        Ok(l) => l,
         Err(r) => return r,
     };
-    let after = match q.get("$skiptoken") {
-        None => None,
-        Some(t) => match decode_skiptoken(t) {
-            Some(k) => Some(k),
-            None => {
-                return graph_error(
-                    ids,
-                    400,
-                    "Request_BadRequest",
-                    "Invalid skip token.",
-                    vec![],
-                )
-            }
-        },
-    };
-    let names = match selected_names(q.get("$select"), which == Collection::Deleted) {
-        Ok(n) => n,
-        Err(bad) => {
-            return graph_error(
-                ids,
-                400,
-                "Request_BadRequest",
-                &format!("Could not find a property named '{bad}' on type 'microsoft.graph.user'."),
-                vec![],
-            )
-        }
-    };
-    // A `startsWith(userPrincipalName,…)` listing of active users reads its range of the UPN
-    // index (in UPN order) instead of testing every user in id order; a token minted by
-    // either order resumes in that order.
-    let upn_prefix = match (&after, which) {
-        (Some(Resume::Id(_)), _) | (None, Collection::Deleted) => None,
-        (_, Collection::Users) => flt.as_ref().and_then(|f| f.upn_prefix()),
-        (Some(Resume::Upn(..)), Collection::Deleted) => None,
-    };
-    if matches!(after, Some(Resume::Upn(..))) && upn_prefix.is_none() {
-        return graph_error(
+    let invalid_token = || {
+        graph_error(
             ids,
             400,
             "Request_BadRequest",
             "Invalid skip token.",
             vec![],
-        );
+        )
+    };
+    let after = match q.get("$skiptoken").map(decode_skiptoken) {
+        None => None,
+        Some(Some(k)) => Some(k),
+        Some(None) => return invalid_token(),
+    };
+    let names = match selected_names(q.get("$select"), which == Collection::Deleted) {
+        Ok(n) => n,
+        Err(bad) => return unknown_select(ids, &bad),
+    };
+    let flt = lq.filter.as_ref();
+    // A `startsWith(userPrincipalName,…)` listing of active users reads its range of the UPN
+    // index (in UPN order) instead of testing every user in id order; a token minted by
+    // either order resumes in that order. `$orderby` sorts the matches.
+    let upn_prefix = match (&after, which) {
+        (_, _) if lq.order.is_some() => None,
+        (Some(Resume::Id(_)), _) | (None, Collection::Deleted) => None,
+        (_, Collection::Users) => flt.and_then(|f| f.upn_prefix()),
+        (Some(_), Collection::Deleted) => None,
+    };
+    let token_fits = match &after {
+        None => true,
+        Some(Resume::Sorted(..)) => lq.order.is_some(),
+        Some(Resume::Upn(..)) => upn_prefix.is_some(),
+        Some(Resume::Id(_)) => lq.order.is_none(),
+    };
+    if !token_fits {
+        return invalid_token();
     }
     let t = lock(&sim.tenant);
     let map: &BTreeMap<String, User> = if which == Collection::Users {
@@ -595,53 +592,13 @@ fn list(sim: &Sim, which: Collection, q: &Query, headers: &Headers, ids: &Ids) -
     } else {
         &t.deleted
     };
-    let matches = |u: &User| flt.as_ref().is_none_or(|f| f.matches(u, &filter::USER));
-    let mut page: Vec<&User> = Vec::with_capacity(top.min(1000));
-    let mut more = false;
-    let mut last = None;
-    match upn_prefix {
-        Some(prefix) => {
-            let prefix = prefix.to_lowercase();
-            let from = match &after {
-                Some(Resume::Upn(upn, k)) => Bound::Excluded((upn.clone(), k.clone())),
-                _ => Bound::Included((prefix.clone(), String::new())),
-            };
-            let candidates = t
-                .upn_order
-                .range((from, Bound::Unbounded))
-                .take_while(|(upn, _)| upn.starts_with(&prefix));
-            for (upn, k) in candidates {
-                let Some(u) = map.get(k).filter(|u| matches(u)) else {
-                    continue;
-                };
-                if page.len() == top {
-                    more = true;
-                    break;
-                }
-                page.push(u);
-                last = Some(Resume::Upn(upn.clone(), k.clone()));
-            }
-        }
-        None => {
-            let range = match &after {
-                Some(Resume::Id(k)) => {
-                    map.range::<String, _>((Bound::Excluded(k.clone()), Bound::Unbounded))
-                }
-                _ => map.range::<String, _>(..),
-            };
-            for (k, u) in range {
-                if !matches(u) {
-                    continue;
-                }
-                if page.len() == top {
-                    more = true;
-                    break;
-                }
-                page.push(u);
-                last = Some(Resume::Id(k.clone()));
-            }
-        }
-    }
+    let matches = |u: &User| flt.is_none_or(|f| f.matches(u, &filter::USER));
+    let (page, more, last) = match (lq.order, upn_prefix) {
+        (Some(order), _) => sorted_page(map, &matches, order, after.as_ref(), lq.top),
+        (None, Some(prefix)) => upn_page(&t, map, &matches, prefix, after.as_ref(), lq.top),
+        (None, None) => id_page(map, &matches, after.as_ref(), lq.top),
+    };
+    let count = lq.count;
     let count = count.then(|| map.values().filter(|u| matches(u)).count());
     let ctx = match (which, q.get("$select")) {
         (Collection::Users, Some(s)) => format!("users({s})"),
@@ -691,6 +648,112 @@ fn list(sim: &Sim, which: Collection, q: &Query, headers: &Headers, ids: &Ids) -
             vec![],
         ),
     }
+}
+
+type Page<'a> = (Vec<&'a User>, bool, Option<Resume>);
+
+/// Users in id order, after the last id served.
+fn id_page<'a>(
+    map: &'a BTreeMap<String, User>,
+    matches: &dyn Fn(&User) -> bool,
+    after: Option<&Resume>,
+    top: usize,
+) -> Page<'a> {
+    let range = match after {
+        Some(Resume::Id(k)) => {
+            map.range::<String, _>((Bound::Excluded(k.clone()), Bound::Unbounded))
+        }
+        _ => map.range::<String, _>(..),
+    };
+    let mut page = Vec::with_capacity(top.min(1000));
+    let mut last = None;
+    for (k, u) in range.filter(|(_, u)| matches(u)) {
+        if page.len() == top {
+            return (page, true, last);
+        }
+        page.push(u);
+        last = Some(Resume::Id(k.clone()));
+    }
+    (page, false, last)
+}
+
+/// Users whose UPN starts with `prefix`, read in UPN order from the index.
+fn upn_page<'a>(
+    t: &Tenant,
+    map: &'a BTreeMap<String, User>,
+    matches: &dyn Fn(&User) -> bool,
+    prefix: &str,
+    after: Option<&Resume>,
+    top: usize,
+) -> Page<'a> {
+    let prefix = prefix.to_lowercase();
+    let from = match after {
+        Some(Resume::Upn(upn, k)) => Bound::Excluded((upn.clone(), k.clone())),
+        _ => Bound::Included((prefix.clone(), String::new())),
+    };
+    let candidates = t
+        .upn_order
+        .range((from, Bound::Unbounded))
+        .take_while(|(upn, _)| upn.starts_with(&prefix));
+    let mut page = Vec::with_capacity(top.min(1000));
+    let mut last = None;
+    for (upn, k) in candidates {
+        let Some(u) = map.get(k).filter(|u| matches(u)) else {
+            continue;
+        };
+        if page.len() == top {
+            return (page, true, last);
+        }
+        page.push(u);
+        last = Some(Resume::Upn(upn.clone(), k.clone()));
+    }
+    (page, false, last)
+}
+
+/// `$orderby`: the matches sorted by the property (case-insensitively, then by id so the order
+/// is total), nulls first when ascending and last when descending as OData specifies.
+fn sorted_page<'a>(
+    map: &'a BTreeMap<String, User>,
+    matches: &dyn Fn(&User) -> bool,
+    order: Order,
+    after: Option<&Resume>,
+    top: usize,
+) -> Page<'a> {
+    use super::filter::{Filterable, PropValue};
+    let sort_key = |u: &User| match u.prop(order.prop) {
+        PropValue::Str(s) => Some(s.to_lowercase()),
+        _ => None,
+    };
+    let cmp = |a: &(Option<String>, &String), b: &(Option<String>, &String)| {
+        let o = a.cmp(b);
+        if order.desc {
+            o.reverse()
+        } else {
+            o
+        }
+    };
+    let mut all: Vec<(Option<String>, &String, &User)> = map
+        .iter()
+        .filter(|(_, u)| matches(u))
+        .map(|(k, u)| (sort_key(u), k, u))
+        .collect();
+    all.sort_by(|a, b| cmp(&(a.0.clone(), a.1), &(b.0.clone(), b.1)));
+    let start = match after {
+        Some(Resume::Sorted(v, k)) => all.partition_point(|x| {
+            cmp(&(x.0.clone(), x.1), &(v.clone(), k)) != std::cmp::Ordering::Greater
+        }),
+        _ => 0,
+    };
+    let rest = &all[start..];
+    let taken = &rest[..rest.len().min(top)];
+    let last = taken
+        .last()
+        .map(|(v, k, _)| Resume::Sorted(v.clone(), (*k).clone()));
+    (
+        taken.iter().map(|(_, _, u)| *u).collect(),
+        rest.len() > top,
+        last,
+    )
 }
 
 fn one_user(sim: &Sim, method: &str, k: &str, q: &Query, body: Option<Value>, ids: &Ids) -> Reply {
@@ -830,14 +893,86 @@ fn body_object(body: Option<Value>, ids: &Ids) -> Result<Map<String, Value>, Rep
     }
 }
 
+/// The body's properties (annotations dropped, `null`s kept), after the checks every write
+/// shares: a JSON object, of the user type, only properties the type has.
+fn user_payload(body: Option<Value>, ids: &Ids) -> Result<Map<String, Value>, Reply> {
+    let body = payload::entity_properties(body_object(body, ids)?, "user", ids)?;
+    match unknown_property(&body, ids) {
+        Some(r) => Err(r),
+        None => Ok(body),
+    }
+}
+
+/// Properties Graph requires on every user: `null` cannot clear them.
+const NOT_NULLABLE: &[&str] = &[
+    "accountEnabled",
+    "displayName",
+    "mailNickname",
+    "userPrincipalName",
+    "passwordProfile",
+];
+
+/// Sets one property of `u` from a body (PATCH or POST); `null` clears where Graph allows it.
+/// `self_id` is the user being patched (`None` when creating).
+fn set_property(
+    t: &Tenant,
+    u: &mut User,
+    self_id: Option<&str>,
+    name: &str,
+    v: &Value,
+    ids: &Ids,
+) -> Result<(), Reply> {
+    let name = property_name(name).unwrap_or(name);
+    if v.is_null() && NOT_NULLABLE.iter().any(|n| n.eq_ignore_ascii_case(name)) {
+        return Err(invalid_value(ids, name));
+    }
+    let text = |v: &Value| -> Result<Option<String>, Reply> {
+        match v {
+            Value::Null => Ok(None),
+            Value::String(s) => Ok(Some(s.clone())),
+            _ => Err(invalid_value(ids, name)),
+        }
+    };
+    match name {
+        "onPremisesImmutableId" => {
+            u.on_premises_immutable_id = check_immutable_id(t, self_id, v, ids)?;
+        }
+        "userPrincipalName" => {
+            let Some(upn) = v.as_str().filter(|s| s.contains('@')) else {
+                return Err(invalid_value(ids, name));
+            };
+            if let Some(other) = t.upn_index.get(&upn.to_lowercase()) {
+                if self_id.is_none_or(|me| !other.eq_ignore_ascii_case(me)) {
+                    return Err(conflict(ids, name, None));
+                }
+            }
+            u.user_principal_name = Some(upn.to_string());
+        }
+        "displayName" => {
+            u.display_name = text(v)?.filter(|s| !s.is_empty());
+            if u.display_name.is_none() {
+                return Err(invalid_value(ids, name));
+            }
+        }
+        "mail" => u.mail = text(v)?,
+        "accountEnabled" if !v.is_boolean() => return Err(invalid_value(ids, name)),
+        "id" | "passwordProfile" => {} // id: ignored on create; passwords are never stored
+        other => {
+            if v.is_null() {
+                u.other.remove(other);
+            } else {
+                u.other.insert(other.to_string(), v.clone());
+            }
+        }
+    }
+    Ok(())
+}
+
 fn patch_user(sim: &Sim, k: &str, body: Option<Value>, ids: &Ids) -> Reply {
-    let body = match body_object(body, ids) {
+    let body = match user_payload(body, ids) {
         Ok(b) => b,
         Err(r) => return r,
     };
-    if let Some(r) = unknown_property(&body, ids) {
-        return r;
-    }
     let mut t = lock(&sim.tenant);
     let Some(id) = t.active_id(k) else {
         return not_found(ids, k);
@@ -863,34 +998,11 @@ fn patch_user(sim: &Sim, k: &str, body: Option<Value>, ids: &Ids) -> Reply {
             "Unable to update the specified properties for on-premises mastered Directory Sync objects or objects currently undergoing migration.",
         );
     }
+    // Only the properties present change: absent means "leave as is", null means "clear".
     let mut updated = current.clone();
     for (name, v) in &body {
-        match property_name(name).unwrap_or(name.as_str()) {
-            "onPremisesImmutableId" => match check_immutable_id(&t, Some(&id), v, ids) {
-                Ok(new) => updated.on_premises_immutable_id = new,
-                Err(r) => return r,
-            },
-            "userPrincipalName" => {
-                let Some(upn) = v.as_str().filter(|s| s.contains('@') && !s.is_empty()) else {
-                    return invalid_value(ids, "userPrincipalName");
-                };
-                if let Some(other) = t.upn_index.get(&upn.to_lowercase()) {
-                    if !other.eq_ignore_ascii_case(&id) {
-                        return conflict(ids, "userPrincipalName", None);
-                    }
-                }
-                updated.user_principal_name = Some(upn.to_string());
-            }
-            "displayName" => updated.display_name = v.as_str().map(String::from),
-            "mail" => updated.mail = v.as_str().map(String::from),
-            "passwordProfile" => {} // never stored: no secrets in the state file
-            other => {
-                if v.is_null() {
-                    updated.other.remove(other);
-                } else {
-                    updated.other.insert(other.to_string(), v.clone());
-                }
-            }
+        if let Err(r) = set_property(&t, &mut updated, Some(&id), name, v, ids) {
+            return r;
         }
     }
     if updated != current {
@@ -903,13 +1015,10 @@ fn patch_user(sim: &Sim, k: &str, body: Option<Value>, ids: &Ids) -> Reply {
 }
 
 fn create_user(sim: &Sim, body: Option<Value>, ids: &Ids) -> Reply {
-    let body = match body_object(body, ids) {
+    let body = match user_payload(body, ids) {
         Ok(b) => b,
         Err(r) => return r,
     };
-    if let Some(r) = unknown_property(&body, ids) {
-        return r;
-    }
     for name in body.keys() {
         if let Some(ro) = READ_ONLY.iter().find(|r| r.eq_ignore_ascii_case(name)) {
             if *ro != "id" {
@@ -940,36 +1049,23 @@ fn create_user(sim: &Sim, body: Option<Value>, ids: &Ids) -> Reply {
         return bad_request(ids, "A password must be specified to create a new user.");
     }
     let mut t = lock(&sim.tenant);
-    let upn = body["userPrincipalName"]
-        .as_str()
-        .unwrap_or_default()
-        .to_string();
-    if !upn.contains('@') {
-        return invalid_value(ids, "userPrincipalName");
-    }
-    if t.upn_index.contains_key(&upn.to_lowercase()) {
-        return conflict(ids, "userPrincipalName", None);
-    }
     let id = state::new_id();
     let mut u = User {
         id: Some(id.clone()),
-        user_principal_name: Some(upn),
         on_premises_sync_enabled: None,
         ..Default::default()
     };
-    for (name, v) in &body {
-        match property_name(name).unwrap_or(name.as_str()) {
-            "id" | "userPrincipalName" | "passwordProfile" => {}
-            "onPremisesImmutableId" => match check_immutable_id(&t, None, v, ids) {
-                Ok(new) => u.on_premises_immutable_id = new,
-                Err(r) => return r,
-            },
-            "displayName" => u.display_name = v.as_str().map(String::from),
-            "mail" => u.mail = v.as_str().map(String::from),
-            other if !v.is_null() => {
-                u.other.insert(other.to_string(), v.clone());
-            }
-            _ => {}
+    // The UPN first: a taken UPN is the conflict a duplicate create reports.
+    let upn_first = body
+        .iter()
+        .filter(|(n, _)| n.eq_ignore_ascii_case("userPrincipalName"))
+        .chain(
+            body.iter()
+                .filter(|(n, _)| !n.eq_ignore_ascii_case("userPrincipalName")),
+        );
+    for (name, v) in upn_first {
+        if let Err(r) = set_property(&t, &mut u, None, name, v, ids) {
+            return r;
         }
     }
     u.other
@@ -1071,7 +1167,7 @@ fn roles(sim: &Sim, kind: &str, q: &Query, ids: &Ids) -> Reply {
         } else {
             return segment_not_found(ids, kind);
         };
-    let flt = match parse_filter(q, support, ids) {
+    let flt = match query::plain_filter(q, support, ids) {
         Ok(f) => f,
         Err(r) => return r,
     };

@@ -112,27 +112,35 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     if built.entries.is_empty() {
         return nothing_to_write(&built, left_out, &review.rows);
     }
-    let header = Header {
-        workbook: args.workbook.display().to_string(),
-        output: output
-            .file_name()
-            .map(|n| n.to_string_lossy().into_owned())
-            .unwrap_or_default(),
-        workbook_sha256: sha256_of(&args.workbook)?,
-        ad_export: ad
-            .as_ref()
-            .map(|ad| (ad.path.display().to_string(), ad.sha256.clone())),
-        generated_at: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
-        tool_version: env!("CARGO_PKG_VERSION").to_string(),
-        key_id: key.id().to_string(),
-        options: given_options(&args),
-    };
+    let header = header(&args, &output, ad.as_ref(), &key)?;
     write(&built, &header, &output)?;
     report(&built, &output, left_out);
     Ok(if left_out > 0 {
         ExitCode::from(1)
     } else {
         ExitCode::SUCCESS
+    })
+}
+
+/// The script's provenance: which workbook (and AD export), key, options and version.
+fn header(
+    args: &Args,
+    output: &Path,
+    ad: Option<&sources::AdExport>,
+    key: &PlanKey,
+) -> anyhow::Result<Header> {
+    Ok(Header {
+        workbook: args.workbook.display().to_string(),
+        output: output
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default(),
+        workbook_sha256: sha256_of(&args.workbook)?,
+        ad_export: ad.map(|ad| (ad.path.display().to_string(), ad.sha256.clone())),
+        generated_at: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+        tool_version: env!("CARGO_PKG_VERSION").to_string(),
+        key_id: key.id().to_string(),
+        options: given_options(args),
     })
 }
 

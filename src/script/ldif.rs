@@ -19,10 +19,11 @@ use std::io::{self, Write};
 /// The AD users of an export, found by anchor, for their distinguished names.
 ///
 /// A DN is where the LDIF write lands, and the workbook does not carry it: keeping every DN
-/// through `plan` would cost a million-user plan about 75 MB more than its memory budget. It is
-/// looked up here by the row's On-prem GUID and UPN, both signed with the plan key, in an
-/// export on the operator's machine; so editing the workbook cannot aim the write at another
-/// AD user.
+/// through `plan` would cost about 75 MB at a million users, which that plan's 1 GiB budget does
+/// not have (BENCHMARKS.md), and the column would be empty for most rows. It is looked up here
+/// by the row's On-prem GUID and UPN, both signed with the plan key, in an export on the
+/// operator's machine; so editing the workbook cannot aim the write at another AD user. A newer
+/// export is fine, even better: a user moved to another OU since planning is written where it is.
 pub struct AdDirectory<'a> {
     users: &'a [AdUser],
     /// Users by the anchor Entra Connect takes (mS-DS-ConsistencyGuid, else objectGUID).

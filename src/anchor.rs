@@ -516,7 +516,26 @@ fn parse_base64(s: &str) -> Result<SourceAnchor, AnchorError> {
                  ending in `==` (or 22 without them)",
                 s.len()
             ),
-            other => format!("broken base64: {other}"),
+            base64::DecodeError::InvalidByte(at, b'=') => {
+                let short = 22usize.saturating_sub(at);
+                if short > 0 {
+                    format!(
+                        "broken base64: the `=` padding starts after {at} characters, but an ImmutableId has 22 \
+                         before its `==`; {short} character{} missing: was it cut off when it was copied?",
+                        if short == 1 { " is" } else { "s are" }
+                    )
+                } else {
+                    format!(
+                        "broken base64: `=` at position {} is padding in the middle of the value",
+                        at + 1
+                    )
+                }
+            }
+            base64::DecodeError::InvalidByte(at, b) => format!(
+                "broken base64: {:?} at position {} is not a base64 character",
+                char::from(b),
+                at + 1
+            ),
         })
     })?;
     match sixteen(&bytes) {
@@ -567,7 +586,8 @@ pub fn parse_one(input: &str, hex_as: Option<HexAs>) -> Result<SourceAnchor, Anc
     match parse(input, hex_as)? {
         Parsed::One { anchor, .. } => Ok(anchor),
         Parsed::Ambiguous { .. } => Err(AnchorError::Invalid(
-            "32 hex digits are ambiguous: .NET \"N\" GUID text or raw octets; write the GUID with dashes"
+            "32 hex digits are ambiguous: .NET \"N\" GUID text or raw octets; write the GUID with dashes, \
+             or say which they are with --hex-as guid or --hex-as octets"
                 .into(),
         )),
     }
@@ -719,6 +739,23 @@ mod tests {
             ("x'4431E24677833E48A87EB6769DB62EED'", Notation::CsvdeHex),
         ] {
             assert_eq!(one(s), (want, n), "{s:?}");
+        }
+    }
+
+    #[test]
+    fn a_cut_off_immutable_id_is_explained_in_words() {
+        for (value, missing) in [
+            ("BpazOkLGm0iEtljAONPvO==", "1 character is missing"),
+            ("BpazOkLGm0iEtljAONPv==", "2 characters are missing"),
+        ] {
+            let Err(AnchorError::Invalid(why)) = parse(value, None) else {
+                panic!("{value} accepted");
+            };
+            assert!(
+                why.contains(missing) && why.contains("cut off"),
+                "{value}: {why}"
+            );
+            assert!(!why.contains("Invalid symbol"), "{why}");
         }
     }
 

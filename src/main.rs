@@ -1,4 +1,4 @@
-//! Command line → one `cmd::*` call; errors → exit codes (2 = bad input, 1 = anything else).
+//! Command line → one `cmd::*` call; errors → exit codes ([`Exit`]: one table for every command).
 
 mod cmd;
 
@@ -46,18 +46,7 @@ fn main() -> ExitCode {
         Ok(code) => code,
         Err(err) => {
             eprintln!("error: {err:#}");
-            if err.chain().any(|e| {
-                e.is::<hardmatch::InputError>()
-                    || e.is::<cmd::cloud::UsageError>()
-                    || matches!(
-                        e.downcast_ref::<hardmatch::cloud::export::ExportError>(),
-                        Some(hardmatch::cloud::export::ExportError::Input(_))
-                    )
-            }) {
-                ExitCode::from(2)
-            } else {
-                ExitCode::from(1)
-            }
+            Exit::of(&err).into()
         }
     }
 }
@@ -74,4 +63,98 @@ fn init_tracing(verbose: u8) {
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
         .init();
+}
+
+/// The exit codes, the same for every command and documented once (README, "Exit codes").
+/// Commands return `Ok(Exit::….into())` for an outcome that is not an error (apply: some
+/// approved rows not Done); an error is classified by [`Exit::of`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[allow(dead_code)] // `Incomplete` as an outcome is apply's; until then only errors map to it.
+pub enum Exit {
+    /// 0: everything asked for was done.
+    Success,
+    /// 1: the run ended without doing everything: some approved rows are not Done (apply), or
+    /// a failure that is neither the input's nor the tenant's (a full disk, a locked file).
+    Incomplete,
+    /// 2: bad input, flags or output path. Found before anything is requested from Graph;
+    /// nothing is written.
+    Usage,
+    /// 3: the sign-in or the tenant refused (the token endpoint's AADSTS error, a Graph error
+    /// with its code, message and request-id), or Graph could not be reached.
+    Refused,
+}
+
+impl Exit {
+    pub fn code(self) -> u8 {
+        match self {
+            Exit::Success => 0,
+            Exit::Incomplete => 1,
+            Exit::Usage => 2,
+            Exit::Refused => 3,
+        }
+    }
+
+    /// What an error means for the exit code, from the first error in its chain that says:
+    /// contexts added on the way up never change the class.
+    pub fn of(err: &anyhow::Error) -> Exit {
+        use hardmatch::cloud::export::ExportError;
+        use hardmatch::graph::GraphError;
+        for e in err.chain() {
+            if e.is::<hardmatch::InputError>()
+                || e.is::<cmd::cloud::UsageError>()
+                || matches!(e.downcast_ref::<ExportError>(), Some(ExportError::Input(_)))
+            {
+                return Exit::Usage;
+            }
+            let graph = e.downcast_ref::<GraphError>().or_else(|| {
+                e.downcast_ref::<cmd::cloud::TenantError>()
+                    .map(|t| &t.error)
+            });
+            if let Some(g) = graph {
+                return match g {
+                    // A flag or a credential file that cannot work: found before any request.
+                    GraphError::Config(_) => Exit::Usage,
+                    GraphError::Api(_)
+                    | GraphError::Token(_)
+                    | GraphError::Transport { .. }
+                    | GraphError::Decode { .. } => Exit::Refused,
+                };
+            }
+        }
+        Exit::Incomplete
+    }
+}
+
+impl From<Exit> for ExitCode {
+    fn from(e: Exit) -> ExitCode {
+        ExitCode::from(e.code())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use hardmatch::graph::GraphError;
+
+    #[test]
+    fn every_error_class_has_its_exit_code_whatever_context_is_added() {
+        let input: anyhow::Error =
+            hardmatch::InputError::new("ad.csv", "line 2", "bad", "fix it").into();
+        assert_eq!(Exit::of(&input.context("planning")), Exit::Usage);
+        let usage: anyhow::Error = cmd::cloud::UsageError("--cloud graph alone".into()).into();
+        assert_eq!(Exit::of(&usage), Exit::Usage);
+        let token = GraphError::Token(Box::default());
+        let refused = anyhow::Error::from(token).context("reading the tenant");
+        assert_eq!(Exit::of(&refused), Exit::Refused);
+        let api: anyhow::Error = GraphError::Api(Box::default()).into();
+        assert_eq!(Exit::of(&api), Exit::Refused);
+        let config: anyhow::Error = GraphError::Config("no client id".into()).into();
+        assert_eq!(Exit::of(&config), Exit::Usage);
+        let disk: anyhow::Error = std::io::Error::other("disk full").into();
+        assert_eq!(Exit::of(&disk), Exit::Incomplete);
+        assert_eq!(
+            [Exit::Success, Exit::Incomplete, Exit::Usage, Exit::Refused].map(Exit::code),
+            [0, 1, 2, 3]
+        );
+    }
 }

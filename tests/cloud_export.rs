@@ -5,7 +5,9 @@
 mod live_support;
 
 use calamine::{open_workbook, Data, Reader, Xlsx};
-use hardmatch::cloud::export::{deleted_csv_path, write_export, ExportFormat};
+use hardmatch::cloud::export::{
+    deleted_csv_path, read_snapshot_info, tenant_csv_path, write_export, ExportFormat, SnapshotInfo,
+};
 use hardmatch::cloud::live::LiveOptions;
 use hardmatch::cloud::read_cloud_export;
 use live_support::*;
@@ -97,7 +99,10 @@ async fn an_xlsx_snapshot_reads_back_as_the_same_state_with_text_cells() {
     let state = read(&sim, LiveOptions::default()).await;
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("cloud.xlsx");
-    assert_eq!(write_export(&path, &state).unwrap(), vec![path.clone()]);
+    assert_eq!(
+        write_export(&path, &state, &info(&state)).unwrap(),
+        vec![path.clone()]
+    );
 
     let back = read_cloud_export(&path).expect("plan's cloud reader reads the snapshot");
     assert_eq!(comparable(&back.users), comparable(&state.users));
@@ -114,7 +119,7 @@ async fn an_xlsx_snapshot_reads_back_as_the_same_state_with_text_cells() {
     );
 
     let mut wb: Xlsx<_> = open_workbook(&path).unwrap();
-    assert_eq!(wb.sheet_names(), vec!["Users", "Deleted users"]);
+    assert_eq!(wb.sheet_names(), vec!["Users", "Deleted users", "Tenant"]);
     let users = wb.worksheet_range("Users").unwrap();
     let header: Vec<String> = users
         .rows()
@@ -185,10 +190,14 @@ async fn a_csv_snapshot_is_a_pair_of_files_that_reads_back_the_same() {
     let state = read(&sim, LiveOptions::default()).await;
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("snap.csv");
-    let written = write_export(&path, &state).unwrap();
+    let written = write_export(&path, &state, &info(&state)).unwrap();
     assert_eq!(
         written,
-        vec![path.clone(), dir.path().join("snap-deleted.csv")]
+        vec![
+            path.clone(),
+            dir.path().join("snap-deleted.csv"),
+            dir.path().join("snap-tenant.csv")
+        ]
     );
 
     let back = read_pair(&path);
@@ -225,7 +234,7 @@ async fn without_roles_the_snapshot_has_no_roles_column_and_roles_read_as_unknow
     );
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("cloud.csv");
-    write_export(&path, &state).unwrap();
+    write_export(&path, &state, &info(&state)).unwrap();
     assert!(!std::fs::read_to_string(&path)
         .unwrap()
         .contains("PrivilegedRoles"));
@@ -249,6 +258,76 @@ fn only_xlsx_and_csv_are_written_and_a_failed_write_leaves_nothing() {
 
     let dir = tempfile::tempdir().unwrap();
     let missing = dir.path().join("no-such-dir").join("cloud.csv");
-    assert!(write_export(&missing, &Default::default()).is_err());
+    assert!(write_export(&missing, &Default::default(), &SnapshotInfo::default()).is_err());
     assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);
+}
+
+/// What `cloud export` records about a read of `state`.
+fn info(state: &hardmatch::cloud::CloudState) -> SnapshotInfo {
+    SnapshotInfo {
+        tenant: "contoso.onmicrosoft.com".into(),
+        graph: "http://127.0.0.1:1/v1.0".into(),
+        read_at: "2026-11-02T09:30:00Z".into(),
+        features: state.features.clone(),
+        roles_read: true,
+        warnings: state.warnings.clone(),
+        tool_version: "9.9.9".into(),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn both_snapshot_forms_keep_the_tenant_the_read_time_and_the_sync_features() {
+    let mut t = tenant();
+    t.on_premises_synchronization
+        .block_cloud_object_takeover_through_hard_match_enabled = true;
+    t.on_premises_synchronization.block_soft_match_enabled = true;
+    let sim = start(t).await;
+    let state = read(&sim, LiveOptions::default()).await;
+    let expected = info(&state);
+    assert!(
+        expected
+            .features
+            .as_ref()
+            .is_some_and(|f| f.block_cloud_object_takeover_through_hard_match),
+        "the tenant blocks takeover"
+    );
+    assert!(
+        !expected.warnings.is_empty(),
+        "the soft-match warning is kept too"
+    );
+    let dir = tempfile::tempdir().unwrap();
+    for name in ["cloud.xlsx", "cloud.csv"] {
+        let path = dir.path().join(name);
+        write_export(&path, &state, &expected).unwrap();
+        let (from, back) = read_snapshot_info(&path)
+            .unwrap()
+            .expect("a tenant description");
+        assert_eq!(back, expected, "{name}");
+        if name.ends_with(".csv") {
+            assert_eq!(from, tenant_csv_path(&path));
+            // The deleted users' file finds the same description.
+            let (from_deleted, _) = read_snapshot_info(&deleted_csv_path(&path))
+                .unwrap()
+                .expect("found from -deleted.csv");
+            assert_eq!(from_deleted, from);
+        }
+    }
+    let unknown = SnapshotInfo {
+        features: None,
+        ..expected.clone()
+    };
+    let path = dir.path().join("unknown.csv");
+    write_export(&path, &state, &unknown).unwrap();
+    assert_eq!(read_snapshot_info(&path).unwrap().unwrap().1.features, None);
+    assert!(
+        read_snapshot_info(&hardmatch_samples_cloud())
+            .unwrap()
+            .is_none(),
+        "a Get-MgUser export has no tenant description"
+    );
+    sim.shutdown().await.unwrap();
+}
+
+fn hardmatch_samples_cloud() -> std::path::PathBuf {
+    samples().join("cloud-users.csv")
 }

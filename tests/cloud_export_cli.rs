@@ -100,7 +100,7 @@ async fn export_to_csv_writes_and_prints_both_files() {
     assert!(out.status.success(), "{}", text(&out.stderr));
     assert_eq!(
         text(&out.stdout),
-        "Exported 4 active and 1 soft-deleted users:\n  snap.csv\n  snap-deleted.csv\n\
+        "Exported 4 active and 1 soft-deleted users:\n  snap.csv\n  snap-deleted.csv\n  snap-tenant.csv\n\
          Plan with: hardmatch plan AD_EXPORT --cloud snap.csv --cloud snap-deleted.csv\n"
     );
     let deleted = read_cloud_export(&dir.path().join("snap-deleted.csv")).unwrap();
@@ -119,7 +119,7 @@ async fn export_to_csv_writes_and_prints_both_files() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_refused_sign_in_exits_1_with_the_aadsts_error_and_never_the_secret() {
+async fn a_refused_sign_in_exits_3_with_the_aadsts_error_and_never_the_secret() {
     let sim = start(tenant()).await;
     let dir = tempfile::tempdir().unwrap();
     let secret = "Wr0ng-S3cret~value";
@@ -129,7 +129,7 @@ async fn a_refused_sign_in_exits_1_with_the_aadsts_error_and_never_the_secret() 
         dir.path(),
     )
     .await;
-    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(out.status.code(), Some(3));
     let stderr = text(&out.stderr);
     assert!(stderr.contains("AADSTS"), "{stderr}");
     assert!(stderr.contains("invalid_client"), "{stderr}");
@@ -143,7 +143,7 @@ async fn a_refused_sign_in_exits_1_with_the_aadsts_error_and_never_the_secret() 
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_graph_error_exits_1_with_code_message_and_request_id() {
+async fn a_graph_error_exits_3_with_code_message_and_request_id() {
     let sim = start(tenant()).await;
     sim.set_faults(hardmatch::sim::Faults {
         p503: 1.0,
@@ -159,7 +159,7 @@ async fn a_graph_error_exits_1_with_code_message_and_request_id() {
         dir.path(),
     )
     .await;
-    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
+    assert_eq!(out.status.code(), Some(3), "{}", text(&out.stderr));
     let stderr = text(&out.stderr);
     assert!(stderr.contains("serviceNotAvailable"), "{stderr}");
     assert!(
@@ -239,4 +239,132 @@ fn plain_http_to_a_host_that_is_not_loopback_is_refused() {
     let stderr = text(&out.stderr);
     assert!(stderr.contains("loopback"), "{stderr}");
     assert!(!stderr.contains("s3cret-for-http-test"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_plan_from_either_snapshot_warns_of_the_takeover_block_as_the_live_read_does() {
+    let mut t = tenant();
+    t.on_premises_synchronization
+        .block_cloud_object_takeover_through_hard_match_enabled = true;
+    let sim = start(t).await;
+    let dir = tempfile::tempdir().unwrap();
+    let ad = samples().join("ad-users.csv").display().to_string();
+    for (snapshot, cloud) in [
+        ("cloud.xlsx", vec!["cloud.xlsx"]),
+        ("snap.csv", vec!["snap.csv", "snap-deleted.csv"]),
+    ] {
+        let out = hardmatch(
+            args(&["cloud", "export", "-o", snapshot], &sim),
+            Some(DEFAULT_CLIENT_SECRET),
+            dir.path(),
+        )
+        .await;
+        assert!(out.status.success(), "{}", text(&out.stderr));
+        let mut plan: Vec<String> = vec!["plan".into(), ad.clone(), "-o".into()];
+        let workbook = format!("plan-{snapshot}.xlsx");
+        plan.push(workbook.clone());
+        for c in cloud {
+            plan.extend(["--cloud".to_string(), c.to_string()]);
+        }
+        let out = hardmatch(plan, None, dir.path()).await;
+        assert!(out.status.success(), "{}", text(&out.stderr));
+        let stderr = text(&out.stderr);
+        assert!(
+            stderr.contains(
+                "warning: The tenant has BlockCloudObjectTakeoverThroughHardMatchEnabled"
+            ),
+            "{snapshot}: {stderr}"
+        );
+        assert!(
+            stderr.contains(&format!("tenant {}", sim.tenant_id()))
+                && (stderr.contains("minutes ago") || stderr.contains("less than a minute ago")),
+            "{snapshot}: the read's tenant and age: {stderr}"
+        );
+        let review = hardmatch::workbook::read_review(&dir.path().join(&workbook)).unwrap();
+        assert!(
+            review
+                .meta
+                .warnings
+                .iter()
+                .any(|w| w.contains("BlockCloudObjectTakeoverThroughHardMatchEnabled turned on")),
+            "{snapshot}: on the Summary sheet: {:?}",
+            review.meta.warnings
+        );
+        assert!(
+            review
+                .meta
+                .inputs
+                .iter()
+                .any(|i| i.role == "Tenant read" && i.path.contains(sim.tenant_id())),
+            "{:?}",
+            review.meta.inputs
+        );
+    }
+    sim.shutdown().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_existing_snapshot_is_replaced_only_with_force_and_kept_as_a_backup() {
+    let sim = start(tenant()).await;
+    let dir = tempfile::tempdir().unwrap();
+    for name in ["cloud.xlsx", "snap.csv"] {
+        let first = hardmatch(
+            args(&["cloud", "export", "-o", name], &sim),
+            Some(DEFAULT_CLIENT_SECRET),
+            dir.path(),
+        )
+        .await;
+        assert!(first.status.success(), "{}", text(&first.stderr));
+        let before = std::fs::read(dir.path().join(name)).unwrap();
+        let requests = sim.stats().requests + sim.stats().token_requests;
+        let again = hardmatch(
+            args(&["cloud", "export", "-o", name], &sim),
+            Some(DEFAULT_CLIENT_SECRET),
+            dir.path(),
+        )
+        .await;
+        assert_eq!(again.status.code(), Some(2), "{}", text(&again.stderr));
+        assert!(
+            text(&again.stderr).contains(&format!(
+                "already exists and holds a snapshot of tenant {} read at",
+                sim.tenant_id()
+            )) && text(&again.stderr).contains("--force"),
+            "{}",
+            text(&again.stderr)
+        );
+        assert_eq!(
+            sim.stats().requests + sim.stats().token_requests,
+            requests,
+            "refused before signing in"
+        );
+        let forced = hardmatch(
+            args(&["cloud", "export", "-o", name, "--force"], &sim),
+            Some(DEFAULT_CLIENT_SECRET),
+            dir.path(),
+        )
+        .await;
+        assert!(forced.status.success(), "{}", text(&forced.stderr));
+        let backup = dir
+            .path()
+            .join(hardmatch::fsutil::backup_path(std::path::Path::new(name)));
+        assert_eq!(
+            std::fs::read(&backup).unwrap(),
+            before,
+            "{name}: the previous snapshot"
+        );
+        assert!(
+            text(&forced.stdout).contains("kept as"),
+            "{}",
+            text(&forced.stdout)
+        );
+    }
+    // The CSV's three files were each kept.
+    for kept in [
+        "snap.bak.csv",
+        "snap-deleted.bak.csv",
+        "snap-tenant.bak.csv",
+    ] {
+        assert!(dir.path().join(kept).is_file(), "{kept}");
+    }
+    sim.shutdown().await.unwrap();
 }

@@ -86,7 +86,7 @@ fn ambiguous_hex_shows_both_readings_and_exits_2() {
         .stdout(predicate::str::contains(
             "32c34a8c-5f97-1747-ad7b-ba4a4e968fff",
         ))
-        .stdout(predicate::str::contains("--as"));
+        .stdout(predicate::str::contains("--hex-as"));
     let (list, code) = json(&[hex]);
     assert_eq!(code, Some(2));
     assert_eq!(list[0]["status"], "ambiguous");
@@ -101,10 +101,11 @@ fn ambiguous_hex_shows_both_readings_and_exits_2() {
 #[test]
 fn as_decides_ambiguous_hex() {
     let hex = "32c34a8c5f971747ad7bba4a4e968fff";
-    let (list, code) = json(&["--as", "octets", hex]);
+    let (list, code) = json(&["--hex-as", "octets", hex]);
     assert_eq!(code, Some(0));
     assert_eq!(list[0]["notation"], "octet_hex");
     assert_eq!(list[0]["guid"], "8c4ac332-975f-4717-ad7b-ba4a4e968fff");
+    // `--as`, the old spelling, still works.
     let (list, code) = json(&["--as", "guid", hex]);
     assert_eq!(code, Some(0));
     assert_eq!(list[0]["notation"], "guid_hex");

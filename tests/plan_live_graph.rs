@@ -81,9 +81,12 @@ async fn an_exported_snapshot_plans_exactly_like_the_live_read() {
     let dir = tempfile::tempdir().unwrap();
     for name in ["cloud.xlsx", "cloud.csv"] {
         let path = dir.path().join(name);
-        let files = write_export(&path, &live).unwrap();
+        let files = write_export(&path, &live, &Default::default()).unwrap();
         let mut snapshot = read_cloud_export(&files[0]).unwrap();
-        for more in &files[1..] {
+        for more in files[1..]
+            .iter()
+            .filter(|f| !f.ends_with("cloud-tenant.csv"))
+        {
             snapshot
                 .deleted
                 .extend(read_cloud_export(more).unwrap().deleted);
@@ -219,4 +222,24 @@ async fn graph_flags_are_needed_only_with_cloud_graph() {
     )
     .await;
     assert_eq!(mixed.status.code(), Some(2), "{}", text(&mixed.stderr));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_refused_sign_in_exits_3_as_in_every_command() {
+    let sim = start(sample_tenant()).await;
+    let dir = tempfile::tempdir().unwrap();
+    let ad = samples().join("ad-users.csv").display().to_string();
+    let mut args: Vec<String> = ["plan", &ad, "--cloud", "graph", "-o", "p.xlsx"]
+        .map(String::from)
+        .to_vec();
+    args.extend(graph_flags(&sim));
+    let out = hardmatch(args, Some("not-the-secret"), dir.path()).await;
+    assert_eq!(out.status.code(), Some(3), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains("invalid_client"),
+        "{}",
+        text(&out.stderr)
+    );
+    assert!(!dir.path().join("p.xlsx").exists());
+    sim.shutdown().await.unwrap();
 }

@@ -130,7 +130,8 @@ async fn graph_commands_trust_the_sim_with_ca_file_and_say_so_without() {
     let out = hardmatch(plan.clone(), Some(DEFAULT_CLIENT_SECRET), dir.path()).await;
     assert!(out.status.success(), "{}", text(&out.stderr));
 
-    // Without --ca-file: exit 1 at the first request (no retries), the fix named, nothing written.
+    // Without --ca-file: exit 3 (Graph could not be reached) at the first request (no retries),
+    // the fix named, nothing written.
     let before = sim.stats().token_requests;
     let without: Vec<String> = plan
         .iter()
@@ -139,7 +140,7 @@ async fn graph_commands_trust_the_sim_with_ca_file_and_say_so_without() {
         .collect();
     let out = hardmatch(without, Some(DEFAULT_CLIENT_SECRET), dir.path()).await;
     let stderr = text(&out.stderr);
-    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert_eq!(out.status.code(), Some(3), "{stderr}");
     assert!(stderr.contains("certificate is not trusted"), "{stderr}");
     assert!(stderr.contains("--ca-file"), "{stderr}");
     assert!(!dir.path().join("plan2.xlsx").exists());

@@ -148,8 +148,14 @@ fn template_refuses_to_overwrite_without_force() {
         .args(["template", "--force", "-o"])
         .arg(&out)
         .assert()
-        .success();
+        .success()
+        .stderr(predicates::str::contains("input.bak.xlsx"));
     assert_eq!(cell_contents(&out), cell_contents(Path::new(COMMITTED)));
+    assert_eq!(
+        std::fs::read(dir.path().join("input.bak.xlsx")).unwrap(),
+        b"someone's work",
+        "what was there is kept"
+    );
 }
 
 #[test]

@@ -1,9 +1,12 @@
-//! Writes a [`CloudState`] as the cloud export `plan --cloud` reads back: an XLSX with a "Users"
-//! and a "Deleted users" sheet, or a CSV plus `<stem>-deleted.csv`. Every cell is text, so an
-//! ImmutableId such as `+AbC…` or `=x` stays a value and is never a formula.
+//! Writes a [`CloudState`] as the cloud export `plan --cloud` reads back: an XLSX with a "Users",
+//! a "Deleted users" and a "Tenant" sheet, or a CSV plus `<stem>-deleted.csv` and
+//! `<stem>-tenant.csv`. Every cell is text, so an ImmutableId such as `+AbC…` or `=x` stays a
+//! value and is never a formula. The tenant part ([`SnapshotInfo`]: which tenant, when, its sync
+//! features and the read's warnings) is what makes a snapshot plan exactly like the live read;
+//! [`read_snapshot_info`] reads it back.
 
 use super::file::DELETED_SHEET;
-use super::{CloudState, CloudUser};
+use super::{CloudState, CloudUser, TenantFeatures};
 use crate::error::InputError;
 use crate::fsutil::AtomicFile;
 use std::io::Write;
@@ -11,6 +14,99 @@ use std::path::{Path, PathBuf};
 
 /// The sheet of active users.
 pub const USERS_SHEET: &str = "Users";
+/// The sheet (or, for a CSV, the `<stem>-tenant.csv` file) describing the tenant and the read.
+pub const TENANT_SHEET: &str = "Tenant";
+
+/// What a snapshot records about the tenant and the read, besides its users.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct SnapshotInfo {
+    /// The tenant signed in to, as given (`--tenant`: an id or a verified domain); empty when
+    /// an access token chose it.
+    pub tenant: String,
+    /// The Graph service root read, e.g. `https://graph.microsoft.com/v1.0`.
+    pub graph: String,
+    /// When the read started, RFC 3339 UTC.
+    pub read_at: String,
+    /// The tenant's sync features; `None` when they could not be read (the warnings say why).
+    pub features: Option<TenantFeatures>,
+    /// Whether privileged roles were read (not with `--no-roles`).
+    pub roles_read: bool,
+    /// The live read's warnings, so a plan from the snapshot repeats them.
+    pub warnings: Vec<String>,
+    /// The hardmatch version that wrote it.
+    pub tool_version: String,
+}
+
+const P_TENANT: &str = "Tenant";
+const P_GRAPH: &str = "Graph";
+const P_READ_AT: &str = "ReadAt";
+const P_BLOCK_TAKEOVER: &str = "BlockCloudObjectTakeoverThroughHardMatchEnabled";
+const P_BLOCK_SOFT: &str = "BlockSoftMatchEnabled";
+const P_ROLES: &str = "PrivilegedRoles";
+const P_WARNING: &str = "Warning";
+const P_VERSION: &str = "ToolVersion";
+const UNKNOWN: &str = "unknown";
+
+impl SnapshotInfo {
+    /// Property/value pairs, as the Tenant sheet and the `-tenant.csv` hold them.
+    fn pairs(&self) -> Vec<(&'static str, String)> {
+        let flag = |f: Option<bool>| match f {
+            Some(true) => "True".to_string(),
+            Some(false) => "False".to_string(),
+            None => UNKNOWN.to_string(),
+        };
+        let f = self.features.as_ref();
+        let mut pairs = vec![
+            (P_TENANT, self.tenant.clone()),
+            (P_GRAPH, self.graph.clone()),
+            (P_READ_AT, self.read_at.clone()),
+            (
+                P_BLOCK_TAKEOVER,
+                flag(f.map(|f| f.block_cloud_object_takeover_through_hard_match)),
+            ),
+            (P_BLOCK_SOFT, flag(f.map(|f| f.block_soft_match))),
+            (
+                P_ROLES,
+                if self.roles_read { "read" } else { "not read" }.to_string(),
+            ),
+            (P_VERSION, self.tool_version.clone()),
+        ];
+        pairs.extend(self.warnings.iter().map(|w| (P_WARNING, w.clone())));
+        pairs
+    }
+
+    fn from_pairs(pairs: impl IntoIterator<Item = (String, String)>) -> SnapshotInfo {
+        let mut info = SnapshotInfo::default();
+        let (mut takeover, mut soft) = (None, None);
+        let flag = |v: &str| match v.trim().to_ascii_lowercase().as_str() {
+            "true" => Some(true),
+            "false" => Some(false),
+            _ => None,
+        };
+        for (k, v) in pairs {
+            match k.trim() {
+                k if k.eq_ignore_ascii_case(P_TENANT) => info.tenant = v,
+                k if k.eq_ignore_ascii_case(P_GRAPH) => info.graph = v,
+                k if k.eq_ignore_ascii_case(P_READ_AT) => info.read_at = v,
+                k if k.eq_ignore_ascii_case(P_BLOCK_TAKEOVER) => takeover = flag(&v),
+                k if k.eq_ignore_ascii_case(P_BLOCK_SOFT) => soft = flag(&v),
+                k if k.eq_ignore_ascii_case(P_ROLES) => info.roles_read = v.trim() == "read",
+                k if k.eq_ignore_ascii_case(P_VERSION) => info.tool_version = v,
+                k if k.eq_ignore_ascii_case(P_WARNING) && !v.trim().is_empty() => {
+                    info.warnings.push(v)
+                }
+                _ => {}
+            }
+        }
+        if let (Some(t), Some(s)) = (takeover, soft) {
+            info.features = Some(TenantFeatures {
+                block_cloud_object_takeover_through_hard_match: t,
+                block_soft_match: s,
+            });
+        }
+        info
+    }
+}
 
 /// Column names, as Graph / `Get-MgUser` spell them (the names the cloud reader accepts).
 const COLUMNS: [&str; 9] = [
@@ -62,6 +158,118 @@ pub fn deleted_csv_path(path: &Path) -> PathBuf {
     path.with_file_name(format!("{stem}-deleted.csv"))
 }
 
+/// Where a CSV export describes the tenant: `<stem>-tenant.csv` next to `path`. For the
+/// `-deleted.csv` of a snapshot, the same file as for its main CSV.
+pub fn tenant_csv_path(path: &Path) -> PathBuf {
+    let stem = path
+        .file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "cloud".into());
+    let stem = stem.strip_suffix("-deleted").unwrap_or(&stem);
+    path.with_file_name(format!("{stem}-tenant.csv"))
+}
+
+/// Every file `write_export(path, …)` writes: the one workbook, or the three CSVs.
+pub fn snapshot_files(path: &Path) -> Result<Vec<PathBuf>, InputError> {
+    Ok(match ExportFormat::from_path(path)? {
+        ExportFormat::Xlsx => vec![path.to_path_buf()],
+        ExportFormat::Csv => vec![
+            path.to_path_buf(),
+            deleted_csv_path(path),
+            tenant_csv_path(path),
+        ],
+    })
+}
+
+/// What a cloud export file says about its tenant: the "Tenant" sheet of an XLSX, or the
+/// `<stem>-tenant.csv` beside a CSV (or the file itself, when `path` is that file). `None` for
+/// an export that has none (not written by `cloud export`, or by an older version).
+pub fn read_snapshot_info(path: &Path) -> Result<Option<(PathBuf, SnapshotInfo)>, InputError> {
+    if is_tenant_csv(path) {
+        return read_tenant_csv(path).map(|i| i.map(|i| (path.to_path_buf(), i)));
+    }
+    let ext = path
+        .extension()
+        .map(|e| e.to_string_lossy().to_ascii_lowercase());
+    match ext.as_deref() {
+        Some("csv") => {
+            let side = tenant_csv_path(path);
+            if side.is_file() {
+                read_tenant_csv(&side).map(|i| i.map(|i| (side, i)))
+            } else {
+                Ok(None)
+            }
+        }
+        Some("xlsx") => Ok(read_tenant_sheet(path).map(|i| (path.to_path_buf(), i))),
+        _ => Ok(None),
+    }
+}
+
+/// Whether `path` is a `<stem>-tenant.csv` (the name and its `Property,Value` header).
+pub fn is_tenant_csv(path: &Path) -> bool {
+    let named = path
+        .file_name()
+        .map(|n| n.to_string_lossy().to_ascii_lowercase())
+        .is_some_and(|n| n.ends_with("-tenant.csv"));
+    named
+        && std::fs::File::open(path).is_ok_and(|f| {
+            let mut r = csv::ReaderBuilder::new().has_headers(false).from_reader(f);
+            r.records().next().is_some_and(|rec| {
+                rec.is_ok_and(|rec| {
+                    rec.len() == 2
+                        && rec[0]
+                            .trim_start_matches('\u{feff}')
+                            .eq_ignore_ascii_case("Property")
+                        && rec[1].eq_ignore_ascii_case("Value")
+                })
+            })
+        })
+}
+
+fn read_tenant_csv(path: &Path) -> Result<Option<SnapshotInfo>, InputError> {
+    let bad = |e: &dyn std::fmt::Display| {
+        InputError::new(
+            path,
+            "",
+            format!("not a readable tenant description: {e}"),
+            "export the tenant again with hardmatch cloud export, or remove this file",
+        )
+    };
+    let text = std::fs::read(path).map_err(|e| bad(&e))?;
+    let text = text.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(&text);
+    let mut reader = csv::ReaderBuilder::new()
+        .has_headers(true)
+        .flexible(true)
+        .from_reader(text);
+    let mut pairs = Vec::new();
+    for rec in reader.records() {
+        let rec = rec.map_err(|e| bad(&e))?;
+        pairs.push((
+            rec.get(0).unwrap_or_default().to_string(),
+            rec.get(1).unwrap_or_default().to_string(),
+        ));
+    }
+    Ok(Some(SnapshotInfo::from_pairs(pairs)))
+}
+
+/// The "Tenant" sheet, if the workbook has one. Anything unreadable is left to the users'
+/// reader, which names the problem.
+fn read_tenant_sheet(path: &Path) -> Option<SnapshotInfo> {
+    use calamine::Reader;
+    let file = std::fs::File::open(path).ok()?;
+    let mut wb = calamine::Xlsx::new(std::io::BufReader::new(file)).ok()?;
+    let name = wb
+        .sheet_names()
+        .into_iter()
+        .find(|n| n.eq_ignore_ascii_case(TENANT_SHEET))?;
+    let range = wb.worksheet_range(&name).ok()?;
+    let pairs = range.rows().skip(1).map(|r| {
+        let cell = |i: usize| r.get(i).map(|c| c.to_string()).unwrap_or_default();
+        (cell(0), cell(1))
+    });
+    Some(SnapshotInfo::from_pairs(pairs))
+}
+
 /// Why an export could not be written.
 #[derive(Debug, thiserror::Error)]
 pub enum ExportError {
@@ -88,15 +296,20 @@ fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> ExportError + '_ {
     }
 }
 
-/// Writes `state` to `path` (format from its extension) and returns the files written, the
-/// active users' first. Nothing is left behind on failure: each file is written beside its
-/// target and renamed only when all of them are complete.
-pub fn write_export(path: &Path, state: &CloudState) -> Result<Vec<PathBuf>, ExportError> {
+/// Writes `state` to `path` (format from its extension), with `info` on the Tenant sheet or in
+/// `<stem>-tenant.csv`, and returns the files written, the active users' first. Nothing is
+/// left behind on failure: each file is written beside its target and renamed only when all of
+/// them are complete.
+pub fn write_export(
+    path: &Path,
+    state: &CloudState,
+    info: &SnapshotInfo,
+) -> Result<Vec<PathBuf>, ExportError> {
     let with_roles = state.users.iter().any(|u| u.privileged_roles.is_some());
     match ExportFormat::from_path(path)? {
         ExportFormat::Xlsx => {
             let mut out = AtomicFile::create(path).map_err(io_err(path))?;
-            write_xlsx(&mut out, state, with_roles).map_err(|source| ExportError::Xlsx {
+            write_xlsx(&mut out, state, info, with_roles).map_err(|source| ExportError::Xlsx {
                 path: path.to_path_buf(),
                 source,
             })?;
@@ -105,12 +318,15 @@ pub fn write_export(path: &Path, state: &CloudState) -> Result<Vec<PathBuf>, Exp
         }
         ExportFormat::Csv => {
             let deleted_path = deleted_csv_path(path);
+            let tenant_path = tenant_csv_path(path);
             let active = write_csv(path, &state.users, with_roles)?;
             let deleted = write_csv(&deleted_path, &state.deleted, with_roles)?;
-            // Both are complete; only now do they replace what was there.
+            let tenant = write_pairs_csv(&tenant_path, info)?;
+            // All are complete; only now do they replace what was there.
             active.commit().map_err(io_err(path))?;
             deleted.commit().map_err(io_err(&deleted_path))?;
-            Ok(vec![path.to_path_buf(), deleted_path])
+            tenant.commit().map_err(io_err(&tenant_path))?;
+            Ok(vec![path.to_path_buf(), deleted_path, tenant_path])
         }
     }
 }
@@ -154,6 +370,7 @@ fn cells(u: &CloudUser, with_roles: bool) -> Vec<String> {
 fn write_xlsx(
     out: &mut AtomicFile,
     state: &CloudState,
+    info: &SnapshotInfo,
     with_roles: bool,
 ) -> Result<(), rust_xlsxwriter::XlsxError> {
     let mut workbook = rust_xlsxwriter::Workbook::new();
@@ -183,7 +400,37 @@ fn write_xlsx(
             )?;
         }
     }
+    let sheet = workbook.add_worksheet();
+    sheet.set_name(TENANT_SHEET)?;
+    sheet.write_string_with_format(0, 0, "Property", &bold)?;
+    sheet.write_string_with_format(0, 1, "Value", &bold)?;
+    for (r, (k, v)) in info.pairs().iter().enumerate() {
+        sheet.write_string(r as u32 + 1, 0, *k)?;
+        sheet.write_string(r as u32 + 1, 1, v)?;
+    }
+    sheet.set_column_width(0, 48)?;
+    sheet.set_column_width(1, 60)?;
     workbook.save_to_writer(out.file())
+}
+
+fn write_pairs_csv(path: &Path, info: &SnapshotInfo) -> Result<AtomicFile, ExportError> {
+    let csv_err = |source| ExportError::Csv {
+        path: path.to_path_buf(),
+        source,
+    };
+    let mut out = AtomicFile::create(path).map_err(io_err(path))?;
+    out.write_all(b"\xEF\xBB\xBF").map_err(io_err(path))?;
+    {
+        let mut w = csv::WriterBuilder::new()
+            .terminator(csv::Terminator::CRLF)
+            .from_writer(std::io::BufWriter::new(&mut out));
+        w.write_record(["Property", "Value"]).map_err(csv_err)?;
+        for (k, v) in info.pairs() {
+            w.write_record([k, v.as_str()]).map_err(csv_err)?;
+        }
+        w.flush().map_err(io_err(path))?;
+    }
+    Ok(out)
 }
 
 fn write_csv(

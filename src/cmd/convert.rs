@@ -4,7 +4,7 @@
 //! Each VALUE may be in any notation [`hardmatch::anchor::parse`] reads; `-` reads one value per line
 //! from stdin. Invalid values get their reason and the others are still converted. Exit code 0 only
 //! if every value converted to exactly one objectGUID; 2 if any was invalid or ambiguous (32 plain
-//! hex digits without `--as`).
+//! hex digits without `--hex-as`).
 //!
 //! `--json` prints one JSON array with one object per value, in input order. Field names are stable:
 //!
@@ -34,7 +34,7 @@ use std::process::ExitCode;
   06 96 B3 3A 42 C6 9B 48 84 B6 58 C0 ...  octets, spaced (or - : , separated)
   \\06\\96\\b3\\3a\\42\\c6\\9b\\48...              LDAP filter escape
   X'0696b33a42c69b4884b658c038d3ef39'      csvde
-  0696b33a42c69b4884b658c038d3ef39         32 plain hex digits: ambiguous, use --as
+  0696b33a42c69b4884b658c038d3ef39         32 plain hex digits: ambiguous, use --hex-as
 
 Exit code: 0 if every value converted, 2 if any was invalid or ambiguous."
 )]
@@ -47,7 +47,8 @@ pub struct Args {
     #[arg(long)]
     pub json: bool,
     /// How to read 32 plain hex digits: .NET "N" GUID text or raw octets (csvde/ADSI Edit order).
-    #[arg(long = "as", value_enum, value_name = "READING")]
+    /// Same name as in `plan`; `--as` is the old spelling, still accepted.
+    #[arg(long = "hex-as", alias = "as", value_enum, value_name = "READING")]
     pub hex_as: Option<HexAsArg>,
 }
 
@@ -156,7 +157,7 @@ fn notation_name(n: Notation) -> &'static str {
 fn notation_label(n: Notation) -> &'static str {
     match n {
         Notation::GuidText => "GUID text",
-        Notation::GuidHex => "32 hex digits read as .NET \"N\" GUID text (--as guid)",
+        Notation::GuidHex => "32 hex digits read as .NET \"N\" GUID text (--hex-as guid)",
         Notation::ImmutableId => "base64 ImmutableId / LDIF objectGUID::",
         Notation::OctetHex => "32 hex digits read as raw octets",
         Notation::SpacedHex => "octet string",
@@ -227,12 +228,12 @@ fn write_text(out: &mut impl Write, c: &Converted) -> std::io::Result<()> {
             writeln!(
                 out,
                 "  32 plain hex digits are either .NET \"N\" GUID text or raw octets; both readings follow.\n  \
-                 Rerun with --as guid or --as octets once you know which tool wrote the value."
+                 Rerun with --hex-as guid or --hex-as octets once you know which tool wrote the value."
             )?;
             for r in readings.iter() {
                 let what = match r.reading_as {
-                    "guid" => "as .NET \"N\" GUID text (--as guid):",
-                    _ => "as raw octets, AD byte order (--as octets):",
+                    "guid" => "as .NET \"N\" GUID text (--hex-as guid):",
+                    _ => "as raw octets, AD byte order (--hex-as octets):",
                 };
                 writeln!(out, "  {what}")?;
                 write_reading(out, &r.reading, "    ")?;

@@ -5,6 +5,7 @@
 use anyhow::Context;
 use hardmatch::graph::{
     AssertionAlg, AuthOptions, Clock, CloudEnv, GraphConfig, PacingConfig, RetryPolicy, Secret,
+    SignIn,
 };
 use std::io::Read;
 use std::path::PathBuf;
@@ -47,8 +48,7 @@ pub struct GraphArgs {
     #[arg(long, help_heading = "Microsoft Graph")]
     pub access_token_stdin: bool,
 
-    /// National cloud: picks the login and Graph hosts. Also spelled --national-cloud, which is the
-    /// only spelling in `plan`, where --cloud names the cloud input.
+    /// National cloud: picks the login and Graph hosts.
     #[arg(long, visible_alias = "national-cloud", value_enum, default_value_t = CloudEnv::Global, help_heading = "Microsoft Graph")]
     pub cloud: CloudEnv,
 
@@ -73,7 +73,7 @@ pub struct GraphArgs {
     )]
     pub max_attempts: u32,
 
-    /// $batch requests in flight (20 requests each).
+    /// $batch requests in flight (20 requests each): the role reads, and apply's writes.
     #[arg(
         long,
         value_name = "N",
@@ -109,11 +109,12 @@ pub struct GraphArgs {
     )]
     pub write_window: f64,
 
-    /// Read resource units per read window (Graph: 3,500 / 5,000 / 8,000 by tenant size).
+    /// Read resource units per read window. Graph allows 3,500 (tenants under 50 users), 5,000
+    /// (50-500) or 8,000 (over 500); the default fits every tenant, raise it for a large one.
     #[arg(
         long,
         value_name = "N",
-        default_value_t = 8000,
+        default_value_t = 3500,
         help_heading = "Microsoft Graph"
     )]
     pub read_quota: u32,
@@ -138,9 +139,11 @@ pub struct GraphArgs {
 }
 
 impl GraphArgs {
-    /// The client configuration: flags, then the process environment, then stdin for
-    /// `--access-token-stdin`.
-    pub fn config(&self) -> anyhow::Result<GraphConfig> {
+    /// The client configuration (flags, then the process environment, then stdin for
+    /// `--access-token-stdin`), and which sign-in method it chose from where. Says so on stderr:
+    /// at `-v` always, and by default when another method set in the environment is not used
+    /// (a forgotten variable must not decide silently); warns of secrets on the command line.
+    pub fn sign_in(&self) -> anyhow::Result<(GraphConfig, SignIn)> {
         let access_token = if self.access_token_stdin {
             let mut s = String::new();
             std::io::stdin()
@@ -160,7 +163,8 @@ impl GraphArgs {
             device_code: self.device_code,
             access_token,
         };
-        let (tenant, auth) = options.resolve(&|k| std::env::var(k).ok())?;
+        let (tenant, auth, sign_in) = options.resolve_sign_in(&|k| std::env::var(k).ok())?;
+        self.announce(&sign_in);
         let secs = |s: f64, flag: &str| -> anyhow::Result<Duration> {
             anyhow::ensure!(
                 s.is_finite() && s > 0.0,
@@ -200,7 +204,85 @@ impl GraphArgs {
         }
         // Fail on bad URLs now, with the flag's name, rather than at the first request.
         config.endpoints()?;
-        Ok(config)
+        Ok((config, sign_in))
+    }
+
+    /// The flags given with a value other than their default, by name: for the warning when
+    /// they cannot matter (`plan` with export files reads nothing from Graph).
+    pub fn given(&self) -> Vec<&'static str> {
+        #[derive(clap::Parser)]
+        struct Defaults {
+            #[command(flatten)]
+            graph: GraphArgs,
+        }
+        let d = <Defaults as clap::Parser>::parse_from(["hardmatch"]).graph;
+        let flags = [
+            (self.tenant.is_some(), "--tenant"),
+            (self.client_id.is_some(), "--client-id"),
+            (self.client_secret.is_some(), "--client-secret"),
+            (self.certificate.is_some(), "--certificate"),
+            (
+                self.certificate_password.is_some(),
+                "--certificate-password",
+            ),
+            (self.assertion_alg != d.assertion_alg, "--assertion-alg"),
+            (self.device_code, "--device-code"),
+            (self.access_token_stdin, "--access-token-stdin"),
+            (self.cloud != d.cloud, "--national-cloud"),
+            (self.graph_url.is_some(), "--graph-url"),
+            (self.login_url.is_some(), "--login-url"),
+            (self.ca_file.is_some(), "--ca-file"),
+            (self.max_attempts != d.max_attempts, "--max-attempts"),
+            (self.concurrency != d.concurrency, "--concurrency"),
+            (
+                self.list_concurrency != d.list_concurrency,
+                "--list-concurrency",
+            ),
+            (self.write_quota != d.write_quota, "--write-quota"),
+            (self.write_window != d.write_window, "--write-window"),
+            (self.read_quota != d.read_quota, "--read-quota"),
+            (self.read_window != d.read_window, "--read-window"),
+            (self.no_pacing, "--no-pacing"),
+            (self.time_scale != d.time_scale, "--time-scale"),
+        ];
+        flags
+            .into_iter()
+            .filter_map(|(given, name)| given.then_some(name))
+            .collect()
+    }
+
+    fn announce(&self, sign_in: &SignIn) {
+        tracing::info!(
+            client_id_from = sign_in.client_id_source,
+            tenant_from = sign_in.tenant_source,
+            not_used = ?sign_in.not_used,
+            "signing in with {sign_in}"
+        );
+        if sign_in.environment_decided() {
+            eprintln!(
+                "note: signing in with {sign_in}; also set but not used: {} (the README's \"Signing in\" lists the order)",
+                sign_in.not_used.join(", ")
+            );
+        }
+        for (given, flag, variable) in [
+            (
+                self.client_secret.is_some(),
+                "--client-secret",
+                "AZURE_CLIENT_SECRET",
+            ),
+            (
+                self.certificate_password.is_some(),
+                "--certificate-password",
+                "AZURE_CLIENT_CERTIFICATE_PASSWORD",
+            ),
+        ] {
+            if given {
+                eprintln!(
+                    "warning: {flag} on the command line can be read by other local users (ps, /proc) and stays \
+                     in the shell history; set {variable} instead"
+                );
+            }
+        }
     }
 }
 
@@ -263,8 +345,9 @@ mod tests {
             "--concurrency",
             "9",
         ])
-        .config()
-        .unwrap();
+        .sign_in()
+        .unwrap()
+        .0;
         assert_eq!(cfg.tenant, "t1");
         assert!(
             matches!(&cfg.auth, Auth::ClientSecret { client_id, secret } if client_id == "app" && secret.expose() == "s3cret-flag")
@@ -285,7 +368,7 @@ mod tests {
     #[test]
     fn bad_hosts_fail_before_any_request() {
         let err = parse(&["--graph-url", "http://graph.example.org"])
-            .config()
+            .sign_in()
             .unwrap_err();
         assert!(format!("{err:#}").contains("loopback"), "{err:#}");
         assert!(parse(&[
@@ -294,7 +377,7 @@ mod tests {
             "--login-url",
             "http://127.0.0.1:4000"
         ])
-        .config()
+        .sign_in()
         .is_ok());
     }
 }

@@ -3,6 +3,7 @@
 pub mod cloud;
 pub mod convert;
 pub mod graph_args;
+pub mod output;
 pub mod plan;
 pub mod script;
 pub mod sim;

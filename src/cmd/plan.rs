@@ -3,14 +3,20 @@
 
 use crate::cmd::cloud::UsageError;
 use crate::cmd::graph_args::GraphArgs;
+use crate::cmd::output;
 use anyhow::Context;
 use hardmatch::anchor::HexAs;
+use hardmatch::cloud::export::{self, SnapshotInfo};
 use hardmatch::cloud::live::LiveOptions;
 use hardmatch::cloud::{self, CloudState};
+use hardmatch::fsutil::CheckedOutput;
+use hardmatch::plan::TypedReview;
 use hardmatch::plan::{self, Action, MatchKeys, PlanOptions};
-use hardmatch::review::{Approval, PlanKey};
+use hardmatch::review::{Approval, PlanKey, ReviewRow};
 use hardmatch::sources::{self, Format, ReadOptions};
 use hardmatch::workbook::{self, InputSummary, ReviewMeta, WriteOptions};
+use hardmatch::InputError;
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
@@ -21,7 +27,10 @@ use std::process::ExitCode;
         AZURE_CLIENT_SECRET=… hardmatch plan ad.csv --cloud graph --tenant contoso.onmicrosoft.com --client-id APP_ID",
     // The shared Graph flags call the national cloud `--cloud`; here `--cloud` names the cloud
     // input, so the national cloud is `--national-cloud`.
-    mut_arg("cloud", |a| a.long("national-cloud").visible_alias(None))
+    mut_arg("cloud", |a| a.long("national-cloud").visible_alias(None)),
+    // plan only reads: the write pacing is apply's.
+    mut_arg("write_quota", |a| a.hide(true)),
+    mut_arg("write_window", |a| a.hide(true))
 )]
 pub struct Args {
     /// AD export: PowerShell Export-Csv, csvde, XLSX or ldifde/ldapsearch LDIF (detected from the content).
@@ -43,9 +52,12 @@ pub struct Args {
     pub no_roles: bool,
     #[command(flatten)]
     pub graph: GraphArgs,
-    /// Where to write the review workbook.
+    /// Where to write the review workbook (.xlsx).
     #[arg(short, long, default_value = "plan.xlsx")]
     pub output: PathBuf,
+    /// Replace the output if it exists; the file there now is kept as <stem>.bak.xlsx.
+    #[arg(long)]
+    pub force: bool,
     /// Which keys may match an AD user to a cloud user.
     #[arg(long = "match", value_enum, default_value_t = MatchKeys::Upn)]
     pub match_keys: MatchKeys,
@@ -155,14 +167,20 @@ impl CloudInput {
                     roles: !args.no_roles,
                     ..LiveOptions::default()
                 },
-            ),
+            )
+            .map(|(state, _)| state),
         }
     }
 }
 
+/// A tenant description read from a snapshot (the file it came from, and what it says).
+type Snapshot = (PathBuf, SnapshotInfo);
+
 /// The cloud state from every `--cloud`: several export files are merged (active users, deleted
-/// users, sources and warnings concatenated); `graph` must stand alone.
-fn load_cloud(args: &Args) -> anyhow::Result<CloudState> {
+/// users, sources and warnings concatenated); `graph` must stand alone. A snapshot's tenant
+/// description (the Tenant sheet, or `<stem>-tenant.csv` beside a CSV, found without being
+/// named) brings the sync features and the live read's warnings, as `--cloud graph` would.
+fn load_cloud(args: &Args) -> anyhow::Result<(CloudState, Vec<Snapshot>)> {
     let inputs: Vec<CloudInput> = args.cloud.iter().map(|c| CloudInput::parse(c)).collect();
     if inputs.len() > 1 && inputs.contains(&CloudInput::Graph) {
         return Err(UsageError(
@@ -171,7 +189,18 @@ fn load_cloud(args: &Args) -> anyhow::Result<CloudState> {
         .into());
     }
     let mut merged: Option<CloudState> = None;
+    let mut snapshots: Vec<Snapshot> = Vec::new();
     for input in &inputs {
+        if let CloudInput::File(path) = input {
+            if let Some(found) = export::read_snapshot_info(path)? {
+                if !snapshots.iter().any(|(p, _)| p == &found.0) {
+                    snapshots.push(found);
+                }
+            }
+            if export::is_tenant_csv(path) {
+                continue;
+            }
+        }
         let state = input.load(args)?;
         merged = Some(match merged {
             None => state,
@@ -185,17 +214,39 @@ fn load_cloud(args: &Args) -> anyhow::Result<CloudState> {
             }
         });
     }
-    let mut merged = merged.ok_or_else(|| UsageError("--cloud is required".into()))?;
+    let mut merged = merged.ok_or_else(|| {
+        UsageError(
+            "--cloud names no file of users, only a tenant description: give the snapshot's users file too".into(),
+        )
+    })?;
+    if inputs.contains(&CloudInput::Graph) {
+        return Ok((merged, snapshots));
+    }
+    let mut ignored = args.graph.given();
+    ignored.extend(
+        [
+            (args.sequential, "--sequential"),
+            (args.no_roles, "--no-roles"),
+        ]
+        .into_iter()
+        .filter_map(|(given, name)| given.then_some(name)),
+    );
+    if !ignored.is_empty() {
+        merged.warnings.push(format!(
+            "{} only apply to --cloud graph; the cloud state was read from the export file(s), so they were ignored",
+            ignored.join(", ")
+        ));
+    }
     // `cloud export -o x.csv` writes the recycle bin to x-deleted.csv; forgetting it would hide
     // every ConflictDeleted.
     for input in &inputs {
         if let CloudInput::File(path) = input {
-            let deleted = hardmatch::cloud::export::deleted_csv_path(path);
+            let deleted = export::deleted_csv_path(path);
             let given = inputs.contains(&CloudInput::File(deleted.clone()));
             let is_csv = path
                 .extension()
                 .is_some_and(|e| e.eq_ignore_ascii_case("csv"));
-            if is_csv && !given && deleted.is_file() {
+            if is_csv && !given && deleted.is_file() && !export::is_tenant_csv(path) {
                 merged.warnings.push(format!(
                     "{} lies next to {} but was not given: soft-deleted users in it are not checked; add --cloud {}",
                     deleted.display(),
@@ -205,28 +256,141 @@ fn load_cloud(args: &Args) -> anyhow::Result<CloudState> {
             }
         }
     }
-    Ok(merged)
+    apply_snapshots(&mut merged, &snapshots, chrono::Utc::now());
+    Ok((merged, snapshots))
+}
+
+/// What the snapshots say about the tenant goes where the live read puts it: the sync features
+/// (the plan warns from them as for `--cloud graph`) and the read's warnings; plus how old the
+/// read is. Without any, the features are unknown, and the plan says so.
+fn apply_snapshots(
+    cloud: &mut CloudState,
+    snapshots: &[Snapshot],
+    now: chrono::DateTime<chrono::Utc>,
+) {
+    if snapshots.is_empty() {
+        cloud.warnings.push(
+            "the cloud export carries no tenant description (it was not written by hardmatch cloud export, or by an \
+             older version), so BlockCloudObjectTakeoverThroughHardMatchEnabled was not checked: if it is on, Entra \
+             Connect refuses every hard match. Plan with --cloud graph, or from a new cloud export, to check it."
+                .into(),
+        );
+        return;
+    }
+    for (path, info) in snapshots {
+        cloud.features = cloud.features.clone().or(info.features.clone());
+        for w in &info.warnings {
+            if !cloud.warnings.contains(w) {
+                cloud.warnings.push(w.clone());
+            }
+        }
+        if let Some(age) = snapshot_age(info, now) {
+            if age > chrono::Duration::hours(24) {
+                cloud.warnings.push(format!(
+                    "{} describes a read of the tenant {}: what changed since (new users, deletions, \
+                     ImmutableIds set) is not in this plan. Export the tenant again, or plan with --cloud graph.",
+                    path.display(),
+                    describe_age(age)
+                ));
+            }
+        }
+    }
+}
+
+/// How long before `now` the snapshot was read; `None` when its time is missing or unreadable.
+fn snapshot_age(
+    info: &SnapshotInfo,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Option<chrono::Duration> {
+    let read = chrono::DateTime::parse_from_rfc3339(info.read_at.trim()).ok()?;
+    Some(now.signed_duration_since(read.with_timezone(&chrono::Utc)))
+}
+
+/// "3 days ago", "5 hours ago", "12 minutes ago", "less than a minute ago".
+fn describe_age(age: chrono::Duration) -> String {
+    if age.num_minutes() < 1 {
+        return "less than a minute ago".into();
+    }
+    let (n, unit) = if age.num_days() >= 2 {
+        (age.num_days(), "days")
+    } else if age.num_hours() >= 2 {
+        (age.num_hours(), "hours")
+    } else {
+        (age.num_minutes().max(0), "minutes")
+    };
+    if n == 1 {
+        format!("1 {} ago", unit.trim_end_matches('s'))
+    } else {
+        format!("{n} {unit} ago")
+    }
+}
+
+/// The Summary sheet's line for a snapshot's tenant description.
+fn snapshot_summary(
+    path: &Path,
+    info: &SnapshotInfo,
+    now: chrono::DateTime<chrono::Utc>,
+) -> InputSummary {
+    let tenant = if info.tenant.is_empty() {
+        "the tenant".to_string()
+    } else {
+        format!("tenant {}", info.tenant)
+    };
+    let age = snapshot_age(info, now)
+        .map(|a| format!(" ({})", describe_age(a)))
+        .unwrap_or_default();
+    let read_at = if info.read_at.is_empty() {
+        "at an unknown time".to_string()
+    } else {
+        format!("at {}{age}", info.read_at)
+    };
+    InputSummary {
+        role: "Tenant read".into(),
+        path: format!(
+            "{}: {tenant} read from {} {read_at}",
+            path.display(),
+            info.graph
+        ),
+        sha256: String::new(),
+        rows: 0,
+    }
 }
 
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
+    // A bad -o must cost nothing: checked before any input is read, a key is made or Graph is
+    // called.
+    let output = check_output(&args)?;
+    check_inputs(&args)?;
     let key = args.key.load_or_create()?;
+    let template = sources::sniff::sniff(&args.ad_export).is_some_and(|s| s.looks_like_template());
+    // What a reviewer typed into a template goes into the plan (small: a template is hand-filled).
+    let typed = if template {
+        typed_reviews(&args.ad_export, args.sheet.as_deref())?
+    } else {
+        TypedReviews::new()
+    };
     let read_opts = ReadOptions {
         format: args.format,
         sheet: args.sheet.clone(),
-        hex_as: args.hex_as.map(HexAs::from),
+        hex_as: args
+            .hex_as
+            .map(HexAs::from)
+            // The template's objectGUID column is GUID text: it says so to whoever fills it.
+            .or(template.then_some(HexAs::Guid)),
         unread: plan::unread_ad(args.match_keys),
     };
     let read_ad = || -> anyhow::Result<_> {
-        let mut ad = sources::read_ad_export(&args.ad_export, &read_opts)?;
+        let mut ad = sources::read_ad_export(&args.ad_export, &read_opts)
+            .map_err(|e| explain_ad_error(e, &args))?;
         // CSV and XLSX readers already leave out what planning never reads (`unread`); this
         // sheds it from LDIF users too.
         plan::shed_unused_ad(&mut ad.users, args.match_keys);
         Ok(ad)
     };
     let read_cloud = || -> anyhow::Result<_> {
-        let mut cloud = load_cloud(&args)?;
+        let (mut cloud, snapshots) = load_cloud(&args)?;
         plan::shed_unused_cloud(&mut cloud, args.match_keys);
-        Ok(cloud)
+        Ok((cloud, snapshots))
     };
     let live = args
         .cloud
@@ -235,9 +399,16 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     if live {
         // A bad AD export should stop the run before it signs in and lists the tenant.
         let ad = read_ad()?;
-        let cloud = read_cloud()?;
+        let (cloud, snapshots) = read_cloud()?;
         let idx = plan::CloudIndex::new(&cloud, args.match_keys);
-        return write_plan(&args, &key, ad, &cloud, idx);
+        return write_plan(
+            &args,
+            &output,
+            &key,
+            (ad, &typed),
+            (&cloud, &snapshots),
+            idx,
+        );
     }
     // Two files: the AD export (usually the bigger one) on a second core while this one reads
     // the cloud file and indexes it. An AD error is reported first, as it would be if they were
@@ -245,7 +416,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     std::thread::scope(|scope| {
         let ad = scope.spawn(read_ad);
         let join_ad = || ad.join().unwrap_or_else(|p| std::panic::resume_unwind(p));
-        let cloud = match read_cloud() {
+        let (cloud, snapshots) = match read_cloud() {
             Ok(cloud) => cloud,
             Err(e) => {
                 join_ad()?;
@@ -254,16 +425,273 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         };
         let idx = plan::CloudIndex::new(&cloud, args.match_keys);
         let ad = join_ad()?;
-        write_plan(&args, &key, ad, &cloud, idx)
+        write_plan(
+            &args,
+            &output,
+            &key,
+            (ad, &typed),
+            (&cloud, &snapshots),
+            idx,
+        )
     })
+}
+
+/// The file of cloud users given with `--cloud` (not `graph`, not a snapshot's tenant file).
+fn cloud_files(args: &Args) -> Vec<&Path> {
+    args.cloud
+        .iter()
+        .filter(|c| CloudInput::parse(c) != CloudInput::Graph)
+        .map(Path::new)
+        .filter(|p| !export::is_tenant_csv(p))
+        .collect()
+}
+
+/// Mistakes with the two inputs that a reader would only report as a missing column: the same
+/// file twice, a cloud export given as the AD export, an AD export given with `--cloud`, or
+/// both swapped. Found from the files' first lines, before either is read.
+fn check_inputs(args: &Args) -> Result<(), InputError> {
+    let ad = &args.ad_export;
+    let clouds = cloud_files(args);
+    if let Some(c) = clouds.iter().find(|c| hardmatch::fsutil::same_file(ad, c)) {
+        return Err(InputError::new(
+            ad,
+            "",
+            format!(
+                "the same file is given as the AD export and with --cloud ({})",
+                c.display()
+            ),
+            SWAP_FIX,
+        ));
+    }
+    let ad_looks = sources::sniff::sniff(ad).unwrap_or_default();
+    let cloud_looks: Vec<(&Path, sources::sniff::Sniffed)> = clouds
+        .iter()
+        .map(|c| (*c, sources::sniff::sniff(c).unwrap_or_default()))
+        .collect();
+    let ad_given_with_cloud = cloud_looks.iter().find(|(_, s)| s.looks_like_ad_export());
+    if ad_looks.looks_like_cloud_export() {
+        let message = match ad_given_with_cloud {
+            Some((c, _)) => format!(
+                "this is a cloud-user export, and {} given with --cloud is an AD export: did you swap them?",
+                c.display()
+            ),
+            None => format!(
+                "this looks like a cloud-user export ({}), not an AD export",
+                ad_looks.describe()
+            ),
+        };
+        return Err(InputError::new(ad, "", message, SWAP_FIX));
+    }
+    if let Some((c, looks)) = ad_given_with_cloud {
+        return Err(InputError::new(
+            c,
+            "",
+            format!(
+                "given with --cloud, but this looks like an AD export ({}), not a cloud-user export: did you swap the two files?",
+                looks.describe()
+            ),
+            SWAP_FIX,
+        ));
+    }
+    Ok(())
+}
+
+const SWAP_FIX: &str = "the AD export comes first and the cloud-user export after --cloud: \
+    hardmatch plan AD_EXPORT --cloud CLOUD_EXPORT (or --cloud graph to read the tenant live)";
+
+/// An AD export that cannot be read, with what the file really looks like: the format it is
+/// when `--format` says otherwise, and a workbook's sheets when the first is not the data.
+fn explain_ad_error(err: InputError, args: &Args) -> InputError {
+    let mut err = err;
+    let Some(looks) = sources::sniff::sniff(&args.ad_export) else {
+        return err;
+    };
+    if let (Some(given), Some(actual)) = (args.format, looks.format) {
+        // csvde is a kind of CSV; anything else is a different file.
+        let compatible = matches!(
+            (given, actual),
+            (Format::Csv | Format::Csvde, Format::Csv | Format::Csvde)
+        );
+        if given != actual && !compatible {
+            err.message = format!("{}; the file looks like {}", err.message, looks.describe());
+            err.fix = format!(
+                "leave out --format (the format is found from the content), or use --format {}",
+                format_name(actual)
+            );
+            return err;
+        }
+    }
+    // Columns the first sheet lacks suggest another sheet holds the users.
+    let missing_columns = err.message.starts_with("no ") && err.message.contains("column");
+    if looks.format == Some(Format::Xlsx)
+        && args.sheet.is_none()
+        && looks.sheets.len() > 1
+        && missing_columns
+    {
+        err.fix = format!(
+            "the users were read from the first sheet, \"{}\"; the workbook's sheets are {}: name the one with the users with --sheet NAME",
+            looks.sheets[0],
+            looks
+                .sheets
+                .iter()
+                .map(|s| format!("\"{s}\""))
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
+    }
+    err
+}
+
+fn format_name(f: Format) -> &'static str {
+    match f {
+        Format::Csv => "csv",
+        Format::Csvde => "csvde",
+        Format::Xlsx => "xlsx",
+        Format::Ldif => "ldif",
+    }
+}
+
+/// `-o` checked against every input of this run (see [`crate::cmd::output::check`]).
+fn check_output(args: &Args) -> Result<CheckedOutput, hardmatch::InputError> {
+    let mut inputs: Vec<&Path> = vec![&args.ad_export];
+    inputs.extend(
+        args.cloud
+            .iter()
+            .filter(|c| CloudInput::parse(c) != CloudInput::Graph)
+            .map(Path::new),
+    );
+    output::check(
+        &args.output,
+        "-o",
+        &["xlsx"],
+        "plan.xlsx",
+        &inputs,
+        args.force,
+    )
+}
+
+/// The warning for an AD export that does not carry mS-DS-ConsistencyGuid.
+fn consistency_guid_unread(ad: &sources::AdExport) -> String {
+    let what = if ad.format == Format::Ldif {
+        format!(
+            "no entry in {} has mS-DS-ConsistencyGuid (ldifde and ldapsearch leave out empty attributes, so \
+             either no user has one or the export did not ask for it)",
+            ad.path.display()
+        )
+    } else {
+        format!("{} has no mS-DS-ConsistencyGuid column", ad.path.display())
+    };
+    format!(
+        "{what}: Entra Connect anchors a user on mS-DS-ConsistencyGuid when it is set, as it is for users moved \
+         from another forest, so an ImmutableId planned here from objectGUID may be wrong for them. Export it too \
+         (see the README's export commands) or add the column; until then --pre-approve approves nothing."
+    )
+}
+
+/// Approve and Comment typed into a hand-filled template, by the sheet row they are on.
+type TypedReviews = HashMap<u32, TypedReview>;
+
+/// What [`plan::carry_typed_review`] did, for the summary.
+#[derive(Default)]
+struct Carried {
+    approvals: usize,
+    comments: usize,
+    refused: usize,
+}
+
+impl Carried {
+    fn carry(&mut self, mut row: ReviewRow, typed: &TypedReviews) -> ReviewRow {
+        if typed.is_empty() {
+            return row;
+        }
+        let Some(t) = sheet_row(&row.plan.source).and_then(|r| typed.get(&r)) else {
+            return row;
+        };
+        plan::carry_typed_review(&mut row, t);
+        self.comments += usize::from(!t.comment.trim().is_empty());
+        if Approval::parse(&t.approve) == Approval::Yes {
+            if row.approve == Approval::Yes {
+                self.approvals += 1;
+            } else {
+                self.refused += 1;
+            }
+        }
+        row
+    }
+}
+
+/// The row number of an XLSX location (`input.xlsx:Users!A7` → 7).
+fn sheet_row(location: &str) -> Option<u32> {
+    let cell = location.rsplit('!').next()?;
+    cell.trim_start_matches(|c: char| c.is_ascii_alphabetic() || c == '$')
+        .parse()
+        .ok()
+}
+
+/// Reads the Approve and Comment a reviewer typed into a template (`sheet`, else the first),
+/// streamed cell by cell. Rows where both are empty are left out.
+fn typed_reviews(path: &Path, sheet: Option<&str>) -> Result<TypedReviews, InputError> {
+    use calamine::Reader;
+    let unreadable = |e: &dyn std::fmt::Display| {
+        InputError::new(
+            path,
+            "",
+            format!("cannot read the template's Approve and Comment: {e}"),
+            "save the workbook again from Excel or LibreOffice, or start from a new hardmatch template",
+        )
+    };
+    let file = std::fs::File::open(path).map_err(|e| unreadable(&e))?;
+    let mut wb = calamine::Xlsx::new(std::io::BufReader::new(file)).map_err(|e| unreadable(&e))?;
+    let names = wb.sheet_names();
+    let name = match sheet {
+        Some(s) => names.iter().find(|n| n.eq_ignore_ascii_case(s)),
+        None => names.first(),
+    }
+    .cloned()
+    .ok_or_else(|| unreadable(&"no such sheet"))?;
+    let mut cells = wb
+        .worksheet_cells_reader(&name)
+        .map_err(|e| unreadable(&e))?;
+    let text = |v: &calamine::DataRef<'_>| match v {
+        calamine::DataRef::String(s) => s.trim().to_string(),
+        calamine::DataRef::SharedString(s) => s.trim().to_string(),
+        calamine::DataRef::Bool(b) => if *b { "TRUE" } else { "FALSE" }.to_string(),
+        calamine::DataRef::Int(i) => i.to_string(),
+        calamine::DataRef::Float(f) => f.to_string(),
+        // An error or a date in Approve or Comment is no decision anyone typed.
+        _ => String::new(),
+    };
+    let (mut approve_col, mut comment_col, mut header_row) = (None, None, None);
+    let mut typed = TypedReviews::new();
+    while let Some(cell) = cells.next_cell().map_err(|e| unreadable(&e))? {
+        let (r, c) = cell.get_position();
+        let value = text(cell.get_value());
+        if value.is_empty() {
+            continue;
+        }
+        let header = *header_row.get_or_insert(r);
+        if r == header {
+            if value.eq_ignore_ascii_case("Approve") {
+                approve_col = Some(c);
+            } else if value.eq_ignore_ascii_case("Comment") {
+                comment_col = Some(c);
+            }
+        } else if Some(c) == approve_col {
+            typed.entry(r + 1).or_default().approve = value;
+        } else if Some(c) == comment_col {
+            typed.entry(r + 1).or_default().comment = value;
+        }
+    }
+    Ok(typed)
 }
 
 /// Decide every row and write the review workbook.
 fn write_plan(
     args: &Args,
+    output: &CheckedOutput,
     key: &PlanKey,
-    ad: sources::AdExport,
-    cloud: &CloudState,
+    (ad, typed): (sources::AdExport, &TypedReviews),
+    (cloud, snapshots): (&CloudState, &[Snapshot]),
     idx: plan::CloudIndex<'_>,
 ) -> anyhow::Result<ExitCode> {
     // Decide every row now, but render each one (reason, copied identifiers, fingerprint) only
@@ -275,7 +703,73 @@ fn write_plan(
             match_keys: args.match_keys,
         },
     );
+    let meta = review_meta(&ad, cloud, snapshots, &plan.warnings);
+    // Without mS-DS-ConsistencyGuid no anchor is certain: nothing is approved unseen.
+    let pre_approve = args.pre_approve == Some(PreApprove::Set) && ad.consistency_guid_read;
+    let unmatched: Vec<&cloud::CloudUser> = plan
+        .unmatched_cloud
+        .iter()
+        .filter_map(|&i| cloud.users.get(i))
+        .collect();
 
+    let backup = output
+        .keep_previous()
+        .with_context(|| format!("keeping a backup of {}", output.path.display()))?;
+    let mut tally = Tally {
+        counts: Action::ALL.iter().map(|&a| (a, 0)).collect(),
+        ..Tally::default()
+    };
+    plan::with_review_rows(&plan, pre_approve, key, |rows| {
+        let rows = rows.map(|r| {
+            let r = tally.carried.carry(r, typed);
+            tally.count(&r);
+            r
+        });
+        workbook::write_review_rows(
+            &args.output,
+            plan.len(),
+            rows,
+            &unmatched,
+            &meta,
+            &WriteOptions::default(),
+        )
+    })
+    .with_context(|| format!("writing {}", args.output.display()))?;
+    let backup = backup.map(|b| b.keep());
+
+    for w in &meta.warnings {
+        eprintln!("warning: {w}");
+    }
+    println!(
+        "Planned {} AD users against {} active and {} soft-deleted cloud users:",
+        ad.users.len(),
+        cloud.users.len(),
+        cloud.deleted.len()
+    );
+    tally.print(
+        args,
+        unmatched.len(),
+        ad.consistency_guid_read,
+        !typed.is_empty(),
+    );
+    if let Some(b) = backup {
+        println!(
+            "The previous {} is kept as {}.",
+            args.output.display(),
+            b.display()
+        );
+    }
+    println!("Review workbook: {}", args.output.display());
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The Summary sheet's inputs (with each snapshot's read, also noted on stderr) and warnings.
+fn review_meta(
+    ad: &sources::AdExport,
+    cloud: &CloudState,
+    snapshots: &[Snapshot],
+    plan_warnings: &[String],
+) -> ReviewMeta {
     let mut inputs = vec![InputSummary {
         role: "AD export".into(),
         path: ad.path.display().to_string(),
@@ -288,76 +782,143 @@ fn write_plan(
         sha256: s.sha256.clone().unwrap_or_default(),
         rows: s.rows,
     }));
-    let warnings: Vec<String> = ad
+    let now = chrono::Utc::now();
+    for (path, info) in snapshots {
+        let read = snapshot_summary(path, info, now);
+        eprintln!("note: {}", read.path);
+        inputs.push(read);
+    }
+    let mut warnings: Vec<String> = ad
         .warnings
         .iter()
         .chain(&cloud.warnings)
-        .chain(&plan.warnings)
+        .chain(plan_warnings)
         .cloned()
         .collect();
-    let meta = ReviewMeta {
+    if cloud.users.is_empty() {
+        let read: Vec<&str> = cloud
+            .sources
+            .iter()
+            .map(|s| s.description.as_str())
+            .collect();
+        warnings.insert(
+            0,
+            format!(
+                "NO ACTIVE CLOUD USERS were read ({}): every AD user is planned as NoCloudUser. Is this the right \
+                 tenant or export (--tenant, --graph-url, --cloud)? A simulated tenant is empty unless it was \
+                 started with --seed CLOUD_EXPORT or --synthetic N.",
+                read.join("; ")
+            ),
+        );
+    }
+    if !ad.consistency_guid_read {
+        warnings.insert(0, consistency_guid_unread(ad));
+    }
+    ReviewMeta {
         inputs,
-        generated_at: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+        generated_at: now.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
         tool_version: env!("CARGO_PKG_VERSION").to_string(),
         warnings,
-    };
-    let ad_rows = ad.users.len();
-    let (active, deleted) = (cloud.users.len(), cloud.deleted.len());
-    let unmatched: Vec<&cloud::CloudUser> = plan
-        .unmatched_cloud
-        .iter()
-        .filter_map(|&i| cloud.users.get(i))
-        .collect();
+    }
+}
 
-    let mut counts: Vec<(Action, usize)> = Action::ALL.iter().map(|&a| (a, 0)).collect();
-    let mut approved = 0usize;
-    plan::with_review_rows(
-        &plan,
-        args.pre_approve == Some(PreApprove::Set),
-        key,
-        |rows| {
-            let rows = rows.inspect(|r| {
-                if let Some(a) = r.plan.action {
-                    if let Some(c) = counts.iter_mut().find(|(x, _)| *x == a) {
-                        c.1 += 1;
-                    }
-                }
-                if r.approve == Approval::Yes {
-                    approved += 1;
-                }
-            });
-            workbook::write_review_rows(
-                &args.output,
-                plan.len(),
-                rows,
-                &unmatched,
-                &meta,
-                &WriteOptions::default(),
-            )
-        },
-    )
-    .with_context(|| format!("writing {}", args.output.display()))?;
+/// What the written rows came to, for the summary on stdout.
+#[derive(Default)]
+struct Tally {
+    counts: Vec<(Action, usize)>,
+    approved: usize,
+    carried: Carried,
+}
 
-    for w in &meta.warnings {
-        eprintln!("warning: {w}");
+impl Tally {
+    fn count(&mut self, r: &ReviewRow) {
+        if let Some(c) = self
+            .counts
+            .iter_mut()
+            .find(|(a, _)| Some(*a) == r.plan.action)
+        {
+            c.1 += 1;
+        }
+        self.approved += usize::from(r.approve == Approval::Yes);
     }
-    println!(
-        "Planned {ad_rows} AD users against {active} active and {deleted} soft-deleted cloud users:"
-    );
-    for (a, n) in counts.iter().filter(|(_, n)| *n > 0) {
-        println!("  {:<16}{n:>9}", a.as_str());
+
+    fn print(&self, args: &Args, unmatched: usize, anchors_certain: bool, from_template: bool) {
+        for (a, n) in self.counts.iter().filter(|(_, n)| *n > 0) {
+            println!("  {:<16}{n:>9}", a.as_str());
+        }
+        println!("  {:<16}{:>9}", "Unmatched cloud", unmatched);
+        if args.pre_approve.is_some() && !anchors_certain {
+            println!(
+                "Pre-approved nothing: without mS-DS-ConsistencyGuid no planned ImmutableId is certain (see the warning)."
+            );
+        } else if args.pre_approve.is_some() {
+            println!(
+                "Pre-approved {} clean Set rows.",
+                self.approved - self.carried.approvals
+            );
+        }
+        if from_template {
+            println!(
+                "From the template: {} Approve = Yes and {} comments carried over; {} Yes not carried (their Reason says why).",
+                self.carried.approvals, self.carried.comments, self.carried.refused
+            );
+        }
     }
-    println!("  {:<16}{:>9}", "Unmatched cloud", unmatched.len());
-    if args.pre_approve.is_some() {
-        println!("Pre-approved {approved} clean Set rows.");
-    }
-    println!("Review workbook: {}", args.output.display());
-    Ok(ExitCode::SUCCESS)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_snapshot_brings_its_features_and_warnings_and_an_old_one_is_named_old() {
+        let now = chrono::DateTime::parse_from_rfc3339("2026-11-05T12:00:00Z")
+            .unwrap()
+            .with_timezone(&chrono::Utc);
+        let info = SnapshotInfo {
+            tenant: "contoso.onmicrosoft.com".into(),
+            graph: "https://graph.microsoft.com/v1.0".into(),
+            read_at: "2026-11-02T09:00:00Z".into(),
+            features: Some(hardmatch::cloud::TenantFeatures {
+                block_cloud_object_takeover_through_hard_match: true,
+                block_soft_match: false,
+            }),
+            warnings: vec!["read warning".into()],
+            ..SnapshotInfo::default()
+        };
+        let mut cloud = CloudState::default();
+        let snapshots = vec![(PathBuf::from("cloud.xlsx"), info.clone())];
+        apply_snapshots(&mut cloud, &snapshots, now);
+        assert_eq!(cloud.features, info.features);
+        assert_eq!(cloud.warnings[0], "read warning");
+        assert!(
+            cloud.warnings[1].contains("cloud.xlsx describes a read of the tenant 3 days ago"),
+            "{:?}",
+            cloud.warnings
+        );
+        let line = snapshot_summary(Path::new("cloud.xlsx"), &info, now).path;
+        assert!(
+            line.contains("tenant contoso.onmicrosoft.com") && line.contains("(3 days ago)"),
+            "{line}"
+        );
+
+        let fresh = SnapshotInfo {
+            read_at: "2026-11-05T11:15:00Z".into(),
+            ..info
+        };
+        let mut cloud = CloudState::default();
+        apply_snapshots(&mut cloud, &[(PathBuf::from("c.csv"), fresh)], now);
+        assert_eq!(cloud.warnings, ["read warning"], "45 minutes is not old");
+
+        let mut cloud = CloudState::default();
+        apply_snapshots(&mut cloud, &[], now);
+        assert!(cloud.features.is_none());
+        assert!(
+            cloud.warnings[0].contains("was not checked"),
+            "{:?}",
+            cloud.warnings
+        );
+    }
 
     #[test]
     fn cloud_argument_is_a_file_unless_it_says_graph() {

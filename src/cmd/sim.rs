@@ -39,15 +39,21 @@ pub struct ServeArgs {
     /// (PEM) to this file before the URL is printed; point clients' CA settings at it.
     #[arg(long, value_name = "CERT_OUT.pem")]
     tls: Option<PathBuf>,
-    #[arg(long, value_name = "ID", default_value = sim::DEFAULT_TENANT_ID)]
+    /// Tenant id the token endpoint accepts (the --tenant of the commands that sign in to it).
+    #[arg(long = "tenant", alias = "tenant-id", value_name = "ID", default_value = sim::DEFAULT_TENANT_ID)]
     tenant_id: String,
+    /// Application (client) id it accepts (their --client-id).
     #[arg(long, value_name = "ID", default_value = sim::DEFAULT_CLIENT_ID)]
     client_id: String,
     /// Accepted client secret (default: the public dummy "sim-secret").
     #[arg(long, value_name = "S", hide_default_value = true)]
     client_secret: Option<String>,
-    /// Certificate (PEM or DER) whose key may sign client assertions.
-    #[arg(long, value_name = "PEM_CERT_FILE")]
+    /// Certificate (PEM or DER) whose key may sign client assertions (their --certificate).
+    #[arg(
+        long = "certificate",
+        alias = "client-certificate",
+        value_name = "PEM_CERT_FILE"
+    )]
     client_certificate: Option<PathBuf>,
     /// Simulated seconds per real second (throttle windows, token and device-code lifetimes).
     #[arg(long, value_name = "F", default_value_t = 1.0)]
@@ -102,6 +108,30 @@ fn probability(name: &str, p: f64) -> anyhow::Result<f64> {
 }
 
 fn serve(a: ServeArgs) -> anyhow::Result<ExitCode> {
+    if let Some(state) = &a.state {
+        // Written after every change: a missing folder must fail now, not at the first write.
+        hardmatch::fsutil::check_output_place(state, "--state")?;
+    }
+    if let Some(cert_out) = &a.tls {
+        // A fresh certificate each run, so an older one there is replaced (force); but never
+        // one of the inputs, nor anything that is not a certificate file.
+        let inputs: Vec<&std::path::Path> = [&a.state, &a.seed, &a.client_certificate]
+            .into_iter()
+            .flatten()
+            .map(PathBuf::as_path)
+            .collect();
+        hardmatch::fsutil::check_output(
+            cert_out,
+            &hardmatch::fsutil::OutputRules {
+                flag: "--tls",
+                extensions: &["pem", "crt", "cer"],
+                inputs: &inputs,
+                example: "sim-ca.pem",
+                force: true,
+                describe: None,
+            },
+        )?;
+    }
     if !(a.time_scale.is_finite() && a.time_scale > 0.0) {
         return Err(hardmatch::InputError::new(
             "--time-scale",
@@ -114,7 +144,14 @@ fn serve(a: ServeArgs) -> anyhow::Result<ExitCode> {
     let certificate = match &a.client_certificate {
         None => None,
         Some(p) => {
-            let bytes = std::fs::read(p).with_context(|| format!("cannot read {}", p.display()))?;
+            let bytes = std::fs::read(p).map_err(|e| {
+                hardmatch::InputError::new(
+                    p,
+                    "",
+                    format!("cannot read the certificate: {e}"),
+                    "give --certificate the certificate (public part) registered on the app",
+                )
+            })?;
             let der = match x509_parser::pem::parse_x509_pem(&bytes) {
                 Ok((_, pem)) => pem.contents,
                 Err(_) => bytes,
@@ -130,6 +167,7 @@ fn serve(a: ServeArgs) -> anyhow::Result<ExitCode> {
             Some(der)
         }
     };
+    let custom_secret = a.client_secret.is_some();
     let config = SimConfig {
         tenant_id: a.tenant_id,
         client_id: a.client_id,
@@ -198,13 +236,22 @@ fn serve(a: ServeArgs) -> anyhow::Result<ExitCode> {
             out.flush()?;
         }
         let s = handle.state();
+        // The default secret is a public dummy, so it is shown; one given with --client-secret is not.
+        let secret = if custom_secret {
+            "the one given with --client-secret".to_string()
+        } else {
+            format!("{} (public dummy)", sim::DEFAULT_CLIENT_SECRET)
+        };
         eprintln!(
-            "sim: tenant {} · client id {} · secret from --client-secret or the default documented in the README · {} users, {} deleted",
+            "sim: tenant {} · client id {} · client secret {secret} · {} users, {} deleted",
             handle.tenant_id(),
             handle.client_id(),
             s.users.len(),
             s.deleted_users.len()
         );
+        if s.users.is_empty() {
+            eprintln!("sim: the tenant has no users: give --seed CLOUD_EXPORT (e.g. samples/cloud-users.csv) or --synthetic N to start from some");
+        }
         eprintln!("sim: Graph at {0}/v1.0, token endpoint {0}/{1}/oauth2/v2.0/token; Ctrl-C to stop", handle.base_url(), handle.tenant_id());
         wait_for_signal().await;
         eprintln!("sim: stopping");

@@ -233,8 +233,8 @@ fn hint_for(error: &str, description: &str) -> Option<String> {
         }
         "invalid_client" => "check the client id and its secret or certificate (expired? uploaded to the app registration?)",
         "unauthorized_client" => "check the client id and that the app registration exists in this tenant and cloud",
-        "invalid_scope" => "check --cloud / --graph-url: the scope must be the Graph host of the same cloud",
-        "invalid_request" if description.contains("AADSTS90002") => "the tenant was not found: check --tenant and --cloud",
+        "invalid_scope" => "check the national cloud (--national-cloud in plan, --cloud elsewhere) and --graph-url: the scope must be the Graph host of the same cloud",
+        "invalid_request" if description.contains("AADSTS90002") => "the tenant was not found: check --tenant (or AZURE_TENANT_ID) and the national cloud (--national-cloud in plan, --cloud elsewhere)",
         _ => return None,
     };
     Some(h.to_string())

@@ -74,7 +74,7 @@ pub use auth::{AssertionAlg, Auth, ClientCertificate};
 pub use batch::BatchOutcome;
 pub use clock::Clock;
 pub use cloud_env::{CloudEnv, Endpoints};
-pub use credentials::{AuthOptions, ACCESS_TOKEN_ENV};
+pub use credentials::{AuthOptions, SignIn, ACCESS_TOKEN_ENV};
 pub use error::{ApiError, GraphError, TokenFailure};
 pub use http::{parse_retry_after, GraphResponse, RetryPolicy};
 pub use ops::{partition_prefixes, ImmutableIdUpdate};

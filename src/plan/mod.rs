@@ -107,6 +107,65 @@ pub fn review_row(plan: PlanRow, pre_approve_set: bool, key: &PlanKey) -> Review
     }
 }
 
+/// What a reviewer typed into the hand-filled template's Approve and Comment for one row.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct TypedReview {
+    pub approve: String,
+    pub comment: String,
+}
+
+/// Carries a template's Approve and Comment into its planned row. The Comment always goes with
+/// the row. An Approve = Yes was typed before anyone saw the plan, so it stands only where the
+/// plan does exactly what the template asked for and nothing more: a `Set` of the cloud user with
+/// the template's UPN, without Checks, the row [`is_clean_set`] would pre-approve. Anywhere else
+/// it is left out and the Reason says why (a Replace overwrites a value, a purge cannot be undone,
+/// a Check was not known when it was typed…). No and anything else are carried as typed.
+pub fn carry_typed_review(row: &mut ReviewRow, typed: &TypedReview) {
+    if !typed.comment.trim().is_empty() {
+        row.comment = typed.comment.clone();
+    }
+    match Approval::parse(&typed.approve) {
+        Approval::Empty => {}
+        Approval::Yes => match not_as_asked(&row.plan) {
+            None => row.approve = Approval::Yes,
+            Some(why) => {
+                row.approve = Approval::Empty;
+                row.plan.reason = format!(
+                    "{} The template's Approve = Yes is not carried over: {why}. Approve this row here if it is still wanted.",
+                    row.plan.reason
+                );
+            }
+        },
+        other => row.approve = other,
+    }
+}
+
+/// Why a planned row is not what a template's row asked for ("set this user's ImmutableId from
+/// this GUID"); `None` when it is.
+fn not_as_asked(p: &PlanRow) -> Option<String> {
+    match (p.action, p.matched_by) {
+        (Some(Action::Set), Some(MatchedBy::Upn)) if p.checks.is_empty() => None,
+        (Some(Action::Set), Some(MatchedBy::Upn)) => Some(format!(
+            "the plan found what the template could not show ({})",
+            p.checks.join("; ")
+        )),
+        (Some(Action::Set), by) => Some(format!(
+            "the cloud user was found by {}, not by the UPN the template gives",
+            by.map_or("another key", |b| b.as_str())
+        )),
+        (Some(Action::Replace), _) => Some(format!(
+            "the cloud user already holds a different ImmutableId ({}), which this would overwrite",
+            p.cloud_immutable_id
+        )),
+        (Some(Action::ConflictDeleted), _) => Some(
+            "a soft-deleted user holds this ImmutableId and would have to be purged first, which cannot be undone"
+                .to_string(),
+        ),
+        (Some(a), _) => Some(format!("there is nothing to apply ({a})")),
+        (None, _) => Some("there is nothing to apply".to_string()),
+    }
+}
+
 /// Rows handed from the rendering thread to the writing one at a time: big enough that the
 /// channel costs nothing, small enough that the batches in flight stay a few MB.
 const RENDER_BATCH: usize = 1024;
@@ -152,4 +211,78 @@ pub fn with_review_rows<T>(
 /// question, no hard-match block). Only these may be pre-approved.
 pub fn is_clean_set(row: &PlanRow) -> bool {
     row.action == Some(Action::Set) && row.checks.is_empty()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn row(action: Action, matched_by: MatchedBy, checks: &[&str]) -> ReviewRow {
+        ReviewRow {
+            plan: PlanRow {
+                action: Some(action),
+                matched_by: Some(matched_by),
+                checks: checks.iter().map(|c| c.to_string()).collect(),
+                reason: "Planned.".into(),
+                cloud_immutable_id: "old==".into(),
+                ..PlanRow::default()
+            },
+            ..ReviewRow::default()
+        }
+    }
+
+    fn typed(approve: &str, comment: &str) -> TypedReview {
+        TypedReview {
+            approve: approve.into(),
+            comment: comment.into(),
+        }
+    }
+
+    #[test]
+    fn a_typed_yes_stands_only_where_the_plan_is_what_the_template_asked() {
+        let mut clean = row(Action::Set, MatchedBy::Upn, &[]);
+        carry_typed_review(&mut clean, &typed("yes", "CHG-1"));
+        assert_eq!(clean.approve, Approval::Yes);
+        assert_eq!(clean.comment, "CHG-1");
+        assert_eq!(clean.plan.reason, "Planned.");
+
+        for (mut r, why) in [
+            (row(Action::Replace, MatchedBy::Upn, &[]), "would overwrite"),
+            (
+                row(Action::ConflictDeleted, MatchedBy::Upn, &[]),
+                "cannot be undone",
+            ),
+            (row(Action::Set, MatchedBy::Mail, &[]), "found by mail"),
+            (
+                row(Action::Set, MatchedBy::Upn, &["holds Global Administrator"]),
+                "Global Administrator",
+            ),
+            (
+                row(Action::AlreadyMatched, MatchedBy::Upn, &[]),
+                "nothing to apply (AlreadyMatched)",
+            ),
+        ] {
+            carry_typed_review(&mut r, &typed("Yes", "CHG-2"));
+            assert_eq!(r.approve, Approval::Empty, "{why}");
+            assert_eq!(r.comment, "CHG-2", "the comment goes with the row anyway");
+            assert!(
+                r.plan
+                    .reason
+                    .starts_with("Planned. The template's Approve = Yes is not carried over: ")
+                    && r.plan.reason.contains(why),
+                "{}",
+                r.plan.reason
+            );
+        }
+
+        let mut no = row(Action::Replace, MatchedBy::Upn, &[]);
+        carry_typed_review(&mut no, &typed("No", ""));
+        assert_eq!(
+            (no.approve, no.plan.reason.as_str()),
+            (Approval::No, "Planned.")
+        );
+        let mut odd = row(Action::Set, MatchedBy::Upn, &[]);
+        carry_typed_review(&mut odd, &typed("ok by Sam", ""));
+        assert_eq!(odd.approve, Approval::Other("ok by Sam".into()));
+    }
 }

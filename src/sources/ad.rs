@@ -376,6 +376,12 @@ impl TableVisitor for AdRows {
 
 impl AdRows {
     /// File-level checks that need every row: no users at all, or a column made only of type names.
+    /// Whether the file has a column for mS-DS-ConsistencyGuid, or for the ImmutableId itself
+    /// (which is the anchor, whatever it was computed from).
+    pub(crate) fn reads_consistency_guid(&self) -> bool {
+        self.cols.consistency_guid.is_some() || self.cols.immutable_id.is_some()
+    }
+
     pub(crate) fn finish(self) -> Result<(Vec<AdUser>, Vec<String>), InputError> {
         if self.users.is_empty() {
             return Err(InputError::new(

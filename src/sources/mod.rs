@@ -5,6 +5,7 @@ mod ad;
 pub(crate) mod columns;
 pub(crate) mod csv;
 mod ldif;
+pub mod sniff;
 pub(crate) mod stream;
 pub(crate) mod table;
 pub mod text;
@@ -86,6 +87,10 @@ pub struct AdExport {
     pub warnings: Vec<String>,
     /// Hex SHA-256 of the file's bytes.
     pub sha256: String,
+    /// Whether mS-DS-ConsistencyGuid was read: the file has a column for it (or for the
+    /// ImmutableId itself), or, in LDIF, which leaves out empty attributes, an entry has it.
+    /// Without it, the anchor of a user moved between forests may be wrong.
+    pub consistency_guid_read: bool,
 }
 
 /// Read an AD export. File-level problems (unreadable, no UPN or GUID column, corrupt XLSX) are an
@@ -119,6 +124,7 @@ pub fn read_ad_export(path: &Path, opts: &ReadOptions) -> Result<AdExport, Input
     let (head, tail) = stream::split_prefix(path, &prefix, complete)?;
     let mut rest = tail.chain(reader);
     csv::visit_stream(path, head, &mut rest, &mut rows)?;
+    let consistency_guid_read = rows.reads_consistency_guid();
     let (users, w) = rows.finish()?;
     warnings.extend(w);
     Ok(AdExport {
@@ -127,6 +133,7 @@ pub fn read_ad_export(path: &Path, opts: &ReadOptions) -> Result<AdExport, Input
         users,
         warnings,
         sha256: scanned.sha256,
+        consistency_guid_read,
     })
 }
 
@@ -158,20 +165,21 @@ fn read_ad_bytes(path: &Path, opts: &ReadOptions, bytes: Vec<u8>) -> Result<AdEx
             )),
             (_, ByteKind::Text) => false,
         };
-    let (format, users) = if is_xlsx {
+    let (format, users, consistency_guid_read) = if is_xlsx {
         let mut wb = xlsx::open(path, bytes)?;
         let sheet = xlsx::choose_sheet(path, &wb, opts.sheet.as_deref())?;
         let mut rows = ad::AdRows::new(path, false, opts.hex_as).unread(opts.unread);
         xlsx::visit(path, &mut wb, &sheet, &mut rows)?;
+        let read = rows.reads_consistency_guid();
         let (users, w) = rows.finish()?;
         warnings.extend(w);
-        (Format::Xlsx, users)
+        (Format::Xlsx, users, read)
     } else {
         let (text, _encoding, warning) = text::decode_owned(path, bytes)?;
         warnings.extend(warning);
         check_text(path, &text)?;
         let format = opts.format.unwrap_or_else(|| detect_text(&text));
-        let users = if format == Format::Ldif {
+        let (users, read) = if format == Format::Ldif {
             let (users, w) = ldif::read(path, &text, opts.hex_as)?;
             warnings.extend(w);
             if users.is_empty() {
@@ -179,19 +187,21 @@ fn read_ad_bytes(path: &Path, opts: &ReadOptions, bytes: Vec<u8>) -> Result<AdEx
                     path,
                     "",
                     "the LDIF file holds no user entries",
-                    "export the users again, e.g. ldifde -f users.ldf -r \"(objectClass=user)\" -l \"userPrincipalName,objectGUID,mail\"",
+                    "export the users again, e.g. ldifde -f users.ldf -r \"(objectClass=user)\" -l \"userPrincipalName,objectGUID,mS-DS-ConsistencyGuid,mail\"",
                 ));
             }
-            users
+            let read = users.iter().any(|u| u.consistency_guid.is_some());
+            (users, read)
         } else {
             let mut rows =
                 ad::AdRows::new(path, format == Format::Csvde, opts.hex_as).unread(opts.unread);
             csv::visit(path, &text, &mut rows)?;
+            let read = rows.reads_consistency_guid();
             let (users, w) = rows.finish()?;
             warnings.extend(w);
-            users
+            (users, read)
         };
-        (format, users)
+        (format, users, read)
     };
     Ok(AdExport {
         path: path.to_path_buf(),
@@ -199,6 +209,7 @@ fn read_ad_bytes(path: &Path, opts: &ReadOptions, bytes: Vec<u8>) -> Result<AdEx
         users,
         warnings,
         sha256,
+        consistency_guid_read,
     })
 }
 

@@ -663,8 +663,8 @@ pub(super) fn write_template(path: &Path) -> Result<(), InputError> {
             1,
             &Note::new(
                 "The AD objectGUID in any notation: GUID (with or without braces/dashes), \
-                 base64 ImmutableId, ldifde objectGUID:: value, or octets (hex, \\XX escapes, \
-                 csvde X'…').",
+                 base64 ImmutableId, ldifde objectGUID:: value, or octets (spaced hex, \\XX \
+                 escapes, csvde X'…'). 32 hex digits are read as a GUID without dashes.",
             )
             .add_author_prefix(false)
             .set_width(300)
@@ -687,7 +687,7 @@ pub(super) fn write_template(path: &Path) -> Result<(), InputError> {
             Blank,
             Heading("How to fill it"),
             Pair("UserPrincipalName", "The user's UPN, e.g. jane.doe@contoso.com. hardmatch finds the cloud user by it."),
-            Pair("objectGUID", "The AD objectGUID in any notation: a GUID with or without braces or dashes (0b7a...-...), a base64 ImmutableId (24 characters, e.g. DpzH4nJ+SUu3bqT01tkKzQ==), an ldifde objectGUID:: value, or octets (32 hex digits, spaced hex, LDAP \\XX escapes, csvde X'...'). Use hardmatch convert VALUE to check one."),
+            Pair("objectGUID", "The AD objectGUID in any notation: a GUID with or without braces or dashes (0b7a...-...), a base64 ImmutableId (24 characters, e.g. DpzH4nJ+SUu3bqT01tkKzQ==), an ldifde objectGUID:: value, or octets (spaced hex, LDAP \\XX escapes, csvde X'...'). 32 hex digits in a row are read as a GUID without dashes. Use hardmatch convert VALUE to check one."),
             Pair("Approve", "Yes = this row may be applied. Empty or No = it is skipped."),
             Pair("Comment", "Free text for your change record; hardmatch keeps it."),
             t("The columns are formatted as text so that Excel does not turn an entry into a number or a formula. Keep the header row as it is, one user per row, and do not add other sheets before \"Users\"."),

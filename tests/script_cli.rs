@@ -105,8 +105,7 @@ fn runs(review: &Review, format: Format, opts: &SelectOptions) -> BTreeSet<u64> 
 fn graph_powershell_script_holds_exactly_the_rows_apply_would_run_and_lists_the_rest() {
     let dir = tempfile::tempdir().unwrap();
     let (wb, review) = approved_plan(dir.path(), |_| true);
-    let out = dir.path().join("fix.ps1");
-    for (flags, opts) in [
+    for (n, (flags, opts)) in [
         (vec![], SelectOptions::default()),
         (
             vec!["--allow-replace", "--purge-deleted-conflicts"],
@@ -116,7 +115,11 @@ fn graph_powershell_script_holds_exactly_the_rows_apply_would_run_and_lists_the_
                 trust_workbook: false,
             },
         ),
-    ] {
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let out = dir.path().join(format!("fix{n}.ps1"));
         let assert = hardmatch()
             .arg("script")
             .arg(&wb)
@@ -433,4 +436,58 @@ fn a_workbook_planned_with_another_key_is_refused_whole_and_stderr_stays_short()
         "{stderr}"
     );
     assert!(stderr.contains("--trust-workbook"), "{stderr}");
+}
+
+#[test]
+fn an_existing_script_is_replaced_only_with_force_and_kept_as_a_backup() {
+    let dir = tempfile::tempdir().unwrap();
+    let (wb, _) = approved_plan(dir.path(), |r| r.plan.action == Some(Action::Set));
+    let out = dir.path().join("change-42.ps1");
+    std::fs::write(&out, "# the script the change board signed off\r\n").unwrap();
+    let run = |force: bool| {
+        let mut cmd = hardmatch();
+        cmd.arg("script")
+            .arg(&wb)
+            .args(["--format", "graph-powershell", "-o"])
+            .arg(&out);
+        if force {
+            cmd.arg("--force");
+        }
+        cmd.assert()
+    };
+    run(false)
+        .code(2)
+        .stderr(predicates::str::contains("already exists"))
+        .stderr(predicates::str::contains("--force"));
+    assert_eq!(
+        std::fs::read_to_string(&out).unwrap(),
+        "# the script the change board signed off\r\n"
+    );
+    run(true)
+        .success()
+        .stdout(predicates::str::contains("change-42.bak.ps1"));
+    assert!(std::fs::read_to_string(&out)
+        .unwrap()
+        .contains("Invoke-Row -Row 1 "));
+    assert_eq!(
+        std::fs::read_to_string(dir.path().join("change-42.bak.ps1")).unwrap(),
+        "# the script the change board signed off\r\n"
+    );
+    // Never an input, however it is spelled, even with --force.
+    let ad = dir.path().join("ad.ldf");
+    std::fs::copy(sample("ad-users.ldf"), &ad).unwrap();
+    hardmatch()
+        .arg("script")
+        .arg(&wb)
+        .args(["--format", "ldif", "--force", "--ad-export"])
+        .arg(&ad)
+        .arg("-o")
+        .arg(dir.path().join(".").join("ad.ldf"))
+        .assert()
+        .code(2)
+        .stderr(predicates::str::contains("this run reads"));
+    assert_eq!(
+        std::fs::read(&ad).unwrap(),
+        std::fs::read(sample("ad-users.ldf")).unwrap()
+    );
 }

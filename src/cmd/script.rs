@@ -4,16 +4,16 @@
 //! by the same rule as `apply`; approved rows left out are listed in the file and on stderr.
 
 use crate::cmd::cloud::UsageError;
+use crate::cmd::output;
 use crate::cmd::plan::{HexAsArg, KeyArgs};
 use anyhow::Context;
 use hardmatch::anchor::HexAs;
-use hardmatch::fsutil::AtomicFile;
+use hardmatch::fsutil::{AtomicFile, CheckedOutput};
 use hardmatch::review::{PlanKey, SelectOptions};
 use hardmatch::script::quote::comment_text;
 use hardmatch::script::{self, AdDirectory, Format, Header, Script};
 use hardmatch::sources::{self, ReadOptions, Unread};
 use hardmatch::workbook;
-use hardmatch::InputError;
 use sha2::{Digest, Sha256};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -56,6 +56,9 @@ pub struct Args {
     /// soft-deleted user that holds the ImmutableId first (this cannot be undone).
     #[arg(long)]
     pub purge_deleted_conflicts: bool,
+    /// Replace the output if it exists; the file there now is kept as <stem>.bak.ps1 (or .ldf).
+    #[arg(long)]
+    pub force: bool,
     /// Include rows planned elsewhere or by hardmatch 0.1 (not signed with this plan key) as long
     /// as they are consistent. Only if you trust everyone who handled the workbook.
     #[arg(long)]
@@ -82,7 +85,7 @@ impl From<ScriptFormat> for Format {
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let format = Format::from(args.format);
     check_flags(&args, format)?;
-    let output = output_path(&args, format)?;
+    let output = check_output(&args, format)?;
     let key = PlanKey::load(&args.key.path()?)?;
 
     let review = workbook::read_review(&args.workbook)?;
@@ -112,9 +115,16 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     if built.entries.is_empty() {
         return nothing_to_write(&built, left_out, &review.rows);
     }
-    let header = header(&args, &output, ad.as_ref(), &key)?;
-    write(&built, &header, &output)?;
-    report(&built, &output, left_out);
+    let header = header(&args, &output.path, ad.as_ref(), &key)?;
+    let backup = write(&built, &header, &output)?;
+    report(&built, &output.path, left_out);
+    if let Some(b) = backup {
+        println!(
+            "The previous {} is kept as {}.",
+            output.path.display(),
+            b.display()
+        );
+    }
     Ok(if left_out > 0 {
         ExitCode::from(1)
     } else {
@@ -164,59 +174,22 @@ fn check_flags(args: &Args, format: Format) -> anyhow::Result<()> {
     }
 }
 
-/// `-o`, or the workbook's name with the format's extension beside it. PowerShell runs only
-/// `.ps1` files as scripts, so another name is refused; the workbook itself is never the target.
-fn output_path(args: &Args, format: Format) -> anyhow::Result<PathBuf> {
-    let ext = match format {
-        Format::GraphPowershell => "ps1",
-        Format::Ldif => "ldf",
+/// `-o`, or the workbook's name with the format's extension beside it, checked like every
+/// output (see [`crate::cmd::output::check`]) before anything is read: the right extension
+/// (PowerShell runs only `.ps1` files as scripts), an existing folder, never the workbook or the
+/// AD export, and an existing file replaced only with --force (kept as `<stem>.bak.<ext>`).
+fn check_output(args: &Args, format: Format) -> Result<CheckedOutput, hardmatch::InputError> {
+    let (extensions, example): (&[&str], &str) = match format {
+        Format::GraphPowershell => (&["ps1"], "hardmatch.ps1"),
+        Format::Ldif => (&["ldf", "ldif"], "hardmatch.ldf"),
     };
     let out = match &args.output {
         Some(o) => o.clone(),
-        None => args.workbook.with_extension(ext),
+        None => args.workbook.with_extension(extensions[0]),
     };
-    if format == Format::GraphPowershell
-        && !out
-            .extension()
-            .is_some_and(|e| e.eq_ignore_ascii_case("ps1"))
-    {
-        return Err(UsageError(format!(
-            "{}: PowerShell runs only .ps1 files as scripts; name the output …{}.ps1",
-            out.display(),
-            out.file_stem()
-                .map(|s| s.to_string_lossy().into_owned())
-                .unwrap_or_default()
-        ))
-        .into());
-    }
-    // Found out now, not after the workbook and the AD export have been read.
-    let dir = match out.parent() {
-        Some(d) if !d.as_os_str().is_empty() => d,
-        _ => Path::new("."),
-    };
-    if !dir.is_dir() {
-        return Err(UsageError(format!(
-            "{}: the folder {} does not exist; create it or choose another -o",
-            out.display(),
-            dir.display()
-        ))
-        .into());
-    }
-    if same_file(&out, &args.workbook) {
-        return Err(UsageError(format!(
-            "{} is the workbook itself; name another output with -o",
-            out.display()
-        ))
-        .into());
-    }
-    Ok(out)
-}
-
-fn same_file(a: &Path, b: &Path) -> bool {
-    match (a.canonicalize(), b.canonicalize()) {
-        (Ok(a), Ok(b)) => a == b,
-        _ => a == b,
-    }
+    let mut inputs: Vec<&Path> = vec![&args.workbook];
+    inputs.extend(args.ad_export.as_deref());
+    output::check(&out, "-o", extensions, example, &inputs, args.force)
 }
 
 fn read_ad(args: &Args, path: &Path) -> anyhow::Result<sources::AdExport> {
@@ -268,21 +241,24 @@ fn given_options(args: &Args) -> Vec<String> {
 }
 
 /// Rendered into a temporary file beside the target and renamed only when complete; a failure
-/// names the output, not the temporary file, and leaves nothing behind.
-fn write(built: &Script<'_>, header: &Header, output: &Path) -> anyhow::Result<()> {
-    let written = AtomicFile::create(output).and_then(|mut file| {
+/// (a full disk, a file locked by another program: exit 1, the path was checked already) names
+/// the output, not the temporary file, and leaves nothing behind. A file replaced with --force
+/// is kept first; returns where.
+fn write(
+    built: &Script<'_>,
+    header: &Header,
+    output: &CheckedOutput,
+) -> anyhow::Result<Option<PathBuf>> {
+    let path = &output.path;
+    let backup = output
+        .keep_previous()
+        .with_context(|| format!("keeping a backup of {}", path.display()))?;
+    let written = AtomicFile::create(path).and_then(|mut file| {
         built.render(header, &mut file)?;
         file.commit()
     });
-    written.map_err(|e| {
-        InputError::new(
-            output,
-            "",
-            format!("cannot be written: {e}"),
-            "check that the folder is writable and has space, or choose another -o",
-        )
-        .into()
-    })
+    written.with_context(|| format!("writing {}", path.display()))?;
+    Ok(backup.map(|b| b.keep()))
 }
 
 fn report(built: &Script<'_>, output: &Path, left_out: usize) {

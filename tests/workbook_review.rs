@@ -522,6 +522,7 @@ fn a_row_with_several_checks_is_tall_enough_to_show_them() {
     rows[0].plan.checks = vec!["one".into(), "two".into(), "three".into()];
     rows[1].plan.reason = "short".into();
     rows[1].plan.checks.clear();
+    rows[1].result = "short".into();
     write(&path, &rows, 1_048_575);
     let xml = zip_entry(&path, "xl/worksheets/sheet3.xml");
     let row_tag = |r: usize| {

@@ -5,6 +5,7 @@
 mod reader;
 pub mod schema;
 mod sheet_stream;
+mod summary;
 mod writer;
 
 use crate::cloud::CloudUser;

@@ -183,7 +183,9 @@ impl SheetReader<'_> {
             ));
         }
         for (i, c) in PLAN_COLUMNS.iter().enumerate() {
-            if !found[i] && !c.required {
+            // A workbook from before a column existed reads as it always did: the column's
+            // values are empty, which for Revert and Previous ImmutableId means "nothing yet".
+            if !found[i] && !c.required && !c.added_later {
                 self.out.warnings.push(format!(
                     "{}: no \"{}\" column; its values are read as empty",
                     self.sheet, c.header
@@ -589,7 +591,9 @@ pub(super) fn read_review(path: &Path) -> Result<Review, InputError> {
 }
 
 /// The Summary sheet back into [`ReviewMeta`], so apply can rewrite the workbook without losing it.
-/// Best effort: it is for people, so anything unexpected is skipped, not refused.
+/// Best effort: it is for people, so anything unexpected is skipped, not refused. The Inputs
+/// columns are found by their headers, and a warning is the first text right of column A, so the
+/// layouts of earlier versions read back too.
 fn read_summary(
     xlsx: &mut Xlsx<BufReader<File>>,
     path: &Path,
@@ -606,6 +610,9 @@ fn read_summary(
     let mut meta = ReviewMeta::default();
     let mut part = Part::Top;
     let mut last_row = 0u32;
+    // Role, Path, SHA-256, Rows: where each is, as the header row says (earlier versions' order
+    // until it is read).
+    let mut input_cols = [0usize, 1, 2, 3];
     let stray = stream_sheet(xlsx, path, SUMMARY_SHEET, 4, |r, cells| {
         let gap = r > last_row + 1;
         last_row = r;
@@ -613,22 +620,33 @@ fn read_summary(
         for (c, raw) in cells.drain(..) {
             cols[c as usize] = Some(raw.into_text());
         }
-        let [a, b, c, d] = cols;
-        match a.as_deref() {
-            Some("Generated at") => meta.generated_at = b.unwrap_or_default(),
-            Some("Tool version") => meta.tool_version = b.unwrap_or_default(),
+        match cols[0].as_deref() {
+            Some("Generated at") => meta.generated_at = cols[1].take().unwrap_or_default(),
+            Some("Tool version") => meta.tool_version = cols[1].take().unwrap_or_default(),
             Some("Inputs") => part = Part::InputsHeader,
             Some("Warnings") => part = Part::Warnings,
             _ => match part {
-                Part::InputsHeader => part = Part::Inputs,
-                Part::Inputs if !gap => meta.inputs.push(InputSummary {
-                    role: a.unwrap_or_default(),
-                    path: b.unwrap_or_default(),
-                    sha256: c.unwrap_or_default(),
-                    rows: d.and_then(|n| n.parse().ok()).unwrap_or(0),
-                }),
+                Part::InputsHeader => {
+                    for (i, name) in ["Role", "Path", "SHA-256", "Rows"].iter().enumerate() {
+                        if let Some(c) = cols.iter().position(|h| h.as_deref() == Some(*name)) {
+                            input_cols[i] = c;
+                        }
+                    }
+                    part = Part::Inputs;
+                }
+                Part::Inputs if !gap => {
+                    let mut take = |i: usize| cols[input_cols[i]].take().unwrap_or_default();
+                    meta.inputs.push(InputSummary {
+                        role: take(0),
+                        path: take(1),
+                        sha256: take(2),
+                        rows: take(3).parse().unwrap_or(0),
+                    })
+                }
                 Part::Inputs => part = Part::Other,
-                Part::Warnings => meta.warnings.extend(b),
+                Part::Warnings => meta
+                    .warnings
+                    .extend(cols[1..].iter_mut().find_map(Option::take)),
                 Part::Top | Part::Other => {}
             },
         }

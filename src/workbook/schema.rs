@@ -64,6 +64,10 @@ pub struct Column {
     pub hidden: bool,
     /// The reader refuses a Plan sheet without it.
     pub required: bool,
+    /// In the board block: the columns a change board decides on, printed.
+    pub board: bool,
+    /// Workbooks written before this column existed lack it; reading one is not worth a warning.
+    pub added_later: bool,
     pub kind: Kind,
 }
 
@@ -75,6 +79,8 @@ const fn col(field: Field, header: &'static str, width: f64, kind: Kind) -> Colu
         editable: false,
         hidden: false,
         required: false,
+        board: false,
+        added_later: false,
         kind,
     }
 }
@@ -89,26 +95,53 @@ const fn required(mut c: Column) -> Column {
     c
 }
 
+const fn board(mut c: Column) -> Column {
+    c.board = true;
+    c
+}
+
+const fn added_later(mut c: Column) -> Column {
+    c.added_later = true;
+    c
+}
+
 const fn hidden(mut c: Column) -> Column {
     c.hidden = true;
     c
 }
 
-/// The Plan sheet, left to right.
+/// The Plan sheet, left to right: first the board block (what a change board decides on, and the
+/// print area: a print area is one block of columns, and hiding a column to keep it off paper
+/// would hide it on screen too), then the detail columns.
 pub const PLAN_COLUMNS: &[Column] = &[
-    required(col(Field::RowId, "Row id", 8.0, Kind::Count)),
-    required(editable(col(Field::Approve, "Approve", 10.0, Kind::Text))),
-    required(col(Field::Action, "Action", 17.0, Kind::Text)),
-    col(Field::Reason, "Reason", 62.0, Kind::Text),
-    col(Field::Checks, "Checks", 40.0, Kind::Text),
-    col(Field::Upn, "UPN", 32.0, Kind::Identifier),
-    col(Field::OnpremGuid, "On-prem GUID", 38.0, Kind::Identifier),
-    col(
+    board(required(col(Field::RowId, "Row id", 7.0, Kind::Count))),
+    board(required(editable(col(
+        Field::Approve,
+        "Approve",
+        9.0,
+        Kind::Text,
+    )))),
+    board(required(col(Field::Action, "Action", 16.0, Kind::Text))),
+    board(col(Field::Upn, "UPN", 30.0, Kind::Identifier)),
+    board(col(
         Field::NewImmutableId,
         "New ImmutableId",
         27.0,
         Kind::Identifier,
-    ),
+    )),
+    board(col(Field::Reason, "Reason", 42.0, Kind::Text)),
+    board(col(Field::Checks, "Checks", 32.0, Kind::Text)),
+    board(col(Field::Status, "Status", 9.0, Kind::Text)),
+    board(col(Field::Result, "Result", 32.0, Kind::Text)),
+    // A reviewer's decision on a Done row, made after reading its Status and Result.
+    board(added_later(editable(col(
+        Field::Revert,
+        "Revert",
+        8.0,
+        Kind::Text,
+    )))),
+    board(editable(col(Field::Comment, "Comment", 24.0, Kind::Text))),
+    col(Field::OnpremGuid, "On-prem GUID", 38.0, Kind::Identifier),
     col(
         Field::CloudObjectId,
         "Cloud object id",
@@ -127,6 +160,13 @@ pub const PLAN_COLUMNS: &[Column] = &[
         27.0,
         Kind::Identifier,
     ),
+    // Next to the value plan saw: what apply found and replaced, which revert restores.
+    added_later(col(
+        Field::PreviousImmutableId,
+        "Previous ImmutableId",
+        27.0,
+        Kind::Identifier,
+    )),
     col(
         Field::HolderObjectId,
         "Holder object id",
@@ -154,18 +194,8 @@ pub const PLAN_COLUMNS: &[Column] = &[
     ),
     col(Field::MatchedBy, "Matched by", 13.0, Kind::Text),
     col(Field::Source, "Source", 24.0, Kind::Text),
-    col(Field::Status, "Status", 10.0, Kind::Text),
-    col(Field::Result, "Result", 40.0, Kind::Text),
     col(Field::AppliedAt, "Applied at", 22.0, Kind::Text),
     col(Field::Attempts, "Attempts", 9.0, Kind::Count),
-    col(
-        Field::PreviousImmutableId,
-        "Previous ImmutableId",
-        27.0,
-        Kind::Identifier,
-    ),
-    editable(col(Field::Revert, "Revert", 9.0, Kind::Text)),
-    editable(col(Field::Comment, "Comment", 30.0, Kind::Text)),
     hidden(col(
         Field::Fingerprint,
         "Fingerprint",
@@ -173,6 +203,11 @@ pub const PLAN_COLUMNS: &[Column] = &[
         Kind::Identifier,
     )),
 ];
+
+/// How many columns, from the left, form the board block (the Plan sheet's print area).
+pub fn board_columns() -> usize {
+    PLAN_COLUMNS.iter().take_while(|c| c.board).count()
+}
 
 /// How Checks are joined in one cell; a check is one line.
 pub const CHECKS_SEPARATOR: &str = "\n";
@@ -456,6 +491,39 @@ mod tests {
             assert_eq!(by_header(c.header).map(|x| x.field), Some(c.field));
         }
         assert_eq!(PLAN_COLUMNS.len(), 26);
+    }
+
+    #[test]
+    fn the_board_block_comes_first_in_one_piece_and_holds_every_decision() {
+        let n = board_columns();
+        let board: Vec<Field> = PLAN_COLUMNS[..n].iter().map(|c| c.field).collect();
+        assert_eq!(
+            board,
+            vec![
+                Field::RowId,
+                Field::Approve,
+                Field::Action,
+                Field::Upn,
+                Field::NewImmutableId,
+                Field::Reason,
+                Field::Checks,
+                Field::Status,
+                Field::Result,
+                Field::Revert,
+                Field::Comment,
+            ]
+        );
+        assert!(
+            PLAN_COLUMNS[n..].iter().all(|c| !c.board),
+            "one contiguous block"
+        );
+        // What a reviewer types, and what a printed page must identify a row by, is printed.
+        for c in PLAN_COLUMNS {
+            if c.editable || c.required {
+                assert!(c.board, "{} is off paper", c.header);
+            }
+            assert!(!(c.board && c.hidden), "{} is hidden", c.header);
+        }
     }
 
     #[test]

@@ -9,11 +9,12 @@
 use super::schema::{
     self, column_letters, CellValue, Field, Kind, PLAN_COLUMNS, TEMPLATE_COLUMNS, UNMATCHED_COLUMNS,
 };
+use super::summary::{self, Tally};
 use super::{ReviewMeta, WriteOptions};
 use crate::cloud::CloudUser;
 use crate::error::InputError;
 use crate::fsutil::AtomicFile;
-use crate::review::{Action, Approval, ReviewRow};
+use crate::review::{Action, ReviewRow};
 use rust_xlsxwriter::{
     Color, ConditionalFormatFormula, DataValidation, Format, FormatAlign, FormatBorder, Note,
     ProtectionOptions, Workbook, Worksheet, XlsxError,
@@ -42,16 +43,18 @@ pub(super) fn sheet_name(base: &str, index: usize) -> String {
     }
 }
 
-struct Formats {
-    header: Format,
+pub(super) struct Formats {
+    pub(super) header: Format,
     /// Locked text: "@" so a reviewer who unprotects and retypes still gets text, not a number.
-    text: Format,
-    wrap: Format,
-    number: Format,
-    unlocked: Format,
-    heading: Format,
-    title: Format,
-    paragraph: Format,
+    pub(super) text: Format,
+    pub(super) wrap: Format,
+    pub(super) number: Format,
+    /// A count on the Summary: thousands separated, next to its label rather than far right.
+    pub(super) count: Format,
+    pub(super) unlocked: Format,
+    pub(super) heading: Format,
+    pub(super) title: Format,
+    pub(super) paragraph: Format,
 }
 
 impl Formats {
@@ -73,6 +76,10 @@ impl Formats {
             number: Format::new()
                 .set_num_format_index(1)
                 .set_align(FormatAlign::Top),
+            count: Format::new()
+                .set_num_format_index(3)
+                .set_align(FormatAlign::Left)
+                .set_align(FormatAlign::Top),
             unlocked: Format::new()
                 .set_num_format_index(TEXT_FORMAT)
                 .set_unlocked()
@@ -90,7 +97,7 @@ impl Formats {
             &self.unlocked
         } else if c.kind == Kind::Count {
             &self.number
-        } else if c.field == Field::Checks || c.field == Field::Reason {
+        } else if WRAPPED.contains(&c.field) {
             &self.wrap
         } else {
             &self.text
@@ -99,7 +106,7 @@ impl Formats {
 }
 
 /// Fill colour per Action: green = will change, amber = needs care, red = blocked, grey = nothing to do.
-fn action_colour(action: Action) -> u32 {
+pub(super) fn action_colour(action: Action) -> u32 {
     match action {
         Action::Set => 0xC6EFCE,
         Action::Replace => 0xFFD966,
@@ -115,7 +122,7 @@ fn action_colour(action: Action) -> u32 {
 }
 
 /// Excel refuses cells over 32,767 UTF-16 units; keep free text readable rather than fail the run.
-fn fit(s: &str) -> Cow<'_, str> {
+pub(super) fn fit(s: &str) -> Cow<'_, str> {
     if s.len() <= EXCEL_MAX_TEXT || s.encode_utf16().count() <= EXCEL_MAX_TEXT {
         return Cow::Borrowed(s);
     }
@@ -209,6 +216,68 @@ fn save_atomically(
     })
 }
 
+/// What every printed page says besides its content: the workbook's file name and the sheet
+/// (Excel and LibreOffice fill both in when printing, so a renamed copy prints its own name), when
+/// the plan was generated, the tool's version, and page N of M.
+pub(super) struct PageLabels {
+    header: String,
+    footer: String,
+}
+
+impl PageLabels {
+    fn new(generated_at: &str, tool_version: &str) -> Self {
+        // Header and footer are codes (&P, &F…) plus literal text, 255 characters at most; the
+        // values come from the Summary sheet on a rewrite, so they are cleaned and cut.
+        let literal = |s: &str| -> String {
+            s.chars()
+                .filter(|c| !c.is_control())
+                .take(64)
+                .collect::<String>()
+                .replace('&', "&&")
+        };
+        let mut header = "&L&F&C&A".to_string();
+        if !generated_at.is_empty() {
+            header.push_str(&format!("&RPlan generated {}", literal(generated_at)));
+        }
+        let mut footer = String::new();
+        if !tool_version.is_empty() {
+            footer.push_str(&format!("&Lhardmatch {}", literal(tool_version)));
+        }
+        footer.push_str("&CPage &P of &N");
+        PageLabels { header, footer }
+    }
+}
+
+#[derive(Clone, Copy, PartialEq)]
+pub(super) enum Orientation {
+    Portrait,
+    Landscape,
+}
+
+/// Every sheet prints at the page's width, as many pages tall as it needs: a change board gets
+/// whole rows on each page instead of a stack of pages with one or two columns each.
+pub(super) fn set_up_printing(
+    ws: &mut Worksheet,
+    orientation: Orientation,
+    labels: &PageLabels,
+    repeat_header_row: bool,
+) -> Result<(), XlsxError> {
+    match orientation {
+        Orientation::Portrait => ws.set_portrait(),
+        Orientation::Landscape => ws.set_landscape(),
+    };
+    ws.set_print_fit_to_pages(1, 0);
+    // Narrow side margins give the columns a tenth more room; top and bottom keep space for the
+    // header and footer.
+    ws.set_margins(0.4, 0.4, 0.65, 0.65, 0.3, 0.3);
+    ws.set_header(labels.header.as_str());
+    ws.set_footer(labels.footer.as_str());
+    if repeat_header_row {
+        ws.set_repeat_rows(0, 0)?;
+    }
+    Ok(())
+}
+
 pub(super) fn write_review<R: Borrow<ReviewRow>>(
     path: &Path,
     total_rows: usize,
@@ -220,7 +289,8 @@ pub(super) fn write_review<R: Borrow<ReviewRow>>(
     let per_sheet = opts.max_rows_per_sheet.clamp(1, EXCEL_MAX_DATA_ROWS) as usize;
     save_atomically(path, |wb| {
         let f = Formats::new();
-        write_instructions(wb.add_worksheet(), &f)?;
+        let labels = PageLabels::new(&meta.generated_at, &meta.tool_version);
+        write_instructions(wb.add_worksheet(), &f, &labels)?;
         // The Summary sheet comes second but is filled last: its counts are taken while the rows
         // stream past, so the rows never have to be held.
         wb.add_worksheet();
@@ -242,6 +312,7 @@ pub(super) fn write_review<R: Borrow<ReviewRow>>(
                 rows.by_ref().take(per_sheet),
                 &mut tally,
                 &f,
+                &labels,
             )?;
             spans.push((name, first, written));
             first += written;
@@ -264,33 +335,11 @@ pub(super) fn write_review<R: Borrow<ReviewRow>>(
         };
         for (i, chunk) in unmatched_chunks.iter().enumerate() {
             let ws = wb.add_worksheet_with_constant_memory()?;
-            write_unmatched_sheet(ws, &sheet_name(UNMATCHED_SHEET, i), chunk, &f)?;
+            write_unmatched_sheet(ws, &sheet_name(UNMATCHED_SHEET, i), chunk, &f, &labels)?;
         }
         let ws = wb.worksheet_from_index(summary_index)?;
-        write_summary(ws, &tally, &spans, unmatched, meta, &f)
+        summary::write_summary(ws, &tally, &spans, unmatched.len(), meta, &f, &labels)
     })
-}
-
-/// What the Summary sheet counts, gathered as rows are written.
-#[derive(Clone, Copy, Default)]
-struct Tally {
-    counts: [usize; Action::ALL.len()],
-    no_action: usize,
-    approved: usize,
-    total: usize,
-}
-
-impl Tally {
-    fn add(&mut self, row: &ReviewRow) {
-        match row.plan.action {
-            Some(a) => self.counts[Action::ALL.iter().position(|x| *x == a).unwrap_or(0)] += 1,
-            None => self.no_action += 1,
-        }
-        if row.approve == Approval::Yes {
-            self.approved += 1;
-        }
-        self.total += 1;
-    }
 }
 
 /// Write one Plan sheet: the header, then the rows. `expected` sizes the validation, filter and
@@ -302,6 +351,7 @@ fn write_plan_sheet<R: Borrow<ReviewRow>>(
     rows: impl Iterator<Item = R>,
     tally: &mut Tally,
     f: &Formats,
+    labels: &PageLabels,
 ) -> Result<usize, XlsxError> {
     ws.set_name(name)?;
     let last_col = (PLAN_COLUMNS.len() - 1) as u16;
@@ -318,14 +368,13 @@ fn write_plan_sheet<R: Borrow<ReviewRow>>(
             ws.set_column_hidden(col)?;
         }
     }
-    ws.set_freeze_panes(1, 0)?;
+    // The header, and the columns that say which row this is, stay in view while scrolling
+    // right to the detail columns.
+    ws.set_freeze_panes(1, Field::Upn.index() as u16 + 1)?;
     ws.autofilter(0, 0, last_row, last_col)?;
-    // Change boards print: landscape, and every page repeats the header and the Row id, Approve
-    // and Action columns so a loose page still says which row it is. (Fitting all columns on one
-    // page width makes the text unreadably small.)
-    ws.set_landscape();
-    ws.set_repeat_rows(0, 0)?;
-    ws.set_repeat_columns(0, Field::Action.index() as u16)?;
+    // Change boards print: the board block (the first columns) is the print area, landscape,
+    // one page wide, the header row on every page. The detail columns stay on screen.
+    set_up_printing(ws, Orientation::Landscape, labels, true)?;
 
     let approve = Field::Approve.index() as u16;
     let dv = DataValidation::new()
@@ -335,6 +384,17 @@ fn write_plan_sheet<R: Borrow<ReviewRow>>(
         .set_error_title("Approve")?
         .set_error_message("Choose Yes or No, or leave the cell empty.")?;
     ws.add_data_validation(1, approve, last_row, approve, &dv)?;
+    let revert = Field::Revert.index() as u16;
+    let dv = DataValidation::new()
+        .allow_list_strings(&["Yes", "No"])?
+        .set_input_title("Revert")?
+        .set_input_message(
+            "After apply: Yes = hardmatch revert may put back this Done row's Previous \
+             ImmutableId. Empty or No = leave it.",
+        )?
+        .set_error_title("Revert")?
+        .set_error_message("Choose Yes or No, or leave the cell empty.")?;
+    ws.add_data_validation(1, revert, last_row, revert, &dv)?;
 
     let action_col = column_letters(Field::Action.index() as u32);
     for action in Action::ALL {
@@ -357,12 +417,33 @@ fn write_plan_sheet<R: Borrow<ReviewRow>>(
     }
     let mut written = 0usize;
     let row_heights = expected <= ROW_HEIGHTS_UP_TO;
+    let mut last_row_is_tall = false;
     for row in rows {
         let row = row.borrow();
         tally.add(row);
         written += 1;
         let r = written as u32;
-        let mut lines = 1;
+        // Excel does not grow a row for wrapped text it did not lay out itself; without this a
+        // row with three Checks shows one and prints the others over the next rows. Set before
+        // the row's cells: set afterwards, a constant-memory sheet writes the last row twice,
+        // which Excel repairs. rust_xlsxwriter keeps every explicit row height (about 600 bytes
+        // each, even in constant-memory mode), so a sheet past ROW_HEIGHTS_UP_TO rows keeps the
+        // default height: at a million rows that is 600 MB, and nobody reads such a sheet row
+        // by row.
+        if row_heights {
+            let lines = WRAPPED
+                .iter()
+                .map(|field| match field.value(row) {
+                    CellValue::Text(s) => wrapped_lines(&s, field.column().width),
+                    _ => 1,
+                })
+                .max()
+                .unwrap_or(1);
+            if lines > 1 {
+                ws.set_row_height(r, DEFAULT_ROW_HEIGHT * lines as f64)?;
+            }
+            last_row_is_tall = lines > 1;
+        }
         for (i, c) in PLAN_COLUMNS.iter().enumerate() {
             let col = i as u16;
             // Text and number cells take their column's format (constant-memory sheets apply it
@@ -371,9 +452,6 @@ fn write_plan_sheet<R: Borrow<ReviewRow>>(
             match c.field.value(row) {
                 // write_string only: an ImmutableId like "=1+1" or "+7Byu…" must stay text.
                 CellValue::Text(s) => {
-                    if row_heights && (c.field == Field::Checks || c.field == Field::Reason) {
-                        lines = lines.max(wrapped_lines(&s, c.width));
-                    }
                     ws.write_string(r, col, fit(&s))?;
                 }
                 CellValue::Number(n) => {
@@ -386,29 +464,79 @@ fn write_plan_sheet<R: Borrow<ReviewRow>>(
                 CellValue::Empty => {}
             }
         }
-        // Excel does not grow a row for wrapped text it did not lay out itself; without this a
-        // row with three Checks shows one and prints the others over the next rows.
-        // rust_xlsxwriter keeps every explicit row height (about 600 bytes each, even in
-        // constant-memory mode), so a sheet past ROW_HEIGHTS_UP_TO rows keeps the default height:
-        // at a million rows that is 600 MB, and nobody reads such a sheet row by row.
-        if lines > 1 {
-            ws.set_row_height(r, DEFAULT_ROW_HEIGHT * lines as f64)?;
-        }
     }
+    if last_row_is_tall {
+        // rust_xlsxwriter 0.102 writes a constant-memory sheet's last row a second time, as an
+        // empty <row> with the same number, when that row has a height of its own; Excel repairs
+        // such a sheet. A blank cell below the table, formatted like its column, makes that row
+        // an ordinary one; the reader skips blank cells.
+        let comment = Field::Comment.index() as u16;
+        ws.write_blank(
+            written as u32 + 1,
+            comment,
+            column_formats[comment as usize],
+        )?;
+    }
+    // Known only now; the print area is a defined name, written when the workbook is saved.
+    ws.set_print_area(
+        0,
+        0,
+        written.max(1) as u32,
+        (schema::board_columns() - 1) as u16,
+    )?;
     Ok(written)
 }
 
 const DEFAULT_ROW_HEIGHT: f64 = 15.0;
+/// The Plan columns whose text wraps: long sentences and lists, in narrow board columns.
+const WRAPPED: [Field; 3] = [Field::Reason, Field::Checks, Field::Result];
 const ROW_HEIGHTS_UP_TO: usize = 100_000;
 
+/// Wrapped text gets the row height it needs: neither Excel nor LibreOffice grows a row for
+/// wrapped text they did not lay out themselves, and a chart placed below is anchored by these
+/// heights.
+pub(super) fn fit_row_height(
+    ws: &mut Worksheet,
+    r: u32,
+    text: &str,
+    width: f64,
+) -> Result<(), XlsxError> {
+    let lines = wrapped_lines(text, width);
+    if lines > 1 {
+        ws.set_row_height(r, DEFAULT_ROW_HEIGHT * lines as f64)?;
+    }
+    Ok(())
+}
+
 /// Lines a wrapped cell of `width` (Excel character units) needs for `text`: one per line break,
-/// more for long lines. An estimate: proportional fonts fit about 1.1 characters per unit.
+/// and as many as greedy wrapping takes. Lines break at spaces and after hyphens (a GUID breaks
+/// at its dashes); a piece too long for a line (a base64 ImmutableId) starts a line of its own.
+/// An estimate: Calibri (and Carlito, its stand-in in LibreOffice) fits 1.1 to 1.3 characters per
+/// unit depending on the letters; counting 1.1 leaves a little space rather than cutting text off.
 fn wrapped_lines(text: &str, width: f64) -> usize {
     let per_line = (width * 1.1).max(1.0) as usize;
-    text.split('\n')
-        .map(|part| part.chars().count().div_ceil(per_line).max(1))
-        .sum::<usize>()
-        .min(15)
+    let paragraph = |part: &str| {
+        let (mut lines, mut used) = (1, 0);
+        for word in part.split(' ') {
+            for (i, piece) in word.split_inclusive('-').enumerate() {
+                let space = usize::from(i == 0 && used > 0);
+                let n = piece.chars().count();
+                if used + space + n <= per_line {
+                    used += space + n;
+                    continue;
+                }
+                if used > 0 {
+                    lines += 1;
+                }
+                // A piece longer than a line is broken wherever the line ends.
+                let extra = n.saturating_sub(1) / per_line;
+                lines += extra;
+                used = n - extra * per_line;
+            }
+        }
+        lines
+    };
+    text.split('\n').map(paragraph).sum::<usize>().min(15)
 }
 
 fn write_unmatched_sheet(
@@ -416,8 +544,10 @@ fn write_unmatched_sheet(
     name: &str,
     users: &[&CloudUser],
     f: &Formats,
+    labels: &PageLabels,
 ) -> Result<(), XlsxError> {
     ws.set_name(name)?;
+    set_up_printing(ws, Orientation::Landscape, labels, true)?;
     for (i, (_, width)) in UNMATCHED_COLUMNS.iter().enumerate() {
         ws.set_column_width(i as u16, *width)?;
         ws.set_column_format(i as u16, &f.text)?;
@@ -472,9 +602,10 @@ fn write_lines(
     lines: &[Line],
     f: &Formats,
 ) -> Result<(), XlsxError> {
+    const TEXT_WIDTH: f64 = 100.0;
     ws.set_name(name)?;
     ws.set_column_width(0, 20)?;
-    ws.set_column_width(1, 110)?;
+    ws.set_column_width(1, TEXT_WIDTH)?;
     for (r, line) in lines.iter().enumerate() {
         let r = r as u32;
         match line {
@@ -486,10 +617,12 @@ fn write_lines(
             }
             Line::Text(t) => {
                 ws.write_string_with_format(r, 1, t.as_ref(), &f.paragraph)?;
+                fit_row_height(ws, r, t, TEXT_WIDTH)?;
             }
             Line::Pair(a, b) => {
                 ws.write_string_with_format(r, 0, *a, &f.text)?;
                 ws.write_string_with_format(r, 1, *b, &f.paragraph)?;
+                fit_row_height(ws, r, b, TEXT_WIDTH)?;
             }
             Line::Blank => {}
         }
@@ -497,7 +630,11 @@ fn write_lines(
     Ok(())
 }
 
-fn write_instructions(ws: &mut Worksheet, f: &Formats) -> Result<(), XlsxError> {
+fn write_instructions(
+    ws: &mut Worksheet,
+    f: &Formats,
+    labels: &PageLabels,
+) -> Result<(), XlsxError> {
     use Line::*;
     let t = |s: &'static str| Text(Cow::Borrowed(s));
     let mut lines = vec![
@@ -509,16 +646,18 @@ fn write_instructions(ws: &mut Worksheet, f: &Formats) -> Result<(), XlsxError> 
         Blank,
         Heading("How to review"),
         t("Work on the Plan sheet (continued on \"Plan (2)\", \"Plan (3)\"… when there are more rows than fit on one sheet). Filter freely. Excel does not sort locked cells on a protected sheet; to sort, use Review > Unprotect Sheet (there is no password). Sorting is safe: rows are identified by Row id, never by position."),
-        t("Set Approve to Yes on each row that may be executed. Leave it empty, or set No, otherwise. Only Approve and Comment can be edited; the other cells are locked. The protection has no password: it prevents slips, not deliberate changes."),
+        t("Set Approve to Yes on each row that may be executed. Leave it empty, or set No, otherwise. Only Approve, Revert and Comment can be edited; the other cells are locked. The protection has no password: it prevents slips, not deliberate changes."),
         t("The cloud columns \"Cloud UPN if different\", \"Mail cloud if different\" and \"Display name cloud if different\" are empty when the cloud user's value is the on-prem one (UPN and mail ignoring case), so what differs stands out; \"(none)\" means the cloud user has no value there."),
         t("Replace rows overwrite an ImmutableId the cloud user already has. Each one needs its own explicit Yes: filter on Action before filling Yes down a column."),
         t("ConflictDeleted rows: Yes means \"permanently delete (purge) the soft-deleted user in the recycle bin that holds this ImmutableId, then set it on this user\". A purge cannot be undone."),
         t("Rows whose Action is not Set, Replace or ConflictDeleted have nothing to execute; a Yes on them is ignored and reported."),
-        t("The Summary sheet counts the rows per Action and lists the input files with their SHA-256, so the board can check what the plan was built from."),
+        t("The Summary sheet counts and charts the rows per Action (and per Status once apply has run) and lists the input files with their SHA-256, so the board can check what the plan was built from."),
+        t("Printing: the Plan sheet prints its first columns, Row id to Comment (what the board decides on), one page wide with the header row on every page; the detail columns to the right of Comment are for the screen. Every page names the file, the sheet, the page and when the plan was generated."),
         Blank,
         Heading("What apply does"),
         t("hardmatch apply plan.xlsx executes only rows with Approve = Yes, against Microsoft Graph, within Graph's throttling limits."),
-        t("It writes each row's outcome back into Status, Result, Applied at and Attempts. A rerun touches only rows that are not Done, so an interrupted run can simply be started again."),
+        t("It writes each row's outcome back into Status, Result, Applied at and Attempts, and the ImmutableId it replaced into Previous ImmutableId. A rerun touches only rows that are not Done, so an interrupted run can simply be started again."),
+        t("To undo a Done row, set Revert to Yes on it: hardmatch revert puts its Previous ImmutableId back."),
         t("Each row carries a hidden Fingerprint of its planned values. If a locked cell (UPN, GUID, ImmutableId, object id, Action…) was edited, apply detects it and refuses that row: plan again instead of editing the plan."),
         Blank,
         Heading("What each Action means"),
@@ -527,108 +666,8 @@ fn write_instructions(ws: &mut Worksheet, f: &Formats) -> Result<(), XlsxError> 
         lines.push(Pair(a.as_str(), a.meaning()));
     }
     write_lines(ws, "Instructions", &lines, f)?;
+    set_up_printing(ws, Orientation::Portrait, labels, false)?;
     ws.set_active(true);
-    Ok(())
-}
-
-fn write_summary(
-    ws: &mut Worksheet,
-    tally: &Tally,
-    plan_sheets: &[(String, usize, usize)],
-    unmatched: &[&CloudUser],
-    meta: &ReviewMeta,
-    f: &Formats,
-) -> Result<(), XlsxError> {
-    ws.set_name(SUMMARY_SHEET)?;
-    ws.set_column_width(0, 28)?;
-    ws.set_column_width(1, 60)?;
-    ws.set_column_width(2, 68)?;
-    ws.set_column_width(3, 12)?;
-    let mut r: u32 = 0;
-    ws.write_string_with_format(r, 0, "hardmatch plan summary", &f.title)?;
-    r += 2;
-    for (k, v) in [
-        ("Generated at", meta.generated_at.as_str()),
-        ("Tool version", meta.tool_version.as_str()),
-    ] {
-        ws.write_string_with_format(r, 0, k, &f.heading)?;
-        ws.write_string_with_format(r, 1, v, &f.text)?;
-        r += 1;
-    }
-    r += 1;
-
-    // Plain numbers computed here, not formulas: readers that do not recalculate (calamine,
-    // scripts) would see formula results as 0.
-    let Tally {
-        counts,
-        no_action,
-        approved,
-        total,
-    } = *tally;
-    for (i, h) in ["Action", "Rows", "Meaning"].iter().enumerate() {
-        ws.write_string_with_format(r, i as u16, *h, &f.header)?;
-    }
-    r += 1;
-    for (i, a) in Action::ALL.iter().enumerate() {
-        ws.write_string(r, 0, a.as_str())?;
-        ws.write_number(r, 1, counts[i] as f64)?;
-        ws.write_string_with_format(r, 2, a.meaning(), &f.paragraph)?;
-        r += 1;
-    }
-    if no_action > 0 {
-        ws.write_string(r, 0, "(no action)")?;
-        ws.write_number(r, 1, no_action as f64)?;
-        r += 1;
-    }
-    ws.write_string_with_format(r, 0, "Total", &f.heading)?;
-    ws.write_number(r, 1, total as f64)?;
-    r += 1;
-    ws.write_string(r, 0, "Approve = Yes")?;
-    ws.write_number(r, 1, approved as f64)?;
-    r += 1;
-    ws.write_string(r, 0, "Unmatched cloud users")?;
-    ws.write_number(r, 1, unmatched.len() as f64)?;
-    r += 2;
-
-    ws.write_string_with_format(r, 0, "Plan sheets", &f.heading)?;
-    r += 1;
-    for (name, first, len) in plan_sheets {
-        ws.write_string(r, 0, name.as_str())?;
-        let span = if *len == 0 {
-            "no rows".to_string()
-        } else {
-            format!("rows {} to {}", first, first + len - 1)
-        };
-        ws.write_string(r, 1, span)?;
-        r += 1;
-    }
-    r += 1;
-
-    ws.write_string_with_format(r, 0, "Inputs", &f.heading)?;
-    r += 1;
-    for (i, h) in ["Role", "Path", "SHA-256", "Rows"].iter().enumerate() {
-        ws.write_string_with_format(r, i as u16, *h, &f.header)?;
-    }
-    r += 1;
-    for input in &meta.inputs {
-        ws.write_string_with_format(r, 0, fit(&input.role), &f.text)?;
-        ws.write_string_with_format(r, 1, fit(&input.path), &f.text)?;
-        ws.write_string_with_format(r, 2, fit(&input.sha256), &f.text)?;
-        ws.write_number(r, 3, input.rows as f64)?;
-        r += 1;
-    }
-    r += 1;
-
-    ws.write_string_with_format(r, 0, "Warnings", &f.heading)?;
-    r += 1;
-    if meta.warnings.is_empty() {
-        // Column A, so reading the Summary back does not take "none" for a warning.
-        ws.write_string(r, 0, "none")?;
-    }
-    for w in &meta.warnings {
-        ws.write_string_with_format(r, 1, fit(w), &f.paragraph)?;
-        r += 1;
-    }
     Ok(())
 }
 
@@ -636,8 +675,10 @@ fn write_summary(
 pub(super) fn write_template(path: &Path) -> Result<(), InputError> {
     save_atomically(path, |wb| {
         let f = Formats::new();
+        let labels = PageLabels::new("", env!("CARGO_PKG_VERSION"));
         let ws = wb.add_worksheet();
         ws.set_name("Users")?;
+        set_up_printing(ws, Orientation::Portrait, &labels, true)?;
         let last_col = (TEMPLATE_COLUMNS.len() - 1) as u16;
         for (i, (header, width)) in TEMPLATE_COLUMNS.iter().enumerate() {
             ws.set_column_width(i as u16, *width)?;
@@ -695,7 +736,9 @@ pub(super) fn write_template(path: &Path) -> Result<(), InputError> {
             Heading("Then"),
             t("Run hardmatch plan input.xlsx --cloud CLOUD_EXPORT -o plan.xlsx to check every row against the tenant, or hardmatch apply input.xlsx to apply the approved rows directly."),
         ];
-        write_lines(wb.add_worksheet(), "Instructions", &lines, &f)?;
+        let ws = wb.add_worksheet();
+        write_lines(ws, "Instructions", &lines, &f)?;
+        set_up_printing(ws, Orientation::Portrait, &labels, false)?;
         Ok(())
     })
 }
@@ -751,8 +794,31 @@ mod row_height_tests {
     fn one_line_per_break_and_more_for_long_lines() {
         assert_eq!(wrapped_lines("short", 40.0), 1);
         assert_eq!(wrapped_lines("a\nb\nc", 40.0), 3);
-        // 40 units hold 44 characters: 100 characters need 3 lines.
+        // 40 units hold 44 characters: 100 characters need 3 lines, 88 need 2.
         assert_eq!(wrapped_lines(&"x".repeat(100), 40.0), 3);
+        assert_eq!(wrapped_lines(&"x".repeat(88), 40.0), 2);
+        // Words are not split: a word that does not fit starts the next line.
+        let words = format!("{} {}", "a".repeat(30), "b".repeat(30));
+        assert_eq!(wrapped_lines(&words, 40.0), 2);
+        let three = format!("{} {} c", "a".repeat(47), "b".repeat(47));
+        assert_eq!(wrapped_lines(&three, 40.0), 4);
+        // A word longer than a line takes lines of its own.
+        let long = format!("see {} here", "x".repeat(100));
+        assert_eq!(wrapped_lines(&long, 40.0), 4);
+        // Hyphens are break points too: a GUID needs no line of its own.
+        let guid = format!(
+            "{} (id c7f49a57-8fbb-49fa-8fe4-5d5c0d0df89a)",
+            "a".repeat(20)
+        );
+        assert_eq!(wrapped_lines(&guid, 40.0), 2);
+        assert_eq!(
+            wrapped_lines(&format!("{} c7f49a57-8fbb", "a".repeat(30)), 40.0),
+            1
+        );
+        assert_eq!(
+            wrapped_lines(&format!("{} c7f49a57-8fbb", "a".repeat(38)), 40.0),
+            2
+        );
         assert_eq!(wrapped_lines("", 40.0), 1);
         // A pathological cell does not make a page-high row.
         assert_eq!(wrapped_lines(&"x\n".repeat(100), 40.0), 15);

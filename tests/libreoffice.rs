@@ -205,7 +205,7 @@ fn start() -> Result<Session, Unavailable> {
     );
     let cloud = hardmatch::cloud::read_cloud_export(&repo("samples/cloud-users.csv"))
         .expect("read the sample cloud export");
-    hardmatch::cloud::export::write_export(&d.join("cloud.xlsx"), &cloud)
+    hardmatch::cloud::export::write_export(&d.join("cloud.xlsx"), &cloud, &Default::default())
         .expect("write a cloud snapshot");
     let applied = with_results(read_review(&plan).expect("read the sample plan"));
     let unmatched: Vec<_> = applied.unmatched.iter().collect();

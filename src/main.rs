@@ -52,17 +52,31 @@ fn main() -> ExitCode {
 }
 
 fn init_tracing(verbose: u8) {
+    // -vv is for reading what hardmatch did: the HTTP stack's own debug lines (connection
+    // pool, TLS, h2 frames) would be most of it, so they stay at info.
+    // rustls-platform-verifier logs an untrusted certificate as an ERROR of its own; the
+    // client's error already says it, with the fix (--ca-file), so the duplicate only confuses.
     let default = match verbose {
-        0 => "warn",
-        1 => "info",
-        _ => "debug",
+        0 => "warn,rustls_platform_verifier=off",
+        1 => "info,rustls_platform_verifier=off",
+        _ => "debug,hyper=info,hyper_util=info,reqwest=info,h2=info,rustls=info,tower=info,axum=info,mio=info",
     };
     let filter = tracing_subscriber::EnvFilter::try_from_env("HARDMATCH_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
     tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
+        .with_ansi(colour(
+            std::io::IsTerminal::is_terminal(&std::io::stderr()),
+            std::env::var_os("NO_COLOR"),
+        ))
         .init();
+}
+
+/// Colour only on a terminal, and not when `NO_COLOR` is set to anything but "" (no-color.org):
+/// `-vv 2>run.log` must be readable as text.
+fn colour(stderr_is_terminal: bool, no_color: Option<std::ffi::OsString>) -> bool {
+    stderr_is_terminal && no_color.is_none_or(|v| v.is_empty())
 }
 
 /// The exit codes, the same for every command and documented once (README, "Exit codes").
@@ -156,5 +170,13 @@ mod tests {
             [Exit::Success, Exit::Incomplete, Exit::Usage, Exit::Refused].map(Exit::code),
             [0, 1, 2, 3]
         );
+    }
+
+    #[test]
+    fn colour_only_on_a_terminal_without_no_color() {
+        assert!(colour(true, None));
+        assert!(colour(true, Some("".into())));
+        assert!(!colour(true, Some("1".into())));
+        assert!(!colour(false, None));
     }
 }

@@ -5,9 +5,7 @@
 mod e2e_support;
 
 use e2e_support::*;
-use hardmatch::graph::{
-    AssertionAlg, Auth, ClientCertificate, Clock, GraphClient, GraphError, Secret,
-};
+use hardmatch::graph::{AssertionAlg, Auth, ClientCertificate, GraphClient, GraphError, Secret};
 use hardmatch::sim::{self, SimConfig};
 use std::sync::Arc;
 
@@ -98,10 +96,9 @@ async fn a_certificate_the_tenant_does_not_know_is_refused() {
 /// A device-code client whose prompt hands the message to a concurrent "user" task that
 /// approves (or declines) the pending code through the SimHandle.
 async fn device_code_run(approve: bool) -> (Result<(), GraphError>, u64) {
-    // 1 simulated second per device-code interval at 1000×: the sim asks for 1 (real) second
-    // between polls, which the client's compressed clock turns into 1 ms.
+    // The tenant asks for 1 second between polls. That is real time whatever the clock's scale
+    // (a server's durations are never compressed), so this flow costs a real second.
     let cfg = SimConfig {
-        time_scale: 1000.0,
         device_code_interval_secs: 1,
         ..sim_config()
     };
@@ -114,7 +111,6 @@ async fn device_code_run(approve: bool) -> (Result<(), GraphError>, u64) {
             client_id: sim.client_id().into(),
         },
     );
-    c.clock = Clock::scaled(0.001);
     c.device_code_prompt = Arc::new(move |m: &str| {
         if let Some(tx) = tx.lock().unwrap().take() {
             let _ = tx.send(m.to_string());

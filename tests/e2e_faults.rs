@@ -35,6 +35,8 @@ async fn faulty_tenant(seed: u64) -> (hardmatch::sim::SimHandle, GraphClient) {
             ..Faults::default()
         },
         fault_seed: seed,
+        // An injected 429 asks for 1 simulated second: 1 ms of real time.
+        time_scale: 1000.0,
         // Only the injected faults: the quotas are tested elsewhere.
         throttle: ThrottleQuotas {
             enabled: false,
@@ -45,7 +47,7 @@ async fn faulty_tenant(seed: u64) -> (hardmatch::sim::SimHandle, GraphClient) {
     };
     let sim = start(cfg, st).await;
     let mut c = config(&sim, secret_auth(&sim));
-    // Backoffs (1 s, 2 s, … for 503s and resets) and Retry-After take milliseconds.
+    // Backoffs (1 s, 2 s, … for 503s and resets) take milliseconds; Retry-After is real time.
     c.clock = Clock::scaled(0.001);
     c.pacing = PacingConfig {
         enabled: false,

@@ -68,6 +68,8 @@ async fn paging_small_pages_through_opaque_next_links() {
     assert_eq!(exactly_once(&users), (0..230).map(id_of).collect());
 }
 
+/// Every kind of first character Entra accepts. (Non-ASCII UPNs are refused by Entra and by
+/// the simulated tenant; e2e_write_path.rs shows the `$count` cross-check catching one.)
 fn awkward_users() -> Vec<User> {
     let upns = [
         "$dollar@contoso.com",
@@ -79,15 +81,12 @@ fn awkward_users() -> Vec<User> {
         "MiXeD@Contoso.com",
         "007bond@contoso.com",
         "9lives@contoso.com",
-        "zoë.çelik@contoso.com",
-        "jürgen@contoso.com",
         "_under@contoso.com",
         "~tilde@contoso.com",
         "!bang@contoso.com",
         "^caret@contoso.com",
         "-dash@contoso.com",
         "a_b#EXT#@contoso.onmicrosoft.com",
-        "user.ü@contoso.com",
         "USER999999@contoso.com",
     ];
     upns.iter()

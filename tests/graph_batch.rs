@@ -1,6 +1,7 @@
 //! `$batch`: at most 20 requests, unique ids, Content-Type on bodies, per-item results in input
-//! order, inner 429s retried alone after the longest Retry-After, dependsOn kept together and a
-//! 424 retried only with its failed parent, whole-batch 429 retried whole.
+//! order, inner 429s retried alone after the longest Retry-After, a `dependsOn` chain sent alone
+//! (Graph refuses a batch that is neither fully parallel nor fully sequential) and a 424 retried
+//! only with its failed parent, whole-batch 429 retried whole.
 
 mod graph_stub;
 
@@ -133,52 +134,181 @@ async fn batches_hold_at_most_twenty_and_a_whole_batch_429_is_retried_whole() {
     );
 }
 
+/// What Graph checks first: a batch is either fully parallel (no `dependsOn`) or fully
+/// sequential (one chain: one first request, every other one depending on exactly one request,
+/// no request depended on twice). Anything else is the 400 of graph-behaviour.md §5.
+fn mixed(items: &[Value]) -> bool {
+    let deps: Vec<Vec<&str>> = items
+        .iter()
+        .map(|it| {
+            it["dependsOn"]
+                .as_array()
+                .map(|a| a.iter().filter_map(Value::as_str).collect())
+                .unwrap_or_default()
+        })
+        .collect();
+    if deps.iter().all(Vec::is_empty) {
+        return false;
+    }
+    let roots = deps.iter().filter(|d| d.is_empty()).count();
+    let mut parents: Vec<&str> = deps.iter().flatten().copied().collect();
+    let n = parents.len();
+    parents.sort();
+    parents.dedup();
+    roots != 1 || deps.iter().any(|d| d.len() > 1) || parents.len() != n
+}
+
+fn refuse_mixed() -> Reply {
+    Reply::error(
+        400,
+        "BadRequest",
+        "Batch should be either fully sequential or fully parallel",
+    )
+}
+
+fn item(id: &str, deps: &[&str]) -> BatchItem {
+    BatchItem {
+        id: id.into(),
+        method: "GET".into(),
+        url: format!("/users/{id}"),
+        depends_on: deps.iter().map(|d| d.to_string()).collect(),
+        ..BatchItem::default()
+    }
+}
+
+fn ids_of(items: &[Value]) -> Vec<String> {
+    items
+        .iter()
+        .map(|i| i["id"].as_str().unwrap().to_string())
+        .collect()
+}
+
 #[tokio::test]
-async fn a_failed_dependency_is_retried_only_with_its_parent() {
-    // Batch 1: "p" → 429, "c" (dependsOn p) → 424, "x" → 204, "y" (dependsOn x) → 424 (x did not fail: final).
+async fn a_dependent_chain_goes_alone_and_independent_requests_go_together() {
+    // Issue 9 point 1: chunk() used to pack chains together with unrelated items.
+    let stub = serve(|r| {
+        if r.is_token() {
+            return None;
+        }
+        let items = batch_items(r);
+        if mixed(&items) {
+            return Some(refuse_mixed());
+        }
+        let responses: Vec<Value> = items
+            .iter()
+            .map(|it| json!({"id": it["id"], "status": 200, "body": {"ok": it["id"]}}))
+            .collect();
+        Some(Reply::json(200, json!({"responses": responses})))
+    })
+    .await;
+    let (mut cfg, _) = stub.config(secret_auth());
+    cfg.concurrency = 1;
+    let client = hardmatch::graph::GraphClient::connect(cfg).unwrap();
+    let out = client
+        .batch(vec![
+            item("a", &[]),
+            item("c", &["p"]),
+            item("p", &[]),
+            item("b", &[]),
+            item("x", &[]),
+            item("y", &["x"]),
+            item("z", &["y"]),
+            item("d", &[]),
+        ])
+        .await;
+    for (i, r) in out.iter().enumerate() {
+        assert!(r.is_ok(), "item {i}: {r:?}");
+    }
+    let mut envelopes: Vec<Vec<String>> = stub
+        .graph_requests()
+        .iter()
+        .map(|r| ids_of(&batch_items(r)))
+        .collect();
+    envelopes.sort();
+    assert_eq!(
+        envelopes,
+        [vec!["a", "b", "d"], vec!["p", "c"], vec!["x", "y", "z"]],
+        "independent requests together; each chain alone, in dependency order"
+    );
+}
+
+#[tokio::test]
+async fn a_failed_dependency_is_retried_only_with_its_parent_and_stays_a_chain() {
+    // Chain p → c → d: c is throttled, so d fails its dependency; they go again as the chain
+    // c → d. Chain x → y: x is not found, so y's 424 is final.
     let calls = Arc::new(AtomicUsize::new(0));
     let stub = serve(move |r| {
         if r.is_token() {
             return None;
         }
-        let n = calls.fetch_add(1, Ordering::SeqCst);
-        let responses: Vec<Value> = batch_items(r)
+        let items = batch_items(r);
+        if mixed(&items) {
+            return Some(refuse_mixed());
+        }
+        calls.fetch_add(1, Ordering::SeqCst);
+        let first_try = |id: &str| items.iter().any(|i| i["id"] == "p") && id == "c";
+        let mut failed = false;
+        let responses: Vec<Value> = items
             .iter()
             .map(|it| {
                 let id = it["id"].as_str().unwrap();
-                let status = match (n, id) {
-                    (0, "p") => 429,
-                    (0, "c") | (0, "y") => 424,
-                    _ => 200,
+                let status = if failed {
+                    424
+                } else if first_try(id) {
+                    429
+                } else if id == "x" {
+                    404
+                } else {
+                    200
                 };
-                json!({"id": id, "status": status, "body": {"ok": id}})
+                failed |= status != 200;
+                json!({"id": id, "status": status, "headers": {"Retry-After": "1"}, "body": {"ok": id}})
             })
             .collect();
         Some(Reply::json(200, json!({"responses": responses})))
     })
     .await;
     let (client, _) = stub.client();
-    let item = |id: &str, deps: &[&str]| BatchItem {
-        id: id.into(),
-        method: "GET".into(),
-        url: format!("/users/{id}"),
-        depends_on: deps.iter().map(|d| d.to_string()).collect(),
-        ..BatchItem::default()
-    };
     let out = client
         .batch(vec![
             item("p", &[]),
             item("c", &["p"]),
+            item("d", &["c"]),
             item("x", &[]),
             item("y", &["x"]),
         ])
         .await;
-    assert!(out[0].is_ok() && out[1].is_ok() && out[2].is_ok());
-    assert_eq!(out[3].as_ref().unwrap_err().status(), Some(424));
-    let second = batch_items(&stub.graph_requests()[1]);
-    let ids: Vec<&str> = second.iter().map(|i| i["id"].as_str().unwrap()).collect();
-    assert_eq!(ids, ["p", "c"]);
-    assert_eq!(second[1]["dependsOn"], json!(["p"]));
+    assert!(
+        out[0].is_ok() && out[1].is_ok() && out[2].is_ok(),
+        "{out:?}"
+    );
+    assert_eq!(out[3].as_ref().unwrap_err().status(), Some(404));
+    assert_eq!(out[4].as_ref().unwrap_err().status(), Some(424));
+    let requests = stub.graph_requests();
+    assert_eq!(requests.len(), 3, "two chains, then the retried tail");
+    let retried = requests
+        .iter()
+        .map(batch_items)
+        .find(|items| items[0]["id"] == "c")
+        .expect("the tail c → d was sent again");
+    assert_eq!(ids_of(&retried), ["c", "d"]);
+    assert!(retried[0].get("dependsOn").is_none(), "c's parent is done");
+    assert_eq!(retried[1]["dependsOn"], json!(["c"]));
+}
+
+#[tokio::test]
+async fn requests_that_do_not_form_one_chain_are_refused_before_sending() {
+    // c and d both depend on p: neither fully sequential nor fully parallel.
+    let stub = serve(|_| None).await;
+    let (client, _) = stub.client();
+    let out = client
+        .batch(vec![item("p", &[]), item("c", &["p"]), item("d", &["p"])])
+        .await;
+    for r in &out {
+        let e = r.as_ref().unwrap_err().to_string();
+        assert!(e.contains("chain"), "{e}");
+    }
+    assert!(stub.graph_requests().is_empty());
 }
 
 #[tokio::test]
@@ -203,4 +333,65 @@ async fn duplicate_ids_and_unknown_dependencies_are_refused_before_sending() {
         .to_string()
         .contains("unknown id 9"));
     assert!(stub.graph_requests().is_empty());
+}
+
+#[tokio::test]
+async fn a_purge_then_set_chain_survives_a_lost_answer() {
+    // Apply's ConflictDeleted row: purge the holder, then set the ImmutableId. The first
+    // envelope was carried out but answered 504 (in doubt); the retry finds the holder gone
+    // (404) and Graph fails the dependent set (424). The purge is done, so the set goes again.
+    let calls = Arc::new(AtomicUsize::new(0));
+    let stub = serve(move |r| {
+        if r.is_token() {
+            return None;
+        }
+        let items = batch_items(r);
+        if mixed(&items) {
+            return Some(refuse_mixed());
+        }
+        let n = calls.fetch_add(1, Ordering::SeqCst);
+        if n == 0 {
+            return Some(Reply::error(504, "GatewayTimeout", "The gateway timed out"));
+        }
+        let responses: Vec<Value> = items
+            .iter()
+            .map(|it| match (n, it["id"].as_str().unwrap()) {
+                (1, "purge") => json!({"id": "purge", "status": 404, "body": {"error": {"code": "Request_ResourceNotFound", "message": "gone"}}}),
+                (1, id) => json!({"id": id, "status": 424}),
+                (_, id) => json!({"id": id, "status": 204}),
+            })
+            .collect();
+        Some(Reply::json(200, json!({"responses": responses})))
+    })
+    .await;
+    let (client, _) = stub.client();
+    let out = client
+        .batch(vec![
+            BatchItem {
+                id: "purge".into(),
+                method: "DELETE".into(),
+                url: "/directory/deletedItems/holder".into(),
+                ..BatchItem::default()
+            },
+            BatchItem {
+                id: "set".into(),
+                method: "PATCH".into(),
+                url: "/users/target".into(),
+                body: Some(json!({"onPremisesImmutableId": "QUFBQQ=="})),
+                depends_on: vec!["purge".into()],
+                ..BatchItem::default()
+            },
+        ])
+        .await;
+    assert!(out[0].is_ok(), "the purge is done: {:?}", out[0]);
+    assert!(out[1].is_ok(), "the set went again: {:?}", out[1]);
+    let sent: Vec<Vec<String>> = stub
+        .graph_requests()
+        .iter()
+        .map(|r| ids_of(&batch_items(r)))
+        .collect();
+    assert_eq!(
+        sent,
+        [vec!["purge", "set"], vec!["purge", "set"], vec!["set"]]
+    );
 }

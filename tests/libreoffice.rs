@@ -205,7 +205,15 @@ fn start() -> Result<Session, Unavailable> {
     );
     let cloud = hardmatch::cloud::read_cloud_export(&repo("samples/cloud-users.csv"))
         .expect("read the sample cloud export");
-    hardmatch::cloud::export::write_export(&d.join("cloud.xlsx"), &cloud, &Default::default())
+    let snapshot = hardmatch::cloud::export::SnapshotInfo {
+        tenant: "contoso.onmicrosoft.com".into(),
+        graph: "https://graph.microsoft.com/v1.0".into(),
+        read_at: "2026-01-01T00:00:00Z".into(),
+        roles_read: true,
+        tool_version: "test".into(),
+        ..Default::default()
+    };
+    hardmatch::cloud::export::write_export(&d.join("cloud.xlsx"), &cloud, &snapshot)
         .expect("write a cloud snapshot");
     let applied = with_results(read_review(&plan).expect("read the sample plan"));
     let unmatched: Vec<_> = applied.unmatched.iter().collect();
@@ -359,7 +367,7 @@ fn libreoffice_opens_every_workbook_the_tool_writes_without_repair_or_warning() 
         ["Instructions", "Summary", "Plan", "Unmatched cloud users"]
     );
     assert_eq!(sheets("template"), ["Users", "Instructions"]);
-    assert_eq!(sheets("cloud"), ["Users", "Deleted users"]);
+    assert_eq!(sheets("cloud"), ["Users", "Deleted users", "Tenant"]);
 }
 
 #[test]

@@ -640,6 +640,8 @@ async fn a_throttled_batch_item_carries_its_own_retry_after() {
     env.sim.set_faults(Faults {
         p429: 1.0,
         retry_after_secs: 3.0,
+        // The items, not the envelope (which draws faults too by default).
+        on_batch_envelope: false,
         ..Faults::default()
     });
     let (s, v) = batch(

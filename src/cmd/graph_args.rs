@@ -64,7 +64,8 @@ pub struct GraphArgs {
     #[arg(long, value_name = "FILE", help_heading = "Microsoft Graph")]
     pub ca_file: Option<PathBuf>,
 
-    /// Attempts per request before giving up (429/503/504/network errors are retried).
+    /// Attempts per request before giving up on 503/504 and network errors (429s are waited
+    /// out within --throttle-budget instead).
     #[arg(
         long,
         value_name = "N",
@@ -128,12 +129,24 @@ pub struct GraphArgs {
     )]
     pub read_window: f64,
 
-    /// Turn client-side pacing off (only react to 429s).
+    /// For measurements only, not for real runs: do not pace requests to the quotas above until
+    /// Graph throttles one. Graph charges throttled requests too, so this is slower and
+    /// risks failed writes; after a 429 the throttled quota is paced anyway.
     #[arg(long, help_heading = "Microsoft Graph")]
     pub no_pacing: bool,
 
+    /// How long one request keeps waiting out Graph's throttling (429s) before it fails.
+    #[arg(
+        long,
+        value_name = "SECS",
+        default_value_t = 900.0,
+        help_heading = "Microsoft Graph"
+    )]
+    pub throttle_budget: f64,
+
     /// Rehearsals only: simulated time runs F times faster, as with `sim serve --time-scale F`, so
-    /// pacing windows, backoffs and token refresh margins shrink by F.
+    /// pacing windows, backoffs and token refresh margins shrink by F. What the server says
+    /// (Retry-After, token lifetimes) is real time already and is not shrunk again.
     #[arg(long, value_name = "F", default_value_t = 1.0, hide = true)]
     pub time_scale: f64,
 }
@@ -182,6 +195,7 @@ impl GraphArgs {
         }
         config.retry = RetryPolicy {
             max_attempts: self.max_attempts,
+            throttle_budget: secs(self.throttle_budget, "--throttle-budget")?,
             ..RetryPolicy::default()
         };
         config.concurrency = self.concurrency.max(1);

@@ -230,6 +230,9 @@ fn pem_block<'a>(text: &'a str, label: &str) -> Option<&'a str> {
     Some(&text[start..stop])
 }
 
+/// Builds the form of one token request (called once per attempt).
+type FormFn<'a> = dyn Fn() -> Result<Vec<(&'static str, String)>, GraphError> + Send + Sync + 'a;
+
 /// What [`TokenProvider`] needs to know beyond [`Auth`].
 #[derive(Clone)]
 pub(crate) struct AuthContext {
@@ -315,29 +318,34 @@ impl TokenProvider {
                     ("grant_type", "client_credentials".to_string()),
                     ("client_secret", secret.expose().to_string()),
                 ];
-                self.post_token(&token_url, form).await
+                self.post_token(&token_url, &|| Ok(form.clone())).await
             }
             Auth::Certificate {
                 client_id,
                 certificate,
                 alg,
             } => {
-                let now = std::time::SystemTime::now()
-                    .duration_since(std::time::UNIX_EPOCH)
-                    .map(|d| d.as_secs())
-                    .unwrap_or(0);
-                let assertion = certificate.assertion(client_id, &token_url, *alg, now)?;
-                let form = vec![
-                    ("client_id", client_id.clone()),
-                    ("scope", scope),
-                    ("grant_type", "client_credentials".to_string()),
-                    (
-                        "client_assertion_type",
-                        "urn:ietf:params:oauth:client-assertion-type:jwt-bearer".to_string(),
-                    ),
-                    ("client_assertion", assertion.expose().to_string()),
-                ];
-                self.post_token(&token_url, form).await
+                // A new assertion (new jti, new nbf/exp) for every attempt: the identity
+                // platform refuses a replayed jti, and an attempt whose answer was lost may
+                // well have been handled.
+                let form = || {
+                    let now = std::time::SystemTime::now()
+                        .duration_since(std::time::UNIX_EPOCH)
+                        .map(|d| d.as_secs())
+                        .unwrap_or(0);
+                    let assertion = certificate.assertion(client_id, &token_url, *alg, now)?;
+                    Ok(vec![
+                        ("client_id", client_id.clone()),
+                        ("scope", scope.clone()),
+                        ("grant_type", "client_credentials".to_string()),
+                        (
+                            "client_assertion_type",
+                            "urn:ietf:params:oauth:client-assertion-type:jwt-bearer".to_string(),
+                        ),
+                        ("client_assertion", assertion.expose().to_string()),
+                    ])
+                };
+                self.post_token(&token_url, &form).await
             }
             Auth::DeviceCode { client_id } => {
                 let scope = format!("{scope} offline_access");
@@ -348,7 +356,7 @@ impl TokenProvider {
                         ("grant_type", "refresh_token".to_string()),
                         ("refresh_token", rt.expose().to_string()),
                     ];
-                    match self.post_token(&token_url, form).await {
+                    match self.post_token(&token_url, &|| Ok(form.clone())).await {
                         Ok(t) => return Ok(t),
                         Err(e) => {
                             tracing::info!(error = %e, "refresh token refused; signing in again")
@@ -371,7 +379,7 @@ impl TokenProvider {
             ("client_id", client_id.to_string()),
             ("scope", scope.to_string()),
         ];
-        let (status, body) = self.post_form(&url, &form).await?;
+        let (status, body) = self.post_form(&url, &|| Ok(form.clone())).await?;
         if !(200..300).contains(&status) {
             return Err(TokenFailure::from_response(status, &body).into());
         }
@@ -382,8 +390,8 @@ impl TokenProvider {
             })?;
         (self.ctx.prompt)(&dc.message);
         let clock = &self.ctx.clock;
-        let deadline = clock.now() + Duration::from_secs(dc.expires_in);
-        let mut interval = Duration::from_secs(dc.interval.max(1));
+        let deadline = clock.now() + clock.from_server(Duration::from_secs(dc.expires_in));
+        let mut interval = clock.from_server(Duration::from_secs(dc.interval.max(1)));
         let form = vec![
             ("client_id", client_id.to_string()),
             (
@@ -394,7 +402,7 @@ impl TokenProvider {
         ];
         loop {
             clock.sleep(interval).await;
-            let (status, body) = self.post_form(token_url, &form).await?;
+            let (status, body) = self.post_form(token_url, &|| Ok(form.clone())).await?;
             if (200..300).contains(&status) {
                 return self.cached_from(&body);
             }
@@ -402,7 +410,7 @@ impl TokenProvider {
             match failure.error.as_str() {
                 "authorization_pending" => {}
                 // RFC 8628 §3.5: slow down by 5 s (not in Entra's table, handled anyway).
-                "slow_down" => interval += Duration::from_secs(5),
+                "slow_down" => interval += clock.from_server(Duration::from_secs(5)),
                 _ => return Err(failure.into()),
             }
             if clock.now() >= deadline {
@@ -418,8 +426,8 @@ impl TokenProvider {
         }
     }
 
-    async fn post_token(&self, url: &str, form: Vec<(&str, String)>) -> Result<Cached, GraphError> {
-        let (status, body) = self.post_form(url, &form).await?;
+    async fn post_token(&self, url: &str, form: &FormFn<'_>) -> Result<Cached, GraphError> {
+        let (status, body) = self.post_form(url, form).await?;
         if (200..300).contains(&status) {
             self.cached_from(&body)
         } else {
@@ -432,7 +440,11 @@ impl TokenProvider {
             message: format!("token answer is not a token response: {e}"),
             request_id: String::new(),
         })?;
-        let lifetime = Duration::from_secs(t.expires_in);
+        // expires_in is real seconds, whatever the clock's scale.
+        let lifetime = self
+            .ctx
+            .clock
+            .from_server(Duration::from_secs(t.expires_in));
         // Short-lived tokens (tests, the simulator) still get used: refresh at half-life at most.
         let margin = self.ctx.refresh_margin.min(lifetime / 2);
         tracing::debug!(expires_in = t.expires_in, "signed in");
@@ -443,12 +455,9 @@ impl TokenProvider {
         })
     }
 
-    /// POSTs a form to the identity platform, retrying transport errors, 429 and 5xx.
-    async fn post_form(
-        &self,
-        url: &str,
-        form: &[(&str, String)],
-    ) -> Result<(u16, Vec<u8>), GraphError> {
+    /// POSTs a form to the identity platform, retrying transport errors, 429 and 5xx. The form
+    /// is built anew for every attempt.
+    async fn post_form(&self, url: &str, form: &FormFn<'_>) -> Result<(u16, Vec<u8>), GraphError> {
         let mut attempt = 0u32;
         loop {
             attempt += 1;
@@ -458,18 +467,20 @@ impl TokenProvider {
                 .http
                 .post(url)
                 .header("client-request-id", &crid)
-                .form(form)
+                .form(&form()?)
                 .send()
                 .await;
-            let retry_in = match res {
+            let (retry_in, why) = match res {
                 Ok(resp) => {
                     let status = resp.status().as_u16();
-                    let retry_after = super::http::retry_after(resp.headers());
+                    let retry_after = super::http::retry_after(resp.headers())
+                        .map(|d| self.ctx.clock.from_server(d));
                     let body = resp.bytes().await.map(|b| b.to_vec()).unwrap_or_default();
                     if !(status == 429 || status >= 500) || attempt >= self.ctx.max_attempts {
                         return Ok((status, body));
                     }
-                    retry_after.unwrap_or_else(|| super::http::backoff(attempt))
+                    let wait = retry_after.unwrap_or_else(|| super::http::backoff(attempt));
+                    (wait, format!("HTTP {status}"))
                 }
                 Err(e) => {
                     let message = super::http::describe(e);
@@ -482,13 +493,19 @@ impl TokenProvider {
                             client_request_id: crid,
                         });
                     }
-                    super::http::backoff(attempt)
+                    (
+                        super::http::backoff(attempt),
+                        format!("network error ({message})"),
+                    )
                 }
             };
-            tracing::debug!(
-                attempt,
-                wait_ms = retry_in.as_millis() as u64,
-                "token endpoint retry"
+            tracing::info!(
+                client_request_id = %crid,
+                "sign-in at {}: {why}; retrying in {} (attempt {} of {})",
+                super::http::host_of(url),
+                super::http::secs(retry_in),
+                attempt + 1,
+                self.ctx.max_attempts
             );
             self.ctx.clock.sleep(retry_in).await;
         }

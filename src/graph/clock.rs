@@ -2,7 +2,9 @@
 //! and every expiry (tokens) is measured in *Graph seconds* on a [`Clock`]:
 //! - [`Clock::real`]: wall time;
 //! - [`Clock::scaled`]: a wait of `d` sleeps `d × scale` of real time (the simulated tenant's
-//!   `--time-scale` compresses its windows the same way, so both sides agree);
+//!   `--time-scale` compresses its windows the same way, so both sides agree). What a *server*
+//!   says (`Retry-After`, `expires_in`, a device code's `interval`) is real time already and
+//!   goes through [`Clock::from_server`], so it is never compressed a second time;
 //! - [`Clock::manual`]: virtual time for tests. A sleep returns at once and moves the clock to the
 //!   sleeper's wake-up time, so tests assert *how long* the client waited without waiting.
 
@@ -74,6 +76,15 @@ impl Clock {
             slept: Mutex::new(Duration::ZERO),
             on_sleep: Some(Arc::new(on_sleep)),
         }))
+    }
+
+    /// A duration a server stated in real seconds (`Retry-After`, `expires_in`, `interval`),
+    /// in this clock's seconds: sleeping the result takes that long in real time at any scale.
+    pub fn from_server(&self, real: Duration) -> Duration {
+        match &*self.0 {
+            Inner::Scaled { scale, .. } => real.div_f64(*scale),
+            Inner::Manual { .. } => real,
+        }
     }
 
     /// Time since the clock started, in Graph seconds.
@@ -153,5 +164,19 @@ mod tests {
         clock.sleep(Duration::from_secs(2)).await; // 2 ms of real time
         assert!(t.elapsed() < Duration::from_millis(500));
         assert!(clock.now() >= Duration::from_secs(2));
+    }
+
+    #[test]
+    fn server_durations_stay_real_time_on_a_scaled_clock() {
+        let clock = Clock::scaled(0.001);
+        // 0.2 real seconds are 200 clock seconds, which sleep 0.2 real seconds.
+        assert_eq!(
+            clock.from_server(Duration::from_millis(200)),
+            Duration::from_secs(200)
+        );
+        assert_eq!(
+            Clock::manual().from_server(Duration::from_secs(3)),
+            Duration::from_secs(3)
+        );
     }
 }

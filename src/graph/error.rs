@@ -57,6 +57,9 @@ pub struct ApiError {
     pub date: Option<String>,
     /// `Retry-After` of a 429/503, when given.
     pub retry_after: Option<Duration>,
+    /// The `x-ms-ags-diagnostic` header (the Graph data centre and role instance that answered),
+    /// which Microsoft support asks for with the request-id and the date.
+    pub ags_diagnostic: Option<String>,
 }
 
 /// A refusal by the identity platform's token or devicecode endpoint.
@@ -95,6 +98,9 @@ impl fmt::Display for ApiError {
         }
         if let Some(d) = &self.date {
             write!(f, "; date {d}")?;
+        }
+        if let Some(a) = &self.ags_diagnostic {
+            write!(f, "; x-ms-ags-diagnostic {a}")?;
         }
         write!(f, ")")
     }
@@ -152,6 +158,7 @@ impl ApiError {
                     client_request_id: inner.client_request_id,
                     date: inner.date,
                     retry_after,
+                    ags_diagnostic: None,
                 }
             }
             Err(_) => {

@@ -4,15 +4,20 @@
 //! - One `client-request-id` (a fresh v4 GUID) per *logical* request, reused by its retries, so
 //!   all attempts of one operation can be found together in Graph's activity log; each attempt
 //!   still gets its own server `request-id`.
-//! - 429 waits `Retry-After` (fractional seconds allowed, e.g. `2.128`); 503/504, connection
-//!   errors and timeouts back off exponentially with jitter (or honour `Retry-After` if sent).
+//! - 429 waits `Retry-After` (fractional seconds allowed, e.g. `2.128`; real time whatever the
+//!   clock's scale) and holds what the 429 names ([`Limit`]); throttling is bounded by time
+//!   ([`RetryPolicy::throttle_budget`]), not by attempts, because Graph keeps a client waiting
+//!   as long as its quota needs. 503/504, connection errors and timeouts back off exponentially
+//!   with jitter (or honour `Retry-After` if sent), bounded by [`RetryPolicy::max_attempts`].
 //! - 401 signs in again once, then retries; 400/403/404/409 and other statuses are never retried.
-//! - Attempts are bounded by [`RetryPolicy::max_attempts`].
+//! - A request whose answer was lost (network error, 5xx) may have been carried out: the caller
+//!   learns it ([`Sent::in_doubt`]) and settles it (a DELETE's 404 is settled here).
 
 use super::auth::TokenProvider;
 use super::clock::Clock;
 use super::error::{ApiError, GraphError};
 use super::pacing::{Cost, Pacer};
+use super::stats::{Limit, Recorder};
 use reqwest::header::HeaderMap;
 use reqwest::Method;
 use serde_json::Value;
@@ -22,18 +27,60 @@ use std::time::Duration;
 /// Retry bounds.
 #[derive(Clone, Debug, PartialEq)]
 pub struct RetryPolicy {
-    /// Attempts per logical request, including the first (default 6).
+    /// Attempts per logical request that may fail with a 5xx or a network error, including
+    /// the first (default 6). 429s do not count: see `throttle_budget`.
     pub max_attempts: u32,
-    /// Longest single wait accepted from `Retry-After` or backoff (default 120 s).
+    /// Longest single wait accepted from `Retry-After` or backoff (default 300 s; Graph's write
+    /// window is 150 s).
     pub max_wait: Duration,
+    /// How long a request keeps honouring 429s, from its first 429 (default 15 min): a retry
+    /// that could not start within it is not made, and the 429 is returned.
+    pub throttle_budget: Duration,
 }
 
 impl Default for RetryPolicy {
     fn default() -> Self {
         RetryPolicy {
             max_attempts: 6,
-            max_wait: Duration::from_secs(120),
+            max_wait: Duration::from_secs(300),
+            throttle_budget: Duration::from_secs(15 * 60),
         }
+    }
+}
+
+/// A 429's Retry-After (or, without one, a backoff), in clock time, and what it holds.
+pub(crate) struct Throttle {
+    pub limit: Limit,
+    pub wait: Duration,
+}
+
+impl Throttle {
+    /// From a 429's headers: `x-ms-throttle-information` names the limit; `Retry-After` is
+    /// real seconds (converted to `clock` time); `n` counts this request's 429s for the backoff.
+    pub fn of(
+        header: impl Fn(&str) -> Option<String>,
+        is_write: bool,
+        clock: &Clock,
+        n: u32,
+    ) -> Throttle {
+        let wait = header("retry-after")
+            .and_then(|v| parse_retry_after(&v))
+            .map(|d| clock.from_server(d))
+            .unwrap_or_else(|| backoff(n));
+        Throttle {
+            limit: Limit::of_429(header("x-ms-throttle-information").as_deref(), is_write),
+            wait,
+        }
+    }
+}
+
+/// Seconds for a log line: "0.02 s", "2.13 s", "95 s".
+pub(crate) fn secs(d: Duration) -> String {
+    let s = d.as_secs_f64();
+    if s < 10.0 {
+        format!("{s:.2} s")
+    } else {
+        format!("{s:.0} s")
     }
 }
 
@@ -95,6 +142,10 @@ pub struct GraphResponse {
     pub body: Vec<u8>,
     /// Graph's `request-id` header.
     pub request_id: Option<String>,
+    /// The `date` header.
+    pub date: Option<String>,
+    /// The `x-ms-ags-diagnostic` header (which Graph data centre answered), for support cases.
+    pub ags_diagnostic: Option<String>,
     /// An earlier attempt's answer was lost (connection reset, timeout): that attempt may have
     /// been carried out. A retried DELETE that then finds nothing (404) already succeeded.
     pub answer_lost_before: bool,
@@ -110,11 +161,19 @@ impl GraphResponse {
     }
 }
 
+/// What [`Pipeline::send`] ended with: the final result, and whether an attempt's answer was
+/// lost before it, so that the request may have been carried out although it failed.
+pub(crate) struct Sent {
+    pub result: Result<GraphResponse, GraphError>,
+    pub in_doubt: bool,
+}
+
 pub(crate) struct Pipeline {
     pub http: reqwest::Client,
     pub tokens: TokenProvider,
     pub clock: Clock,
     pub pacer: Arc<Pacer>,
+    pub stats: Arc<Recorder>,
     pub retry: RetryPolicy,
     /// `<graph>/v1.0`
     pub root: String,
@@ -153,138 +212,290 @@ impl Pipeline {
         headers: &[(&str, &str)],
         cost: Cost,
     ) -> Result<GraphResponse, GraphError> {
-        let url = self.absolute(url)?;
-        let crid = uuid::Uuid::new_v4().to_string();
-        let mut attempt = 0u32;
-        let mut refreshed = false;
-        let mut answer_lost = false;
+        self.send_observed(method, url, body, headers, cost, &|| {})
+            .await
+            .result
+    }
+
+    /// [`Pipeline::send`], calling `on_attempt` right before each attempt leaves (after pacing
+    /// and sign-in), and telling whether the request is in doubt.
+    pub async fn send_observed(
+        &self,
+        method: Method,
+        url: &str,
+        body: Option<&Value>,
+        headers: &[(&str, &str)],
+        cost: Cost,
+        on_attempt: &(dyn Fn() + Send + Sync),
+    ) -> Sent {
+        let url = match self.absolute(url) {
+            Ok(u) => u,
+            Err(e) => {
+                return Sent {
+                    result: Err(e),
+                    in_doubt: false,
+                }
+            }
+        };
+        let mut r = Request {
+            path: reqwest::Url::parse(&url)
+                .map(|u| u.path().to_string())
+                .unwrap_or_default(),
+            host: host_of(&url),
+            crid: uuid::Uuid::new_v4().to_string(),
+            method,
+            failures: 0,
+            throttles: 0,
+            throttled_since: None,
+            refreshed: false,
+            in_doubt: false,
+        };
         loop {
-            attempt += 1;
             self.pacer.acquire(cost).await;
-            let token = self.tokens.token().await?;
+            let token = match self.tokens.token().await {
+                Ok(t) => t,
+                Err(e) => return r.done(Err(e)),
+            };
             let mut req = self
                 .http
-                .request(method.clone(), &url)
+                .request(r.method.clone(), &url)
                 .bearer_auth(token.expose())
-                .header("client-request-id", &crid);
+                .header("client-request-id", &r.crid);
             for (k, v) in headers {
                 req = req.header(*k, *v);
             }
             if let Some(b) = body {
                 req = req.json(b);
             }
-            let wait = match req.send().await {
-                Err(e) => {
-                    let transient =
-                        e.is_timeout() || e.is_connect() || e.is_request() || e.is_body();
-                    let message = describe(e);
-                    let transient = transient && !untrusted_certificate(&message);
-                    tracing::debug!(client_request_id = %crid, attempt, error = %message, "transport error");
-                    if attempt >= self.retry.max_attempts || !transient {
-                        return Err(GraphError::Transport {
-                            host: host_of(&url),
-                            message,
-                            client_request_id: crid,
-                        });
-                    }
-                    answer_lost = true;
-                    backoff(attempt)
-                }
+            on_attempt();
+            let next = match req.send().await {
+                Err(e) => self.lost(&mut r, e),
                 Ok(resp) => {
                     let status = resp.status().as_u16();
                     let h = resp.headers().clone();
-                    let hv = |k: &str| h.get(k).and_then(|v| v.to_str().ok()).map(str::to_string);
-                    let request_id = hv("request-id");
-                    let pct =
-                        hv("x-ms-throttle-limit-percentage").and_then(|v| v.parse::<f64>().ok());
-                    tracing::debug!(
-                        method = %method,
-                        path = resp.url().path(),
-                        status,
-                        client_request_id = %crid,
-                        request_id = request_id.as_deref().unwrap_or(""),
-                        date = hv("date").as_deref().unwrap_or(""),
-                        x_ms_ags_diagnostic = hv("x-ms-ags-diagnostic").as_deref().unwrap_or(""),
-                        x_ms_resource_unit = hv("x-ms-resource-unit").as_deref().unwrap_or(""),
-                        x_ms_throttle_limit_percentage = hv("x-ms-throttle-limit-percentage").as_deref().unwrap_or(""),
-                        attempt,
-                        "graph response"
-                    );
-                    // A 429 means someone (maybe another app on the tenant) is over a limit:
-                    // slow down a little even without the percentage header.
-                    self.pacer.observe_pressure(if status == 429 {
-                        pct.or(Some(0.8))
-                    } else {
-                        pct
-                    });
-                    let ra = retry_after(&h);
-                    let body = match resp.bytes().await {
-                        Ok(b) => b.to_vec(),
-                        Err(e) if attempt < self.retry.max_attempts => {
-                            answer_lost = true;
-                            tracing::debug!(client_request_id = %crid, error = %describe(e), "body read failed");
-                            self.clock.sleep(backoff(attempt)).await;
-                            continue;
+                    r.log_response(status, &h);
+                    match resp.bytes().await {
+                        Err(e) => self.lost(&mut r, e),
+                        Ok(b) => {
+                            self.answered(&mut r, status, &h, b.to_vec(), cost, &token)
+                                .await
                         }
-                        Err(e) => {
-                            return Err(GraphError::Transport {
-                                host: host_of(&url),
-                                message: describe(e),
-                                client_request_id: crid,
-                            })
-                        }
-                    };
-                    if (200..300).contains(&status) {
-                        return Ok(GraphResponse {
-                            status,
-                            body,
-                            request_id,
-                            answer_lost_before: answer_lost,
-                        });
-                    }
-                    if status == 404 && answer_lost && method == Method::DELETE {
-                        // The lost attempt deleted it; Graph's 404 is the proof, not a failure.
-                        tracing::debug!(client_request_id = %crid, "DELETE retried after a lost answer: 404 means done");
-                        return Ok(GraphResponse {
-                            status: 204,
-                            body: Vec::new(),
-                            request_id,
-                            answer_lost_before: true,
-                        });
-                    }
-                    let err = || {
-                        GraphError::from(ApiError::from_response(
-                            status,
-                            &body,
-                            request_id.clone(),
-                            hv("date"),
-                            Some(crid.clone()),
-                            ra,
-                        ))
-                    };
-                    match status {
-                        401 if !refreshed && self.tokens.invalidate(&token).await => {
-                            refreshed = true;
-                            tracing::debug!(client_request_id = %crid, "401: signing in again once");
-                            continue;
-                        }
-                        429 | 503 | 504 if attempt < self.retry.max_attempts => {
-                            let wait = match (status, ra) {
-                                (_, Some(ra)) => ra,
-                                _ => backoff(attempt),
-                            };
-                            if status == 429 {
-                                self.pacer.throttled(wait.min(self.retry.max_wait), cost);
-                            }
-                            wait
-                        }
-                        _ => return Err(err()),
                     }
                 }
             };
-            let wait = wait.min(self.retry.max_wait);
-            tracing::debug!(client_request_id = %crid, attempt, wait_ms = wait.as_millis() as u64, "retrying");
-            self.clock.sleep(wait).await;
+            match next {
+                Next::Done(result) => return r.done(result),
+                Next::Again => {}
+                Next::Wait(wait) => self.clock.sleep(wait).await,
+            }
         }
     }
+
+    /// No answer, or half of one: retried with backoff within `max_attempts`.
+    fn lost(&self, r: &mut Request, e: reqwest::Error) -> Next {
+        let connect = e.is_connect();
+        let transient = e.is_timeout() || connect || e.is_request() || e.is_body() || e.is_decode();
+        let message = describe(e);
+        // An untrusted TLS certificate stays untrusted.
+        let transient = transient && !untrusted_certificate(&message);
+        r.failures += 1;
+        // A connection refused never reached Graph; anything else may have.
+        r.in_doubt |= !connect;
+        if r.failures >= self.retry.max_attempts || !transient {
+            return Next::Done(Err(GraphError::Transport {
+                host: r.host.clone(),
+                message,
+                client_request_id: r.crid.clone(),
+            }));
+        }
+        self.stats.network_error();
+        let wait = backoff(r.failures).min(self.retry.max_wait);
+        tracing::info!(
+            client_request_id = %r.crid,
+            "{} {}: network error ({message}); retrying in {} (attempt {} of {})",
+            r.method, r.path, secs(wait), r.failures + 1, self.retry.max_attempts
+        );
+        Next::Wait(wait)
+    }
+
+    /// An HTTP answer: the result, or what to do before the next attempt.
+    async fn answered(
+        &self,
+        r: &mut Request,
+        status: u16,
+        h: &HeaderMap,
+        body: Vec<u8>,
+        cost: Cost,
+        token: &super::secret::Secret,
+    ) -> Next {
+        let hv = |k: &str| h.get(k).and_then(|v| v.to_str().ok()).map(str::to_string);
+        let pct = hv("x-ms-throttle-limit-percentage").and_then(|v| v.parse::<f64>().ok());
+        let ok = |status| GraphResponse {
+            status,
+            body: Vec::new(),
+            request_id: hv("request-id"),
+            date: hv("date"),
+            ags_diagnostic: hv("x-ms-ags-diagnostic"),
+            answer_lost_before: r.in_doubt,
+        };
+        if (200..300).contains(&status) {
+            self.pacer.observe_pressure(pct);
+            return Next::Done(Ok(GraphResponse { body, ..ok(status) }));
+        }
+        if status == 404 && r.in_doubt && r.method == Method::DELETE {
+            // The lost attempt deleted it; Graph's 404 is the proof, not a failure.
+            self.stats.in_doubt_resolved();
+            tracing::debug!(client_request_id = %r.crid, "DELETE retried after a lost answer: 404 means done");
+            return Next::Done(Ok(ok(204)));
+        }
+        let ra = retry_after(h).map(|d| self.clock.from_server(d));
+        let mut e = ApiError::from_response(
+            status,
+            &body,
+            hv("request-id"),
+            hv("date"),
+            Some(r.crid.clone()),
+            ra,
+        );
+        e.ags_diagnostic = hv("x-ms-ags-diagnostic");
+        let err = GraphError::from(e);
+        match status {
+            401 if !r.refreshed && self.tokens.invalidate(token).await => {
+                r.refreshed = true;
+                tracing::debug!(client_request_id = %r.crid, "401: signing in again once");
+                Next::Again
+            }
+            429 => self.throttled(r, hv, pct, cost, err),
+            503 | 504 => {
+                // Not served: what it took from the quotas is given back (see Pacer::refund).
+                self.pacer.refund(cost);
+                self.server_error(r, status, ra, err)
+            }
+            500 | 502 => self.server_error(r, status, ra, err),
+            _ => Next::Done(Err(err)),
+        }
+    }
+
+    /// A 5xx: retried with backoff (or its Retry-After) within `max_attempts`; 500 and 502 are
+    /// Graph failing, not asking to come back later, and are not retried.
+    fn server_error(
+        &self,
+        r: &mut Request,
+        status: u16,
+        ra: Option<Duration>,
+        err: GraphError,
+    ) -> Next {
+        r.failures += 1;
+        // A gateway that gave up may have passed the request on.
+        r.in_doubt = true;
+        if r.failures >= self.retry.max_attempts || status == 500 || status == 502 {
+            return Next::Done(Err(err));
+        }
+        self.stats.server_error();
+        let wait = ra
+            .unwrap_or_else(|| backoff(r.failures))
+            .min(self.retry.max_wait);
+        tracing::info!(
+            client_request_id = %r.crid,
+            "{} {}: HTTP {status}; retrying in {} (attempt {} of {})",
+            r.method, r.path, secs(wait), r.failures + 1, self.retry.max_attempts
+        );
+        Next::Wait(wait)
+    }
+
+    /// A 429: hold what it names, wait its Retry-After, within the throttling budget.
+    fn throttled(
+        &self,
+        r: &mut Request,
+        hv: impl Fn(&str) -> Option<String> + Copy,
+        pct: Option<f64>,
+        cost: Cost,
+        err: GraphError,
+    ) -> Next {
+        r.throttles += 1;
+        let t = Throttle::of(hv, cost.writes > 0, &self.clock, r.throttles);
+        let wait = t.wait.min(self.retry.max_wait);
+        let now = self.clock.now();
+        let since = *r.throttled_since.get_or_insert(now);
+        if now + wait > since + self.retry.throttle_budget {
+            tracing::info!(
+                client_request_id = %r.crid,
+                "{} {}: HTTP 429 for {} after {} of throttling; giving up",
+                r.method, r.path, t.limit, secs(now - since)
+            );
+            return Next::Done(Err(err));
+        }
+        if t.limit == Limit::Request {
+            // Not served, and not for a quota: see Pacer::refund.
+            self.pacer.refund(cost);
+        } else {
+            // Someone (maybe another app on the tenant) is over a quota: slow down a little
+            // even without the percentage header.
+            self.pacer.observe_pressure(pct.or(Some(0.8)));
+        }
+        self.pacer.throttled(t.limit, wait);
+        self.stats.throttled(t.limit, wait);
+        tracing::info!(
+            client_request_id = %r.crid,
+            "{} {}: HTTP 429 for {}{}; retrying in {}",
+            r.method,
+            r.path,
+            t.limit,
+            hv("x-ms-throttle-information")
+                .map(|i| format!(" ({i})"))
+                .unwrap_or_default(),
+            secs(wait)
+        );
+        Next::Wait(wait)
+    }
+}
+
+/// One logical request across its attempts.
+struct Request {
+    method: Method,
+    path: String,
+    host: String,
+    crid: String,
+    /// 5xx answers and network errors so far (bounded by `max_attempts`).
+    failures: u32,
+    /// 429s so far (bounded by time, from the first).
+    throttles: u32,
+    throttled_since: Option<Duration>,
+    refreshed: bool,
+    /// An attempt's answer was lost: it may have been carried out.
+    in_doubt: bool,
+}
+
+impl Request {
+    fn done(&self, result: Result<GraphResponse, GraphError>) -> Sent {
+        Sent {
+            result,
+            in_doubt: self.in_doubt,
+        }
+    }
+
+    fn log_response(&self, status: u16, h: &HeaderMap) {
+        let hv = |k: &str| h.get(k).and_then(|v| v.to_str().ok()).unwrap_or("");
+        tracing::debug!(
+            method = %self.method,
+            path = %self.path,
+            status,
+            client_request_id = %self.crid,
+            request_id = hv("request-id"),
+            date = hv("date"),
+            x_ms_ags_diagnostic = hv("x-ms-ags-diagnostic"),
+            x_ms_resource_unit = hv("x-ms-resource-unit"),
+            x_ms_throttle_limit_percentage = hv("x-ms-throttle-limit-percentage"),
+            attempt = self.failures + self.throttles + 1,
+            "graph response"
+        );
+    }
+}
+
+/// What an attempt leads to.
+enum Next {
+    Done(Result<GraphResponse, GraphError>),
+    /// Sign in again and retry at once.
+    Again,
+    Wait(Duration),
 }

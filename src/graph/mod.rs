@@ -38,19 +38,33 @@
 //!   plain `http://` is accepted only for loopback hosts (the simulated tenant).
 //! - **Unverified against the real service**: `$filter=onPremisesImmutableId in (…)` on
 //!   `/directory/deletedItems/microsoft.graph.user`
-//!   ([`GraphClient::find_deleted_users_by_immutable_ids`]).
+//!   ([`GraphClient::find_deleted_users_by_immutable_ids`]); that requests answered 503/504 or
+//!   429 `CPULimitExceeded` are not charged to the quotas (the pacer gives their cost back,
+//!   [`pacing::Pacer::refund`]); that "fully sequential" means one chain in which each request
+//!   depends on exactly the one before (Graph's wording; the client sends nothing else); that
+//!   `GET /users/$count` answers a bare number (documented as `text/plain`).
 //!
 //! # Behaviour
 //!
 //! - One `client-request-id` GUID per logical request, kept across its retries; `request-id`,
 //!   `date`, `x-ms-ags-diagnostic`, `x-ms-resource-unit`, `x-ms-throttle-limit-percentage` are
 //!   logged at debug and kept in [`ApiError`].
-//! - 429 waits `Retry-After` (fractional), and holds every worker of the client that long
-//!   (Graph charges throttled requests too); 503/504/resets back off exponentially with jitter;
-//!   attempts are bounded ([`RetryPolicy`]); 400/403/404/409 are never retried; a 401 signs in
-//!   again once; a DELETE retried after a lost answer that then gets 404 counts as done.
+//! - 429 waits `Retry-After` (fractional; real seconds at any clock scale) and holds what its
+//!   `x-ms-throttle-information` names ([`Limit`]): writes for the write quota, everything for
+//!   the resource-unit quota, only that request otherwise. Graph charges throttled requests
+//!   too, so a held quota restarts empty and releases its waiters one by one at the quota rate
+//!   (even with pacing off). Throttling is bounded by time ([`RetryPolicy::throttle_budget`]);
+//!   503/504/resets back off exponentially with jitter, bounded by attempts; 400/403/404/409
+//!   are never retried; a 401 signs in again once.
+//! - A request whose answer was lost is *in doubt*: a DELETE that then gets 404 is done; a
+//!   restore or a create is read back before it is reported as failed.
+//! - `$batch`: fully parallel or one `dependsOn` chain per batch, as Graph requires;
+//!   [`BatchObserver`] reports each item as it leaves and as soon as it is settled.
 //! - [`PacingConfig`]: token buckets at the documented write (3,000 / 150 s) and read
 //!   (8,000 RU / 10 s) quotas; slower while Graph reports `x-ms-throttle-limit-percentage`.
+//! - [`GraphClient::stats`]: 429s and the time waited on them per limit, retried 5xx and
+//!   network errors; logged at info (`-v`) when the client is dropped. Each retry is logged at
+//!   info with its wait and the limit it names.
 //! - Every wait goes through the [`Clock`] (real, scaled, or virtual for tests).
 //!
 //! Layout: [`auth`] (sign-in, token cache), [`cloud_env`] (national clouds, loopback rule),
@@ -69,9 +83,10 @@ mod http;
 mod ops;
 pub mod pacing;
 mod secret;
+mod stats;
 
 pub use auth::{AssertionAlg, Auth, ClientCertificate};
-pub use batch::BatchOutcome;
+pub use batch::{BatchObserver, BatchOutcome};
 pub use clock::Clock;
 pub use cloud_env::{CloudEnv, Endpoints};
 pub use credentials::{AuthOptions, SignIn, ACCESS_TOKEN_ENV};
@@ -80,6 +95,7 @@ pub use http::{parse_retry_after, GraphResponse, RetryPolicy};
 pub use ops::{partition_prefixes, ImmutableIdUpdate};
 pub use pacing::{Cost, PacingConfig};
 pub use secret::Secret;
+pub use stats::{ByLimit, GraphStats, Limit};
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -183,6 +199,15 @@ struct Inner {
     batch_size: usize,
 }
 
+impl Drop for Inner {
+    fn drop(&mut self) {
+        let stats = self.pipeline.stats.snapshot();
+        if !stats.is_quiet() {
+            tracing::info!("Graph: {stats}");
+        }
+    }
+}
+
 impl GraphClient {
     /// Checks the configuration and builds the client. Signs in lazily, at the first request.
     pub fn connect(config: GraphConfig) -> Result<GraphClient, GraphError> {
@@ -228,6 +253,7 @@ impl GraphClient {
                 config.pacing.clone(),
                 config.clock.clone(),
             )),
+            stats: Arc::new(stats::Recorder::new(config.clock.clone())),
             retry,
             root,
             origin,
@@ -245,6 +271,12 @@ impl GraphClient {
     /// The `<graph>/v1.0` root requests go to.
     pub fn root(&self) -> &str {
         &self.inner.pipeline.root
+    }
+
+    /// What this client (and its clones) went through so far: 429s and the time waited on them
+    /// per limit, retried 5xx answers and network errors, lost answers resolved.
+    pub fn stats(&self) -> GraphStats {
+        self.inner.pipeline.stats.snapshot()
     }
 
     /// The current pacing rate factor (1.0 = full quota; lower while Graph reports pressure).

@@ -1,7 +1,7 @@
 //! The operations hardmatch needs, as methods of [`GraphClient`]. URLs follow
 //! graph-behaviour.md §1–§5; the simulated tenant serves exactly these.
 
-use super::batch::BatchOutcome;
+use super::batch::{BatchObserver, BatchOutcome, Unobserved};
 use super::error::GraphError;
 use super::pacing::Cost;
 use super::GraphClient;
@@ -122,9 +122,41 @@ pub(crate) fn user_path(id_or_upn: &str) -> String {
     }
 }
 
+/// Times a page of a listing is requested again after its request ran out of retries.
+const PAGE_ROUNDS: u32 = 3;
+
+/// Worth reading again: the request failed for reasons that pass (throttling, a 5xx, the
+/// network), not because Graph refused it or its certificate is not trusted.
+fn passing(e: &GraphError) -> bool {
+    match e {
+        GraphError::Transport { message, .. } => !super::http::untrusted_certificate(message),
+        GraphError::Api(a) => matches!(a.status, 429 | 500 | 502 | 503 | 504),
+        _ => false,
+    }
+}
+
 impl GraphClient {
     async fn get_json<T: serde::de::DeserializeOwned>(&self, url: &str) -> Result<T, GraphError> {
         self.send(Method::GET, url, None).await?.json()
+    }
+
+    /// A listing page. A long read must not fail for one unlucky request: a page whose request
+    /// ran out of retries is requested again, alone, up to [`PAGE_ROUNDS`] times in all, while
+    /// the other partitions go on.
+    async fn get_page<T: serde::de::DeserializeOwned>(
+        &self,
+        url: &str,
+    ) -> Result<Page<T>, GraphError> {
+        let mut round = 1;
+        loop {
+            match self.get_json(url).await {
+                Err(e) if passing(&e) && round < PAGE_ROUNDS => {
+                    round += 1;
+                    tracing::warn!("reading a page of a listing failed ({e}); reading it again (round {round} of {PAGE_ROUNDS})");
+                }
+                r => return r,
+            }
+        }
     }
 
     /// Follows `@odata.nextLink` (opaque) from `first` to the end, calling `progress` with the
@@ -138,7 +170,7 @@ impl GraphClient {
         let mut out = Vec::new();
         let mut next = Some(first);
         while let Some(url) = next {
-            let page: Page<T> = self.get_json(&url).await?;
+            let page: Page<T> = self.get_page(&url).await?;
             let n = page.value.len();
             out.extend(page.value);
             let total = base_count.fetch_add(n, std::sync::atomic::Ordering::Relaxed) + n;
@@ -172,12 +204,71 @@ impl GraphClient {
     /// (`user000123@…`) still spreads over the workers, while small tenants and tenants with
     /// many large partitions pay for no split (a split costs ~57 mostly empty queries).
     /// Order: by prefix, then Graph's order. `progress` gets the running total.
+    ///
+    /// The partitions cover every UPN Entra accepts, but a user outside them would be missed
+    /// silently (a UPN from before today's rules, or a Graph that compares differently), so
+    /// the merged count is checked against `GET /users/$count`. When they differ, the users
+    /// are read again page by page ([`GraphClient::list_users`]) and a warning says so; when
+    /// the count cannot be read, a warning says that and the partitioned result stands.
     pub async fn list_users_partitioned(
         &self,
         progress: impl Fn(usize) + Send + Sync + 'static,
     ) -> Result<Vec<User>, GraphError> {
-        type Path = Vec<usize>;
         let progress: Arc<dyn Fn(usize) + Send + Sync> = Arc::new(progress);
+        let users = self.list_partitions(progress.clone()).await?;
+        match self.count_users().await {
+            Ok(n) if n == users.len() as u64 => Ok(users),
+            Ok(n) => {
+                tracing::warn!(
+                    "partitioned listing found {} users but Graph counts {n} (GET /users/$count); \
+                     reading all users again page by page",
+                    users.len()
+                );
+                drop(users);
+                self.list_users(move |n| progress(n)).await
+            }
+            Err(e) => {
+                tracing::warn!(
+                    "cannot cross-check the {} users listed with GET /users/$count ({e}); keeping them",
+                    users.len()
+                );
+                Ok(users)
+            }
+        }
+    }
+
+    /// The number of users (`GET /users/$count` with `ConsistencyLevel: eventual`, which Graph
+    /// requires for it; the count is eventually consistent, like every advanced query).
+    pub async fn count_users(&self) -> Result<u64, GraphError> {
+        let url = "/users/$count";
+        let resp = self
+            .inner
+            .pipeline
+            .send(
+                Method::GET,
+                url,
+                None,
+                &[("ConsistencyLevel", "eventual")],
+                Cost::of("GET", url),
+            )
+            .await?;
+        String::from_utf8_lossy(&resp.body)
+            .trim()
+            .parse()
+            .map_err(|_| GraphError::Decode {
+                message: format!(
+                    "/users/$count answered {:?}, not a number",
+                    String::from_utf8_lossy(&resp.body)
+                ),
+                request_id: resp.request_id.clone().unwrap_or_default(),
+            })
+    }
+
+    async fn list_partitions(
+        &self,
+        progress: Arc<dyn Fn(usize) + Send + Sync>,
+    ) -> Result<Vec<User>, GraphError> {
+        type Path = Vec<usize>;
         let count = Arc::new(std::sync::atomic::AtomicUsize::new(0));
         let report =
             |n: usize| progress(count.fetch_add(n, std::sync::atomic::Ordering::Relaxed) + n);
@@ -203,7 +294,7 @@ impl GraphClient {
                     let mut users = Vec::new();
                     for _ in 0..PROBE_PAGES {
                         let Some(url) = next.take() else { break };
-                        let page: Page<User> = client.get_json(&url).await?;
+                        let page: Page<User> = client.get_page(&url).await?;
                         users.extend(page.value);
                         next = page.next_link;
                     }
@@ -243,7 +334,7 @@ impl GraphClient {
                 async move {
                     let mut next = Some(next);
                     while let Some(url) = next {
-                        let page: Page<User> = client.get_json(&url).await?;
+                        let page: Page<User> = client.get_page(&url).await?;
                         report(page.value.len());
                         users.extend(page.value);
                         next = page.next_link;
@@ -333,6 +424,17 @@ impl GraphClient {
         &self,
         updates: &[ImmutableIdUpdate],
     ) -> Vec<Result<(), GraphError>> {
+        self.set_immutable_ids_observed(updates, Arc::new(Unobserved))
+            .await
+    }
+
+    /// [`GraphClient::set_immutable_ids`] with an observer: item `i` is `updates[i]`; see
+    /// [`BatchObserver`] for when each call comes.
+    pub async fn set_immutable_ids_observed(
+        &self,
+        updates: &[ImmutableIdUpdate],
+        observer: Arc<dyn BatchObserver>,
+    ) -> Vec<Result<(), GraphError>> {
         let items = updates
             .iter()
             .enumerate()
@@ -344,7 +446,7 @@ impl GraphClient {
                 ..BatchItem::default()
             })
             .collect();
-        self.batch(items)
+        self.batch_observed(items, observer)
             .await
             .into_iter()
             .map(|r| r.map(|_| ()))
@@ -458,7 +560,19 @@ impl GraphClient {
     }
 
     /// Many [`GraphClient::purge_deleted_user`] calls through `$batch`; one result each, in order.
+    /// A purge whose answer was lost and that then finds nothing to purge (404) is done.
     pub async fn purge_deleted_users(&self, ids: &[String]) -> Vec<Result<(), GraphError>> {
+        self.purge_deleted_users_observed(ids, Arc::new(Unobserved))
+            .await
+    }
+
+    /// [`GraphClient::purge_deleted_users`] with an observer: item `i` is `ids[i]`; see
+    /// [`BatchObserver`] for when each call comes.
+    pub async fn purge_deleted_users_observed(
+        &self,
+        ids: &[String],
+        observer: Arc<dyn BatchObserver>,
+    ) -> Vec<Result<(), GraphError>> {
         let items = ids
             .iter()
             .enumerate()
@@ -472,28 +586,77 @@ impl GraphClient {
                 ..BatchItem::default()
             })
             .collect();
-        self.batch(items)
+        self.batch_observed(items, observer)
             .await
             .into_iter()
             .map(|r| r.map(|_| ()))
             .collect()
     }
 
-    /// Restores a soft-deleted user (`POST /directory/deletedItems/{id}/restore`); for rehearsal tenants.
+    /// Restores a soft-deleted user (`POST /directory/deletedItems/{id}/restore`); for rehearsal
+    /// tenants. When an attempt's answer was lost, the retry may find nothing to restore: the
+    /// user is then read back, and if it is active the restore is reported as done.
     pub async fn restore_deleted_user(&self, id: &str) -> Result<User, GraphError> {
         let url = format!(
             "/directory/deletedItems/{}/restore",
             utf8_percent_encode(id, PATH_SEGMENT)
         );
-        self.send(Method::POST, &url, None).await?.json()
+        let sent = self.post_once(&url, None).await;
+        match sent.result {
+            Ok(r) => r.json(),
+            Err(e) if sent.in_doubt => {
+                tracing::info!("restoring {id}: an answer was lost and the last one was: {e}; reading the user back");
+                match self.get_user(id).await {
+                    Ok(u) => {
+                        self.inner.pipeline.stats.in_doubt_resolved();
+                        Ok(u)
+                    }
+                    Err(_) => Err(e),
+                }
+            }
+            Err(e) => Err(e),
+        }
     }
 
     /// Creates a user (`POST /users`; Graph requires accountEnabled, displayName, mailNickname,
-    /// userPrincipalName and passwordProfile, passed through `user.other`); for rehearsal tenants.
+    /// userPrincipalName and passwordProfile, passed through `user.other`); for rehearsal
+    /// tenants. When an attempt's answer was lost, the retry may meet the user it created (a
+    /// UPN conflict): the user is then read back by UPN, and if its display name and
+    /// ImmutableId are the ones asked for, the create is reported as done.
     pub async fn create_user(&self, user: &User) -> Result<User, GraphError> {
         let body = serde_json::to_value(user)
             .map_err(|e| GraphError::config(format!("cannot encode user: {e}")))?;
-        self.send(Method::POST, "/users", Some(&body)).await?.json()
+        let sent = self.post_once("/users", Some(&body)).await;
+        let e = match sent.result {
+            Ok(r) => return r.json(),
+            Err(e) if sent.in_doubt => e,
+            Err(e) => return Err(e),
+        };
+        let Some(upn) = user.user_principal_name.as_deref() else {
+            return Err(e);
+        };
+        tracing::info!(
+            "creating {upn}: an answer was lost and the last one was: {e}; reading the user back"
+        );
+        match self.get_user(upn).await {
+            Ok(found)
+                if found.display_name == user.display_name
+                    && (user.on_premises_immutable_id.is_none()
+                        || found.on_premises_immutable_id == user.on_premises_immutable_id) =>
+            {
+                self.inner.pipeline.stats.in_doubt_resolved();
+                Ok(found)
+            }
+            _ => Err(e),
+        }
+    }
+
+    /// A POST through the pipeline, telling whether an attempt's answer was lost.
+    async fn post_once(&self, url: &str, body: Option<&Value>) -> crate::graph::http::Sent {
+        self.inner
+            .pipeline
+            .send_observed(Method::POST, url, body, &[], Cost::of("POST", url), &|| {})
+            .await
     }
 
     /// The tenant's directory synchronization features (`GET /directory/onPremisesSynchronization`):

@@ -10,6 +10,7 @@
 //! until the pressure goes away.
 
 use super::clock::Clock;
+use super::stats::Limit;
 use std::sync::Mutex;
 use std::time::Duration;
 
@@ -17,7 +18,8 @@ use std::time::Duration;
 /// differences between client and service do not cause 429s.
 #[derive(Clone, Debug, PartialEq)]
 pub struct PacingConfig {
-    /// Pacing on/off (off = only react to 429s).
+    /// Pacing on/off. Off, the client sends as fast as it can until Graph throttles a quota;
+    /// from then on it paces that quota until a whole window passes without a 429.
     pub enabled: bool,
     /// Writes allowed per `write_window` (Graph: 3,000).
     pub writes_per_window: u32,
@@ -97,6 +99,11 @@ struct Bucket {
     per_second: f64,
     level: f64,
     last: Duration,
+    /// Nothing that spends this bucket is sent before this (clock time): a 429's Retry-After.
+    hold_until: Duration,
+    /// Paced although pacing is off: Graph throttled this limit, and the bucket has not
+    /// filled up again since.
+    engaged: bool,
 }
 
 impl Bucket {
@@ -108,6 +115,8 @@ impl Bucket {
             per_second,
             level: capacity,
             last: now,
+            hold_until: Duration::ZERO,
+            engaged: false,
         }
     }
 
@@ -132,22 +141,42 @@ impl Bucket {
     }
 }
 
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Which {
+    Writes,
+    Reads,
+}
+
 #[derive(Debug)]
 struct State {
     writes: Bucket,
     reads: Bucket,
     /// 1.0 = full rate; lowered while Graph reports throttle pressure.
     factor: f64,
-    /// Nothing is sent before this (Graph time): the longest `Retry-After` seen.
-    hold_until: Duration,
+}
+
+impl State {
+    fn bucket(&mut self, which: Which) -> &mut Bucket {
+        match which {
+            Which::Writes => &mut self.writes,
+            Which::Reads => &mut self.reads,
+        }
+    }
 }
 
 /// The shared pacer of one client.
+///
+/// Waiters queue in order (one queue per bucket, so reads never wait behind writes that wait
+/// for the write quota): when a hold ends, they leave one after another as the bucket refills
+/// rather than all at once. Graph charges throttled requests too, so a burst at the end of a
+/// hold would only be throttled — and charged — again.
 #[derive(Debug)]
 pub struct Pacer {
     config: PacingConfig,
     clock: Clock,
     state: Mutex<State>,
+    write_queue: tokio::sync::Mutex<()>,
+    read_queue: tokio::sync::Mutex<()>,
 }
 
 impl Pacer {
@@ -159,61 +188,91 @@ impl Pacer {
             writes: Bucket::new(config.writes_per_window, config.write_window, h, now),
             reads: Bucket::new(config.read_units_per_window, config.read_window, h, now),
             factor: 1.0,
-            hold_until: Duration::ZERO,
         };
         Pacer {
             config,
             clock,
             state: Mutex::new(state),
+            write_queue: tokio::sync::Mutex::new(()),
+            read_queue: tokio::sync::Mutex::new(()),
         }
     }
 
-    /// Waits until `cost` fits in both buckets (and any hold from a 429 has passed), then takes it.
+    /// Waits until `cost` fits in both buckets and no hold of a limit it spends is in force,
+    /// then takes it. Writes spend the write and the resource-unit quota; reads only the latter.
     pub async fn acquire(&self, cost: Cost) {
+        if cost.writes > 0 {
+            // Tokio's mutex is fair: waiters are served in the order they came.
+            let _turn = self.write_queue.lock().await;
+            self.take(Which::Writes, f64::from(cost.writes)).await;
+        }
+        let _turn = self.read_queue.lock().await;
+        self.take(Which::Reads, f64::from(cost.units)).await;
+    }
+
+    async fn take(&self, which: Which, amount: f64) {
         loop {
             let wait = {
                 let mut s = self.lock();
                 let now = self.clock.now();
-                if now < s.hold_until {
-                    s.hold_until - now
-                } else if !self.config.enabled {
+                let f = s.factor;
+                let enabled = self.config.enabled;
+                let b = s.bucket(which);
+                if now < b.hold_until {
+                    b.hold_until - now
+                } else if !enabled && !b.engaged {
                     return;
                 } else {
-                    let f = s.factor;
-                    s.writes.refill(now, f);
-                    s.reads.refill(now, f);
-                    let w = s.writes.wait_for(f64::from(cost.writes), f);
-                    let r = s.reads.wait_for(f64::from(cost.units), f);
-                    let wait = w.max(r);
+                    b.refill(now, f);
+                    if !enabled && b.level >= b.capacity {
+                        // A whole window without a 429: back to not pacing.
+                        b.engaged = false;
+                        return;
+                    }
+                    let wait = b.wait_for(amount, f);
                     if wait.is_zero() {
-                        s.writes.level -= f64::from(cost.writes);
-                        s.reads.level -= f64::from(cost.units);
+                        b.level -= amount;
                         return;
                     }
                     wait
                 }
             };
-            tracing::trace!(wait_ms = wait.as_millis() as u64, "pacing");
+            tracing::trace!(wait_ms = wait.as_millis() as u64, ?which, "pacing");
             self.clock.sleep(wait).await;
         }
     }
 
-    /// Graph answered 429 asking for `retry_after` to a request costing `cost`. Throttled
-    /// requests are charged too, so every worker of this client waits it out (not only the
-    /// one that was told), and the exceeded bucket restarts *empty* when the hold ends: a burst
-    /// of the budget the client believed it had would only be throttled — and charged — again.
-    pub fn throttled(&self, retry_after: Duration, cost: Cost) {
-        let mut s = self.lock();
-        let until = self.clock.now() + retry_after;
-        s.hold_until = s.hold_until.max(until);
-        let bucket = if cost.writes > 0 {
-            &mut s.writes
-        } else {
-            &mut s.reads
+    /// Graph answered 429 naming `limit`, asking for `retry_after` (clock time). A quota limit
+    /// holds every request that spends it (not only the one that was told) and restarts its
+    /// bucket *empty* when the hold ends, paced even when pacing is off, until the bucket has
+    /// filled up again. [`Limit::Request`] holds nothing shared: that request waits on its own.
+    pub fn throttled(&self, limit: Limit, retry_after: Duration) {
+        let which = match limit {
+            Limit::Writes => Which::Writes,
+            Limit::ResourceUnits => Which::Reads,
+            Limit::Request => return,
         };
-        bucket.level = bucket.level.min(0.0);
+        let until = self.clock.now() + retry_after;
+        let mut s = self.lock();
+        let b = s.bucket(which);
+        b.hold_until = b.hold_until.max(until);
+        b.level = b.level.min(0.0);
         // Refills count from the end of the hold.
-        bucket.last = bucket.last.max(until);
+        b.last = b.last.max(until);
+        b.engaged = true;
+    }
+
+    /// Gives back what a request took when Graph says it was not served for reasons other than
+    /// a quota: a 503/504, or a 429 for CPU. Graph documents that it charges requests
+    /// throttled for a quota, not these; if it does charge them after all, the quota 429s that
+    /// follow hold and re-pace the client, which costs a few charged 429s instead of a third
+    /// of a faulty run's time.
+    pub fn refund(&self, cost: Cost) {
+        let mut s = self.lock();
+        let State { writes, reads, .. } = &mut *s;
+        for (b, amount) in [(writes, cost.writes), (reads, cost.units)] {
+            b.level = (b.level + f64::from(amount)).min(b.capacity);
+        }
     }
 
     /// Feeds back `x-ms-throttle-limit-percentage` (None when the header was absent, meaning
@@ -310,28 +369,112 @@ mod tests {
         assert!((19.9..=20.5).contains(&t), "took {t}");
     }
 
-    #[tokio::test]
-    async fn a_429_holds_every_sender_and_restarts_the_bucket_empty() {
-        let clock = Clock::manual();
-        let cfg = PacingConfig {
+    fn small() -> PacingConfig {
+        PacingConfig {
             writes_per_window: 10,
             write_window: Duration::from_secs(10),
+            read_units_per_window: 10,
+            read_window: Duration::from_secs(10),
             headroom: 1.0,
             ..PacingConfig::default()
-        };
-        let pacer = Pacer::new(cfg, clock.clone());
-        let write = Cost {
-            units: 1,
-            writes: 1,
-        };
-        pacer.throttled(Duration::from_secs(5), write);
-        // The bucket was full, but nothing goes before the hold ends, and then at 1/s.
-        pacer.acquire(write).await;
+        }
+    }
+
+    const WRITE: Cost = Cost {
+        units: 1,
+        writes: 1,
+    };
+    const READ: Cost = Cost {
+        units: 1,
+        writes: 0,
+    };
+
+    #[tokio::test]
+    async fn a_write_quota_429_holds_writes_and_restarts_their_bucket_empty() {
+        let clock = Clock::manual();
+        let pacer = Pacer::new(small(), clock.clone());
+        pacer.throttled(Limit::Writes, Duration::from_secs(5));
+        // Reads do not wait for the write quota.
+        pacer.acquire(READ).await;
+        assert_eq!(clock.now(), Duration::ZERO);
+        // The bucket was full, but no write goes before the hold ends, and then at 1/s.
+        pacer.acquire(WRITE).await;
         let t = clock.now().as_secs_f64();
         assert!((5.9..=6.1).contains(&t), "first write after {t}");
-        pacer.acquire(write).await;
+        pacer.acquire(WRITE).await;
         let t = clock.now().as_secs_f64();
         assert!((6.9..=7.1).contains(&t), "second write after {t}");
+    }
+
+    #[tokio::test]
+    async fn a_resource_unit_429_holds_everything_and_a_cpu_429_holds_nothing() {
+        let clock = Clock::manual();
+        let pacer = Pacer::new(small(), clock.clone());
+        pacer.throttled(Limit::Request, Duration::from_secs(30));
+        pacer.acquire(WRITE).await;
+        pacer.acquire(READ).await;
+        assert_eq!(
+            clock.now(),
+            Duration::ZERO,
+            "a per-request 429 holds no one else"
+        );
+        pacer.throttled(Limit::ResourceUnits, Duration::from_secs(5));
+        pacer.acquire(WRITE).await;
+        assert!(
+            clock.now() >= Duration::from_secs(5),
+            "writes spend resource units too"
+        );
+    }
+
+    #[tokio::test]
+    async fn with_pacing_off_a_throttled_quota_is_paced_until_it_has_refilled() {
+        let clock = Clock::manual();
+        let pacer = Pacer::new(
+            PacingConfig {
+                enabled: false,
+                ..small()
+            },
+            clock.clone(),
+        );
+        for _ in 0..100 {
+            pacer.acquire(WRITE).await;
+        }
+        assert_eq!(clock.now(), Duration::ZERO, "off: no pacing before a 429");
+        pacer.throttled(Limit::Writes, Duration::from_secs(2));
+        for _ in 0..5 {
+            pacer.acquire(WRITE).await;
+        }
+        let t = clock.now().as_secs_f64();
+        assert!((6.9..=7.1).contains(&t), "released at the quota rate: {t}");
+        // A whole window later the bucket is full again and pacing is off again.
+        clock.advance(Duration::from_secs(20));
+        let before = clock.now();
+        for _ in 0..50 {
+            pacer.acquire(WRITE).await;
+        }
+        assert!(clock.now() - before < Duration::from_secs(2));
+    }
+
+    #[tokio::test]
+    async fn a_refund_gives_back_what_an_unserved_request_took() {
+        let clock = Clock::manual();
+        let pacer = Pacer::new(small(), clock.clone());
+        for _ in 0..10 {
+            pacer.acquire(WRITE).await;
+        }
+        pacer.refund(WRITE);
+        pacer.acquire(WRITE).await;
+        assert_eq!(clock.now(), Duration::ZERO, "the refunded write was free");
+        pacer.refund(Cost {
+            units: 1000,
+            writes: 1000,
+        });
+        for _ in 0..10 {
+            pacer.acquire(WRITE).await;
+        }
+        assert_eq!(clock.now(), Duration::ZERO, "never above the capacity");
+        pacer.acquire(WRITE).await;
+        assert!(clock.now() >= Duration::from_millis(900));
     }
 
     #[test]

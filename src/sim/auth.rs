@@ -119,6 +119,16 @@ fn token_error(status: u16, error: &str, code: u32, description: &str) -> Reply 
     )
 }
 
+/// The identity platform unavailable (an injected fault).
+pub(crate) fn unavailable() -> Reply {
+    token_error(
+        503,
+        "temporarily_unavailable",
+        90033,
+        "A transient error has occurred. Please try again.",
+    )
+}
+
 /// Durations go on the wire in real seconds (simulated / time-scale), rounded down so a client
 /// never believes a token lives longer than it does; at least 1.
 fn wire_secs(sim: &Sim, sim_secs: f64) -> u64 {

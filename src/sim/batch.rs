@@ -4,7 +4,9 @@
 //! Otherwise each item runs through the same path as a top-level call (so each is faulted and
 //! throttled on its own; an item over budget gets its own 429 with `Retry-After` inside a 200
 //! batch), relative URLs with or without a leading `/`, `dependsOn` honoured with 424 for
-//! dependents of failed items (down a whole chain). Items run in request order, deferred until
+//! dependents of failed items (down a whole chain). A batch must be fully parallel or fully
+//! sequential (one chain), or Graph refuses it whole; the envelope itself may draw an injected
+//! fault, like any Graph call. Items run in request order, deferred until
 //! their dependencies ran; responses are shuffled (with the fault seed) unless
 //! `SimConfig::shuffle_batch_responses` is off, because Graph does not promise an order.
 
@@ -78,6 +80,9 @@ fn validate(req: &BatchRequest) -> Result<(), String> {
             ));
         }
     }
+    if !parallel_or_one_chain(req) {
+        return Err("Batch should be either fully sequential or fully parallel".into());
+    }
     Ok(())
 }
 
@@ -102,6 +107,9 @@ fn is_write(method: &str) -> bool {
 }
 
 pub(crate) async fn handle(sim: &Sim, app: &str, ids: &Ids, body: &[u8]) -> Reply {
+    if let Some(r) = super::faults::injected_reply(sim, app, ids, true) {
+        return r;
+    }
     let req: BatchRequest = match serde_json::from_slice(body) {
         Ok(r) => r,
         Err(_) => return bad_batch(ids, INVALID_PAYLOAD),
@@ -199,4 +207,25 @@ pub(crate) async fn handle(sim: &Sim, app: &str, ids: &Ids, body: &[u8]) -> Repl
     }
     let body = serde_json::to_value(BatchResponse { responses: out }).unwrap_or(Value::Null);
     Reply::json(200, body)
+}
+
+/// Fully parallel (no `dependsOn`), or fully sequential: one chain in which exactly one request
+/// depends on nothing, every other depends on exactly one, and none is depended on twice.
+/// Graph refused its own documentation's example of anything in between (two requests first,
+/// then two depending on them) with this 400 (microsoft-graph-docs-contrib#2339).
+fn parallel_or_one_chain(req: &BatchRequest) -> bool {
+    if req.requests.iter().all(|r| r.depends_on.is_empty()) {
+        return true;
+    }
+    let roots = req
+        .requests
+        .iter()
+        .filter(|r| r.depends_on.is_empty())
+        .count();
+    let mut parents = HashSet::new();
+    roots == 1
+        && req
+            .requests
+            .iter()
+            .all(|r| r.depends_on.len() <= 1 && r.depends_on.iter().all(|d| parents.insert(d)))
 }

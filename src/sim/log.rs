@@ -32,6 +32,7 @@ pub struct SimStats {
     pub throttled: u64,
     pub faults_429: u64,
     pub faults_503: u64,
+    pub faults_504: u64,
     pub resets: u64,
     pub writes_ok: u64,
 }
@@ -68,6 +69,7 @@ impl RequestLog {
         match r.fault {
             Some(super::Fault::TooManyRequests) => s.faults_429 += 1,
             Some(super::Fault::ServiceUnavailable) => s.faults_503 += 1,
+            Some(super::Fault::GatewayTimeout) => s.faults_504 += 1,
             Some(super::Fault::Reset) => s.resets += 1,
             None => {}
         }

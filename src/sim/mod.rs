@@ -34,9 +34,9 @@ pub use clock::SimClock;
 pub use faults::{Fault, Faults, ResetPoint};
 pub use log::{LoggedRequest, SimStats};
 pub use state::{
-    builtin_role_definitions, from_cloud_state, mangle_deleted_upn, Tenant, TenantState,
-    GLOBAL_ADMINISTRATOR, HELPDESK_ADMINISTRATOR, HYBRID_IDENTITY_ADMINISTRATOR, REPORTS_READER,
-    USER_ADMINISTRATOR,
+    builtin_role_definitions, from_cloud_state, mangle_deleted_upn, upn_problem, Tenant,
+    TenantState, GLOBAL_ADMINISTRATOR, HELPDESK_ADMINISTRATOR, HYBRID_IDENTITY_ADMINISTRATOR,
+    REPORTS_READER, USER_ADMINISTRATOR,
 };
 pub use throttle::ThrottleQuotas;
 
@@ -173,6 +173,10 @@ pub fn load_state(path: &std::path::Path) -> io::Result<Option<TenantState>> {
 
 /// Bind 127.0.0.1 and serve on the current tokio runtime.
 pub async fn start(config: SimConfig, state: TenantState) -> io::Result<SimHandle> {
+    // Entra would never hold these; a test or rehearsal built on one would prove nothing.
+    state
+        .check_upns()
+        .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))?;
     let listener = TcpListener::bind(("127.0.0.1", config.port)).await?;
     let addr = listener.local_addr()?;
     let tls = if config.tls {
@@ -289,7 +293,8 @@ impl SimHandle {
     pub fn state(&self) -> TenantState {
         lock(&self.sim.tenant).to_state()
     }
-    /// Change the tenant in place (re-indexes; meant for test set-up).
+    /// Change the tenant in place (re-indexes; meant for test set-up). Not checked against
+    /// Entra's rules, so a test can build a tenant from before them (e.g. a non-ASCII UPN).
     pub fn update_state(&self, f: impl FnOnce(&mut TenantState)) {
         let mut t = lock(&self.sim.tenant);
         let mut s = t.to_state();

@@ -206,26 +206,31 @@ pub(crate) async fn entry(
     match segs.as_slice() {
         [tenant, "oauth2", "v2.0", endpoint @ ("token" | "devicecode")] if method == "POST" => {
             let tenant = form_decode(tenant);
-            let use_faults = lock(&sim.faults).0.on_token_endpoint;
-            if use_faults {
-                let (reset, err) = {
-                    let mut f = lock(&sim.faults);
-                    let (faults, rng) = &mut *f;
+            let (reset, err) = {
+                let mut f = lock(&sim.faults);
+                let (faults, rng) = &mut *f;
+                if faults.on_token_endpoint {
                     (faults.roll_reset(rng), faults.roll_error(rng))
-                };
-                if reset.is_some() {
-                    conn.reset();
-                    return plain(500, "");
+                } else {
+                    (None, None)
                 }
-                if err == Some(Fault::ServiceUnavailable) {
-                    return plain(503, "Service Unavailable");
-                }
-            }
-            let reply = if *endpoint == "token" {
+            };
+            let mut reply = if reset == Some(ResetPoint::BeforeHandling) {
+                Reply::default()
+            } else if matches!(err, Some(Fault::ServiceUnavailable | Fault::GatewayTimeout)) {
+                auth::unavailable()
+            } else if *endpoint == "token" {
                 auth::token(&sim, &tenant, &headers, &body)
             } else {
                 auth::device_code(&sim, &tenant, &body)
             };
+            if reset.is_some() {
+                // After handling, the token was issued (and an assertion's jti recorded), but
+                // the client never sees it.
+                conn.reset();
+                reply.status = 0;
+                reply.fault = Some(Fault::Reset);
+            }
             // Logged without the body: it carries secrets and assertions.
             lock(&sim.log).push(LoggedRequest {
                 method,
@@ -234,7 +239,7 @@ pub(crate) async fn entry(
                 client_request_id: headers.get("client-request-id").cloned(),
                 request_id: String::new(),
                 throttled: false,
-                fault: None,
+                fault: reply.fault,
                 batch_item: None,
                 at: sim.clock.now(),
             });
@@ -441,33 +446,7 @@ pub(crate) fn graph_call(
         .collect();
     let scope = format!("Tenant_Application/ReadWrite/{app}/{}", sim.cfg.tenant_id);
 
-    let injected = {
-        let mut f = lock(&sim.faults);
-        let (faults, rng) = &mut *f;
-        faults.roll_error(rng).map(|k| (k, faults.retry_after_secs))
-    };
-    let faulted = match injected {
-        Some((Fault::TooManyRequests, retry)) => {
-            let mut r = Reply::json(429, too_many_requests(ids))
-                .header("Retry-After", fmt_secs(sim.clock.to_real(retry)))
-                .header("x-ms-throttle-scope", scope.clone())
-                .header("x-ms-throttle-information", "CPULimitExceeded");
-            r.fault = Some(Fault::TooManyRequests);
-            Some(r)
-        }
-        Some((Fault::ServiceUnavailable, _)) => {
-            let mut r = graph_error(
-                ids,
-                503,
-                "serviceNotAvailable",
-                "The service is temporarily unavailable. Try the request again after a delay.",
-                vec![],
-            );
-            r.fault = Some(Fault::ServiceUnavailable);
-            Some(r)
-        }
-        _ => None,
-    };
+    let faulted = super::faults::injected_reply(sim, app, ids, false);
     // An injected fault is answered without touching the quotas or the tenant, but is still
     // logged below (batch items are logged here, not by the envelope's handler).
     let reply = match faulted {

@@ -160,6 +160,73 @@ impl TenantState {
     }
 }
 
+/// Why Entra would refuse `upn` as a user principal name, or `None`. Entra's username policy
+/// (concept-sspr-policy): the part before `@` uses `A–Z a–z 0–9 ' . - _ ! # ^ ~` and does not
+/// end with `.`; one `@`; at most 64 characters before it, 48 after it, 113 in all. The domain
+/// is a DNS name (letters, digits, `-`, `.`). `$` is also accepted first, because Graph's
+/// user-get page documents UPNs that begin with it (`/users('$…')`).
+pub fn upn_problem(upn: &str) -> Option<String> {
+    let Some((local, domain)) = upn.split_once('@') else {
+        return Some("it has no '@'".into());
+    };
+    if domain.contains('@') {
+        return Some("it has more than one '@'".into());
+    }
+    let local_ok = |(i, c): (usize, char)| {
+        c.is_ascii_alphanumeric() || "'.-_!#^~".contains(c) || (i == 0 && c == '$')
+    };
+    if let Some((_, c)) = local.chars().enumerate().find(|&ic| !local_ok(ic)) {
+        return Some(format!(
+            "'{c}' is not allowed before the '@' (only A-Z a-z 0-9 ' . - _ ! # ^ ~)"
+        ));
+    }
+    if let Some(c) = domain
+        .chars()
+        .find(|c| !(c.is_ascii_alphanumeric() || *c == '-' || *c == '.'))
+    {
+        return Some(format!("'{c}' is not allowed in the domain"));
+    }
+    if local.is_empty() || domain.is_empty() {
+        return Some("the part before or after the '@' is empty".into());
+    }
+    if local.ends_with('.') {
+        return Some("a '.' right before the '@' is not allowed".into());
+    }
+    if local.len() > 64 || domain.len() > 48 || upn.len() > 113 {
+        return Some(
+            "it is too long (at most 64 characters before the '@', 48 after, 113 in all)".into(),
+        );
+    }
+    None
+}
+
+impl TenantState {
+    /// Every active user's UPN passes [`upn_problem`], and every deleted user's would once
+    /// restored: a seed Entra could not hold is refused, naming the user.
+    pub fn check_upns(&self) -> Result<(), String> {
+        let users = self.users.iter().map(|u| (u, false));
+        let deleted = self.deleted_users.iter().map(|u| (u, true));
+        for (u, is_deleted) in users.chain(deleted) {
+            let id = u.id.as_deref().unwrap_or("(no id)");
+            let Some(upn) = &u.user_principal_name else {
+                continue;
+            };
+            let upn = if is_deleted {
+                unmangle_deleted_upn(id, upn)
+            } else {
+                upn.clone()
+            };
+            if let Some(why) = upn_problem(&upn) {
+                return Err(format!(
+                    "{} user {id} has the userPrincipalName '{upn}', which Entra refuses: {why}",
+                    if is_deleted { "deleted" } else { "the" }
+                ));
+            }
+        }
+        Ok(())
+    }
+}
+
 /// `<object id hex without dashes><upn>`: how Entra frees a soft-deleted user's UPN (FIELD, §3).
 pub fn mangle_deleted_upn(id: &str, upn: &str) -> String {
     let hex: String = id
@@ -426,6 +493,31 @@ mod tests {
         let t = Tenant::from_state(a);
         assert_eq!(t.users.len(), 2_000, "ids are unique");
         assert!(t.immutable_index.len() > 500);
+    }
+
+    #[test]
+    fn upns_follow_entras_username_policy() {
+        for ok in [
+            "a@contoso.com",
+            "o'neil.x-y_z!#^~@sub.contoso.com",
+            "$adele@contoso.com",
+            "ann_contoso.com#EXT#@contoso.onmicrosoft.com",
+        ] {
+            assert_eq!(upn_problem(ok), None, "{ok}");
+        }
+        let long = format!("{}@c.com", "a".repeat(65));
+        for bad in [
+            "Ünicode@contoso.com",
+            "plus+tag@contoso.com",
+            "a$b@contoso.com",
+            "dot.@contoso.com",
+            "a@b@contoso.com",
+            "nodomain",
+            "a@under_score.com",
+            long.as_str(),
+        ] {
+            assert!(upn_problem(bad).is_some(), "{bad}");
+        }
     }
 
     #[test]

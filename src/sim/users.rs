@@ -143,6 +143,9 @@ pub(crate) fn route(
             one_user(sim, method, &k, query, body, ids)
         }
         [u, k] if u.eq_ignore_ascii_case("users") => {
+            if k.eq_ignore_ascii_case("$count") {
+                return count_users(sim, method, headers, ids);
+            }
             if k.starts_with('$') {
                 // Graph reads a leading `$` as a system segment; the doc says to use /users('$…').
                 return segment_not_found(ids, k);
@@ -253,6 +256,43 @@ pub(crate) fn route(
             segment_not_found(ids, bad)
         }
     }
+}
+
+/// `GET /users/$count`: needs `ConsistencyLevel: eventual` (an advanced query) and answers the
+/// number as `text/plain`.
+fn count_users(sim: &Sim, method: &str, headers: &Headers, ids: &Ids) -> Reply {
+    if method != "GET" {
+        return graph_error(
+            ids,
+            405,
+            "Request_BadRequest",
+            "Specified HTTP method is not allowed for the request uri.",
+            vec![],
+        );
+    }
+    let eventual = headers
+        .get("consistencylevel")
+        .is_some_and(|v| v.trim().eq_ignore_ascii_case("eventual"));
+    if !eventual {
+        return bad_request(ids, "$count is not currently supported.");
+    }
+    let n = lock(&sim.tenant).users.len();
+    Reply::json_bytes(200, n.to_string().into_bytes()).header("Content-Type", "text/plain")
+}
+
+/// Graph's answer to a UPN outside Entra's username policy.
+fn invalid_upn(ids: &Ids) -> Reply {
+    graph_error(
+        ids,
+        400,
+        "Request_BadRequest",
+        "Property userPrincipalName is invalid.",
+        vec![ErrorDetail {
+            code: "InvalidValue".into(),
+            target: Some("userPrincipalName".into()),
+            ..Default::default()
+        }],
+    )
 }
 
 /// The type a cast segment names: `microsoft.graph.user` and `graph.user` (the namespace alias
@@ -938,9 +978,12 @@ fn set_property(
             u.on_premises_immutable_id = check_immutable_id(t, self_id, v, ids)?;
         }
         "userPrincipalName" => {
-            let Some(upn) = v.as_str().filter(|s| s.contains('@')) else {
+            let Some(upn) = v.as_str() else {
                 return Err(invalid_value(ids, name));
             };
+            if state::upn_problem(upn).is_some() {
+                return Err(invalid_upn(ids));
+            }
             if let Some(other) = t.upn_index.get(&upn.to_lowercase()) {
                 if self_id.is_none_or(|me| !other.eq_ignore_ascii_case(me)) {
                     return Err(conflict(ids, name, None));
@@ -1101,6 +1144,9 @@ fn restore(sim: &Sim, id: &str, body: Option<Value>, ids: &Ids) -> Reply {
                 u.user_principal_name.as_deref().unwrap_or_default(),
             )
         });
+    if state::upn_problem(&wanted).is_some() {
+        return invalid_upn(ids);
+    }
     if t.upn_index.contains_key(&wanted.to_lowercase()) {
         return conflict(ids, "userPrincipalName", None);
     }

@@ -27,9 +27,7 @@ use std::process::ExitCode;
 pub struct Args {
     /// The review workbook written by `plan`, with Approve = Yes on the rows to change.
     pub workbook: PathBuf,
-    /// graph-powershell: set each cloud user's onPremisesImmutableId (Update-MgUser).
-    /// ldif: set each AD user's mS-DS-ConsistencyGuid to the ImmutableId its cloud user already
-    /// has (ldifde -i), for Replace and ConflictDeleted rows after a domain migration.
+    /// Which side changes: the cloud users, or the AD users.
     #[arg(long, value_enum)]
     pub format: ScriptFormat,
     /// Where to write it [default: beside the workbook, its name with .ps1 or .ldf].
@@ -69,7 +67,11 @@ pub struct Args {
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
 pub enum ScriptFormat {
+    /// A Microsoft Graph PowerShell script: each cloud user's onPremisesImmutableId is set to
+    /// its AD user's anchor (Update-MgUser), as apply would.
     GraphPowershell,
+    /// An ldifde -i file: each AD user's mS-DS-ConsistencyGuid is set to the ImmutableId its
+    /// cloud user already has (Replace and ConflictDeleted rows, after a domain migration).
     Ldif,
 }
 

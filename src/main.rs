@@ -23,6 +23,8 @@ enum Command {
     Plan(cmd::plan::Args),
     /// Write the blank input workbook an admin can fill in by hand.
     Template(cmd::template::Args),
+    /// Write the approved rows as a Graph PowerShell script or an ldifde file, for runbooks.
+    Script(cmd::script::Args),
     /// Run the simulated tenant.
     Sim(cmd::sim::Args),
     /// Read the tenant live from Microsoft Graph (cloud export).
@@ -36,6 +38,7 @@ fn main() -> ExitCode {
         Command::Convert(a) => cmd::convert::run(a),
         Command::Plan(a) => cmd::plan::run(a),
         Command::Template(a) => cmd::template::run(a),
+        Command::Script(a) => cmd::script::run(a),
         Command::Sim(a) => cmd::sim::run(a),
         Command::Cloud(a) => cmd::cloud::run(a),
     };
@@ -51,9 +54,11 @@ fn main() -> ExitCode {
 fn init_tracing(verbose: u8) {
     // -vv is for reading what hardmatch did: the HTTP stack's own debug lines (connection
     // pool, TLS, h2 frames) would be most of it, so they stay at info.
+    // rustls-platform-verifier logs an untrusted certificate as an ERROR of its own; the
+    // client's error already says it, with the fix (--ca-file), so the duplicate only confuses.
     let default = match verbose {
-        0 => "warn",
-        1 => "info",
+        0 => "warn,rustls_platform_verifier=off",
+        1 => "info,rustls_platform_verifier=off",
         _ => "debug,hyper=info,hyper_util=info,reqwest=info,h2=info,rustls=info,tower=info,axum=info,mio=info",
     };
     let filter = tracing_subscriber::EnvFilter::try_from_env("HARDMATCH_LOG")

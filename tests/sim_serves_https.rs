@@ -143,6 +143,11 @@ async fn graph_commands_trust_the_sim_with_ca_file_and_say_so_without() {
     assert_eq!(out.status.code(), Some(3), "{stderr}");
     assert!(stderr.contains("certificate is not trusted"), "{stderr}");
     assert!(stderr.contains("--ca-file"), "{stderr}");
+    assert_eq!(
+        stderr.matches("not trusted").count(),
+        1,
+        "said once, not once per listing partition and retry round: {stderr}"
+    );
     assert!(!dir.path().join("plan2.xlsx").exists());
     assert_eq!(
         sim.stats().token_requests,

@@ -5,5 +5,6 @@ pub mod convert;
 pub mod graph_args;
 pub mod output;
 pub mod plan;
+pub mod script;
 pub mod sim;
 pub mod template;

@@ -126,10 +126,10 @@ pub(crate) fn user_path(id_or_upn: &str) -> String {
 const PAGE_ROUNDS: u32 = 3;
 
 /// Worth reading again: the request failed for reasons that pass (throttling, a 5xx, the
-/// network), not because Graph refused it.
+/// network), not because Graph refused it or its certificate is not trusted.
 fn passing(e: &GraphError) -> bool {
     match e {
-        GraphError::Transport { .. } => true,
+        GraphError::Transport { message, .. } => !super::http::untrusted_certificate(message),
         GraphError::Api(a) => matches!(a.status, 429 | 500 | 502 | 503 | 504),
         _ => false,
     }

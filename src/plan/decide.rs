@@ -135,8 +135,28 @@ impl Decisions<'_> {
                 &self.extra_claims,
             );
         }
+        offer_keeping_cloud_anchor(&mut row);
         row
     }
+}
+
+/// Where the cloud user already has a GUID-based anchor that differs from the AD user's, there
+/// is a second fix: the AD user adopts it as mS-DS-ConsistencyGuid (the usual one after a
+/// domain migration, where cloud users still carry the old domain's anchors). The Reason offers
+/// it on the rows `hardmatch script --format ldif` can write: Replace, and ConflictDeleted
+/// (whose recycle-bin holder then no longer matters).
+fn offer_keeping_cloud_anchor(row: &mut PlanRow) {
+    if !matches!(row.action, Some(Action::Replace | Action::ConflictDeleted))
+        || row.cloud_immutable_id == row.new_immutable_id
+        || crate::anchor::guid_based(&row.cloud_immutable_id).is_none()
+    {
+        return;
+    }
+    let _ = write!(
+        row.reason,
+        " Or keep the cloud anchor (as after a domain migration): `hardmatch script --format ldif --ad-export AD-EXPORT` sets this AD user's mS-DS-ConsistencyGuid to {} instead.",
+        row.cloud_immutable_id
+    );
 }
 
 /// The matching and duplicate passes of [`build`], without rendering the rows.

@@ -135,7 +135,6 @@ impl Decisions<'_> {
                 &self.extra_claims,
             );
         }
-        offer_keeping_cloud_anchor(&mut row);
         row
     }
 }
@@ -145,10 +144,14 @@ impl Decisions<'_> {
 /// domain migration, where cloud users still carry the old domain's anchors). The Reason offers
 /// it on the rows `hardmatch script --format ldif` can write: Replace, and ConflictDeleted
 /// (whose recycle-bin holder then no longer matters).
+/// Not where the cloud anchor is this AD user's own GUID in a wrong notation: Replace is the fix.
 fn offer_keeping_cloud_anchor(row: &mut PlanRow) {
     if !matches!(row.action, Some(Action::Replace | Action::ConflictDeleted))
         || row.cloud_immutable_id == row.new_immutable_id
         || crate::anchor::guid_based(&row.cloud_immutable_id).is_none()
+        || crate::anchor::guid_based(&row.new_immutable_id).is_some_and(|a| {
+            crate::anchor::same_guid_in_wrong_notation(&row.cloud_immutable_id, a).is_some()
+        })
     {
         return;
     }
@@ -650,7 +653,9 @@ pub fn decide_target(
         .copied()
         .filter(|h| !same_user(h, target))
         .collect();
-    decide_matched(row, target, &active, &deleted)
+    let mut row = decide_matched(row, target, &active, &deleted);
+    offer_keeping_cloud_anchor(&mut row);
+    row
 }
 
 /// A row's own problems make it `InvalidInput`, as does having no anchor at all.

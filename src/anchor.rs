@@ -40,6 +40,15 @@ impl SourceAnchor {
         B64.encode(self.0)
     }
 
+    /// [`SourceAnchor::immutable_id`] written into `buf`, for look-ups that need no `String`.
+    pub fn immutable_id_in<'b>(&self, buf: &'b mut [u8; 24]) -> &'b str {
+        let n = B64
+            .encode_slice(self.0, buf)
+            .expect("16 bytes are 24 base64 characters");
+        // Base64 is ASCII.
+        std::str::from_utf8(&buf[..n]).expect("base64 is ASCII")
+    }
+
     /// Raw octets as 32 lower-case hex digits (csvde's `X'…'` body, ADSI Edit's octet view).
     pub fn octet_hex(&self) -> String {
         let mut s = String::with_capacity(32);
@@ -88,6 +97,9 @@ pub enum Notation {
     LdapEscape,
     /// `X'4431e2…'`
     CsvdeHex,
+    /// `6 150 179 58 …`: the 16 bytes in decimal, as PowerShell prints a byte array joined with
+    /// `-join ' '`.
+    DecimalBytes,
 }
 
 /// How to read 32 plain hex digits, which are ambiguous.
@@ -157,6 +169,9 @@ pub fn parse(input: &str, hex_as: Option<HexAs>) -> Result<Parsed, AnchorError> 
     }
     if s.contains('\\') {
         return parse_ldap_escape(s).and_then(|a| one(a, Notation::LdapEscape));
+    }
+    if let Some(bytes) = decimal_bytes(s)? {
+        return one(SourceAnchor(bytes), Notation::DecimalBytes);
     }
     if let Some(bytes) = octet_list(s)? {
         return one(SourceAnchor(bytes), Notation::SpacedHex);
@@ -315,6 +330,48 @@ fn parse_ldap_escape(s: &str) -> Result<SourceAnchor, AnchorError> {
     })
 }
 
+/// `6 150 179 58 …` (or `,`-separated): byte values in decimal, as PowerShell prints a byte
+/// array such as mS-DS-ConsistencyGuid joined with `-join ' '`. Told from hex octets by a
+/// three-digit or one-digit value (hex octets are two digits each); `Ok(None)` otherwise.
+fn decimal_bytes(s: &str) -> Result<Option<[u8; 16]>, AnchorError> {
+    // Every GUID text and ImmutableId leaves here, before anything is allocated.
+    if !s.starts_with(|c: char| c.is_ascii_digit())
+        || !s.contains(|c: char| c.is_ascii_whitespace() || c == ',')
+    {
+        return Ok(None);
+    }
+    let tokens: Vec<&str> = s
+        .split(|c: char| c.is_ascii_whitespace() || c == ',')
+        .filter(|t| !t.is_empty())
+        .collect();
+    let decimal = tokens.len() >= 2
+        && tokens
+            .iter()
+            .all(|t| t.len() <= 3 && t.bytes().all(|b| b.is_ascii_digit()))
+        && tokens.iter().any(|t| t.len() != 2);
+    if !decimal {
+        return Ok(None);
+    }
+    let mut bytes = Vec::with_capacity(16);
+    for (i, t) in tokens.iter().enumerate() {
+        match t.parse::<u8>() {
+            Ok(b) => bytes.push(b),
+            Err(_) => {
+                return Err(invalid(format!(
+                "decimal byte values: value {} is {t}, over 255, so this is not a list of bytes",
+                i + 1
+            )))
+            }
+        }
+    }
+    sixteen(&bytes).map(Some).ok_or_else(|| {
+        invalid(format!(
+            "{} decimal byte values (PowerShell's -join ' ' of a byte array?); an objectGUID is exactly 16 bytes",
+            bytes.len()
+        ))
+    })
+}
+
 /// `44 31 E2 …`, also `44-31-E2-…` (BitConverter.ToString), `44:31:…` and `0x44, 0x31, …`.
 /// `Ok(None)` when the value is not a list of octets at all.
 fn octet_list(s: &str) -> Result<Option<[u8; 16]>, AnchorError> {
@@ -455,8 +512,8 @@ fn parse_base64(s: &str) -> Result<SourceAnchor, AnchorError> {
         .find(|(_, c)| !(c.is_ascii_alphanumeric() || matches!(c, '+' | '/' | '=' | '-' | '_')))
     {
         return Err(invalid(format!(
-            "{c:?} at position {} is not part of a GUID, ImmutableId or octet string; if this is a cloud \
-             onPremisesImmutableId, it is not GUID-based (e.g. an e-mail address or employeeID anchor)",
+            "{c:?} at position {} is not part of a GUID, ImmutableId or octet string: the value is not GUID-based \
+             (an e-mail address or employeeID, say)",
             i + 1
         )));
     }
@@ -572,8 +629,7 @@ fn wrong_length_reason(bytes: &[u8]) -> String {
         }
         if !text.is_empty() && !text.chars().any(char::is_control) {
             return format!(
-                "decodes to the {n}-byte text {text:?}, not to a 16-byte objectGUID; as a cloud \
-                 ImmutableId it is not GUID-based"
+                "decodes to the {n}-byte text {text:?}, not to a 16-byte objectGUID: the value is not GUID-based"
             );
         }
     }
@@ -583,8 +639,16 @@ fn wrong_length_reason(bytes: &[u8]) -> String {
 /// Read a value that must be unambiguous (e.g. a cell in a column named objectGUID).
 /// 32 plain hex digits are an error here unless `hex_as` decides.
 pub fn parse_one(input: &str, hex_as: Option<HexAs>) -> Result<SourceAnchor, AnchorError> {
+    parse_one_as(input, hex_as).map(|(anchor, _)| anchor)
+}
+
+/// [`parse_one`], saying which notation the value was in.
+pub fn parse_one_as(
+    input: &str,
+    hex_as: Option<HexAs>,
+) -> Result<(SourceAnchor, Notation), AnchorError> {
     match parse(input, hex_as)? {
-        Parsed::One { anchor, .. } => Ok(anchor),
+        Parsed::One { anchor, notation } => Ok((anchor, notation)),
         Parsed::Ambiguous { .. } => Err(AnchorError::Invalid(
             "32 hex digits are ambiguous: .NET \"N\" GUID text or raw octets; write the GUID with dashes, \
              or say which they are with --hex-as guid or --hex-as octets"
@@ -601,6 +665,72 @@ pub fn guid_based(immutable_id: &str) -> Option<SourceAnchor> {
     let a = SourceAnchor(arr);
     // Only the canonical form counts: base64 with non-zero trailing bits would not round-trip.
     (a.immutable_id() == immutable_id).then_some(a)
+}
+
+/// How a stored ImmutableId can hold a GUID in a notation earlier tools wrote by mistake.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum WrongNotation {
+    /// Base64 of the GUID's bytes in RFC 4122 (big-endian) order, the classic byte-order mistake.
+    BigEndian,
+    /// Base64 without its `==` padding.
+    Unpadded,
+    /// Base64 of the GUID's *text* (AADInternals' Get-AADIntImmutableID).
+    Base64OfText,
+    /// Base64 in the URL-safe alphabet (`-`, `_`).
+    UrlSafe,
+    /// The GUID as text or hex digits, not base64 at all.
+    GuidText,
+}
+
+impl WrongNotation {
+    /// What the mistake is, for a Check.
+    pub fn describe(self) -> &'static str {
+        match self {
+            WrongNotation::BigEndian => {
+                "base64 of its bytes in RFC 4122 (big-endian) order instead of AD's byte order"
+            }
+            WrongNotation::Unpadded => "base64 without the == padding",
+            WrongNotation::Base64OfText => "base64 of the GUID's text instead of its 16 bytes",
+            WrongNotation::UrlSafe => "URL-safe base64 (- and _) instead of the standard alphabet",
+            WrongNotation::GuidText => "the GUID as text instead of base64 of its bytes",
+        }
+    }
+}
+
+/// `stored` (a cloud `onPremisesImmutableId`) names the same object as `anchor`, but in a
+/// notation no sync engine matches on: `None` when it is the right value or another object.
+/// Entra Connect compares ImmutableIds exactly, so such a value matches no AD object, and
+/// replacing it with `anchor`'s is safe.
+pub fn same_guid_in_wrong_notation(stored: &str, anchor: SourceAnchor) -> Option<WrongNotation> {
+    let s = trim(stored);
+    let right = anchor.immutable_id();
+    if s == right || s.is_empty() {
+        return None;
+    }
+    if s == right.trim_end_matches('=') {
+        return Some(WrongNotation::Unpadded);
+    }
+    let big_endian = B64.encode(anchor.guid().as_bytes());
+    if s == big_endian || s == big_endian.trim_end_matches('=') {
+        return Some(WrongNotation::BigEndian);
+    }
+    if B64_URL_SAFE
+        .decode(s)
+        .is_ok_and(|b| b.as_slice() == anchor.as_bytes())
+        && s.contains(['-', '_'])
+    {
+        return Some(WrongNotation::UrlSafe);
+    }
+    let text_names_it = |t: &str| {
+        matches!(parse(t, Some(HexAs::Guid)), Ok(Parsed::One { anchor: a, notation })
+            if a == anchor && matches!(notation, Notation::GuidText | Notation::GuidHex))
+    };
+    if text_names_it(s) {
+        return Some(WrongNotation::GuidText);
+    }
+    let decoded = B64_PAD_INDIFFERENT.decode(s).ok()?;
+    let text = std::str::from_utf8(&decoded).ok()?;
+    text_names_it(text).then_some(WrongNotation::Base64OfText)
 }
 
 #[cfg(test)]
@@ -916,5 +1046,83 @@ mod tests {
         // Cloud anchors must be stored canonically: unpadded or apostrophe-prefixed are not.
         assert_eq!(guid_based("BpazOkLGm0iEtljAONPvOQ"), None);
         assert_eq!(guid_based("john@contoso.com"), None);
+    }
+
+    #[test]
+    fn immutable_id_in_a_buffer_is_the_same_text() {
+        for b in [[0u8; 16], [0xfb; 16], *one(V01_ID).0.as_bytes()] {
+            let a = SourceAnchor::from_bytes(b);
+            assert_eq!(a.immutable_id_in(&mut [0; 24]), a.immutable_id());
+        }
+    }
+
+    #[test]
+    fn the_same_guid_in_a_wrong_notation_is_recognised() {
+        // Issue 7 §6: 3ab39606-c642-489b-84b6-58c038d3ef39 is BpazOkLGm0iEtljAONPvOQ==.
+        let a = SourceAnchor::from_guid(
+            Uuid::parse_str("3ab39606-c642-489b-84b6-58c038d3ef39").unwrap(),
+        );
+        assert_eq!(a.immutable_id(), "BpazOkLGm0iEtljAONPvOQ==");
+        for (stored, want) in [
+            ("OrOWBsZCSJuEtljAONPvOQ==", WrongNotation::BigEndian),
+            ("OrOWBsZCSJuEtljAONPvOQ", WrongNotation::BigEndian),
+            ("BpazOkLGm0iEtljAONPvOQ", WrongNotation::Unpadded),
+            (
+                "M2FiMzk2MDYtYzY0Mi00ODliLTg0YjYtNThjMDM4ZDNlZjM5",
+                WrongNotation::Base64OfText,
+            ),
+            (
+                "3ab39606-c642-489b-84b6-58c038d3ef39",
+                WrongNotation::GuidText,
+            ),
+            (
+                "{3AB39606-C642-489B-84B6-58C038D3EF39}",
+                WrongNotation::GuidText,
+            ),
+        ] {
+            assert_eq!(
+                same_guid_in_wrong_notation(stored, a),
+                Some(want),
+                "{stored}"
+            );
+        }
+        let url_safe = SourceAnchor::from_bytes([0xfb; 16]);
+        assert_eq!(
+            same_guid_in_wrong_notation(
+                &url_safe.immutable_id().replace('+', "-").replace('/', "_"),
+                url_safe
+            ),
+            Some(WrongNotation::UrlSafe)
+        );
+        // The right value, another object's value, and non-GUID anchors are not this mistake.
+        let other = SourceAnchor::from_bytes([7; 16]);
+        for stored in [
+            "BpazOkLGm0iEtljAONPvOQ==",
+            &other.immutable_id(),
+            "pat@contoso.com",
+            "",
+        ] {
+            assert_eq!(same_guid_in_wrong_notation(stored, a), None, "{stored}");
+        }
+    }
+
+    #[test]
+    fn decimal_bytes_as_powershell_joins_them_are_read_in_ad_order() {
+        // Issue 7 §11: `$_.'mS-DS-ConsistencyGuid' -join ' '` of 3ab39606-c642-489b-84b6-58c038d3ef39.
+        let a = SourceAnchor::from_guid(
+            Uuid::parse_str("3ab39606-c642-489b-84b6-58c038d3ef39").unwrap(),
+        );
+        let joined: Vec<String> = a.as_bytes().iter().map(u8::to_string).collect();
+        let spaced = joined.join(" ");
+        assert!(spaced.starts_with("6 150 179 58 "), "{spaced}");
+        assert_eq!(one(&spaced), (a, Notation::DecimalBytes));
+        assert_eq!(one(&joined.join(",")).0, a);
+        assert!(reason("6 150 179 58").contains("4 decimal byte values"));
+        assert!(reason(&spaced.replace("150", "350")).contains("over 255"));
+        // Two hex digits each stay hex octets.
+        assert_eq!(
+            one("44 31 E2 46 77 83 3E 48 A8 7E B6 76 9D B6 2E ED").1,
+            Notation::SpacedHex
+        );
     }
 }

@@ -71,7 +71,7 @@ const EXPECTED: [(&str, Action); 22] = [
     ("nestor.wilke@fabrikam.com", Action::Replace),
     ("patti.fernandez@fabrikam.com", Action::BlockedSynced),
     ("pradeep.gupta@fabrikam.com", Action::NoCloudUser),
-    ("isaiah.langer@fabrikam.com", Action::ConflictActive),
+    ("isaiah.langer@fabrikam.com", Action::AlreadyMatched),
     ("johanna.lorenz@fabrikam.com", Action::ConflictDeleted),
     ("joni.sherman@fabrikam.com", Action::Ambiguous),
     ("diego.siciliani@fabrikam.com", Action::DuplicateSource),
@@ -111,7 +111,7 @@ fn plan_on_the_powershell_csv_sample_writes_every_action_and_says_where() {
     );
     for (label, n) in [
         ("Set", 7),
-        ("AlreadyMatched", 4),
+        ("AlreadyMatched", 5),
         ("DuplicateSource", 2),
         ("InvalidInput", 1),
     ] {
@@ -217,7 +217,9 @@ fn format_flag_overrides_detection() {
 
 #[test]
 fn pre_approve_set_approves_only_clean_set_rows() {
-    let (review, stdout, _dir) = plan("ad-users.csv", &["--pre-approve", "set"]);
+    // The sample is a Get-MgUser export, which cannot hold privileged roles: without
+    // --unchecked-ok nothing would be pre-approved (tests/plan_cloud_inputs_as_tenants_produce_them.rs).
+    let (review, stdout, _dir) = plan("ad-users.csv", &["--pre-approve", "set", "--unchecked-ok"]);
     let mut approved: Vec<&str> = review
         .rows
         .iter()
@@ -291,7 +293,7 @@ fn summary_names_inputs_with_sha256_and_lists_unmatched_cloud_users() {
     assert!(s.contains(env!("CARGO_PKG_VERSION")));
     let u = text(wb.worksheet_range(&unmatched).unwrap());
     for upn in [
-        "isaiah.test@fabrikam.onmicrosoft.com",
+        "isaiah.langer@fabrikam.com",
         "admin@fabrikam.onmicrosoft.com",
         "reception@fabrikam.com",
     ] {

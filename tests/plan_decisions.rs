@@ -1,7 +1,7 @@
 //! `plan::build`: which Action each AD row gets, why, and which Checks come with it.
 
 use hardmatch::anchor::SourceAnchor;
-use hardmatch::cloud::{CloudState, CloudUser, TenantFeatures};
+use hardmatch::cloud::{CloudState, CloudUser, TenantFeatures, Unchecked};
 use hardmatch::plan::{build, Action, MatchKeys, MatchedBy, Plan, PlanOptions, PlanRow};
 use hardmatch::sources::AdUser;
 use uuid::Uuid;
@@ -178,8 +178,10 @@ fn synced_user_is_blocked_unless_it_already_holds_the_anchor() {
 fn blocked_synced_wins_over_conflicts() {
     let mut c = cu("1", "di@x.com");
     c.sync_enabled = Some(true);
-    let holder = with_id(cu("2", "other@x.com"), &iid(G1));
-    let r = one(ad("di@x.com", G1), &state(vec![c, holder], vec![]));
+    let r = one(
+        ad("di@x.com", G1),
+        &state(vec![c], vec![deleted("d2", "other@x.com", &iid(G1))]),
+    );
     assert_eq!(r.action, Some(Action::BlockedSynced));
 }
 
@@ -206,21 +208,45 @@ fn soft_deleted_users_are_never_matched() {
 }
 
 #[test]
-fn active_holder_of_the_anchor_is_conflict_active_naming_it() {
-    let r = one(
-        ad("fay@x.com", G1),
+fn the_active_holder_of_the_anchor_is_the_match_even_when_another_user_has_the_upn() {
+    // Entra Connect hard-matches on the sourceAnchor before any soft match: fay's AD user joins
+    // the cloud user holding her ImmutableId, not the one with her UPN.
+    let p = plan(
+        &[ad("fay@x.com", G1)],
         &state(
             vec![
                 cu("c-fay", "fay@x.com"),
                 with_id(cu("c-old", "fay.old@x.com"), &iid(G1)),
             ],
-            vec![deleted("d1", "gone@x.com", &iid(G1))],
+            vec![],
         ),
     );
-    assert_eq!(r.action, Some(Action::ConflictActive));
-    assert_eq!(r.holder_object_id, "c-old");
-    assert_eq!(r.cloud_object_id, "c-fay");
+    let r = &p.rows[0];
+    assert_eq!(r.action, Some(Action::AlreadyMatched), "{}", r.reason);
+    assert_eq!(r.matched_by, Some(MatchedBy::ImmutableId));
+    assert_eq!(r.cloud_object_id, "c-old");
     assert!(r.reason.contains("fay.old@x.com"), "{}", r.reason);
+    assert_eq!(p.unmatched_cloud, vec![0]);
+}
+
+#[test]
+fn with_upn_mail_a_mail_tie_does_not_override_the_anchor() {
+    // Issue 7 §3: pat's anchor is held by pat@contoso.com; pat.old@contoso.com shares the mail.
+    let mut a = ad("pat@corp.local", G1);
+    a.mail = Some("pat@contoso.com".into());
+    let mut holder = with_id(cu("c-pat", "pat@contoso.com"), &iid(G1));
+    holder.mail = Some("pat@contoso.com".into());
+    let mut old = cu("c-old", "pat.old@contoso.com");
+    old.mail = Some("pat@contoso.com".into());
+    let s = state(vec![holder, old], vec![]);
+    for p in [plan(&[a.clone()], &s), plan_mail(&[a.clone()], &s)] {
+        let r = &p.rows[0];
+        assert_eq!(r.action, Some(Action::AlreadyMatched), "{}", r.reason);
+        assert_eq!(r.matched_by, Some(MatchedBy::ImmutableId));
+        assert_eq!(r.cloud_object_id, "c-pat");
+        // The real match is not listed as unmatched; the other user is.
+        assert_eq!(p.unmatched_cloud, vec![1]);
+    }
 }
 
 #[test]
@@ -581,11 +607,13 @@ fn every_row_gets_exactly_one_action_and_a_reason() {
         Action::AlreadyMatched,
         Action::BlockedSynced,
         Action::NoCloudUser,
-        Action::ConflictActive,
         Action::ConflictDeleted,
+        Action::DuplicateSource,
     ] {
         assert!(p.count(a) > 0, "{a} missing");
     }
+    // An active holder of the anchor is the match, as in Entra Connect.
+    assert_eq!(p.count(Action::ConflictActive), 0);
 }
 
 #[test]
@@ -605,7 +633,11 @@ fn only_set_rows_without_checks_can_be_pre_approved() {
             vec![],
         ),
     );
-    let clean: Vec<bool> = p.rows.iter().map(hardmatch::plan::is_clean_set).collect();
+    let clean: Vec<bool> = p
+        .rows
+        .iter()
+        .map(|r| hardmatch::plan::is_clean_set(r, Unchecked::default()))
+        .collect();
     assert_eq!(p.rows[1].action, Some(Action::Set));
     assert_eq!(p.rows[2].action, Some(Action::Replace));
     assert_eq!(clean, [true, false, false]);
@@ -623,5 +655,170 @@ fn an_ad_row_found_through_its_immutable_id_and_another_through_upn_are_duplicat
     for r in &p.rows {
         assert_eq!(r.action, Some(Action::DuplicateSource), "{}", r.reason);
         assert!(r.reason.contains("bo@x.com (id c-bo)"), "{}", r.reason);
+    }
+}
+
+#[test]
+fn another_cloud_user_holding_the_ad_mail_is_a_check_in_every_mode() {
+    // Issue 7 §4: pat's mail and SMTP address belong to another cloud user, pat.kim. After the
+    // write Entra Connect joins pat@, and the address clashes with pat.kim's (quarantined).
+    let mut a = ad("pat@contoso.com", G1);
+    a.mail = Some("pat.kim@contoso.com".into());
+    a.proxy_addresses = vec!["SMTP:pat.kim@contoso.com".into()];
+    let mut kim = cu("c-kim", "pat.kim@contoso.com");
+    kim.mail = Some("pat.kim@contoso.com".into());
+    kim.proxy_addresses = vec!["SMTP:pat.kim@contoso.com".into()];
+    let s = state(vec![cu("c-pat", "pat@contoso.com"), kim], vec![]);
+    for p in [plan(&[a.clone()], &s), plan_mail(&[a.clone()], &s)] {
+        let r = &p.rows[0];
+        assert_eq!(r.action, Some(Action::Set), "{}", r.reason);
+        assert_eq!(r.cloud_object_id, "c-pat");
+        let check = r
+            .checks
+            .iter()
+            .find(|c| c.contains("pat.kim@contoso.com (id c-kim)"))
+            .unwrap_or_else(|| panic!("no Check names the other holder: {:?}", r.checks));
+        assert!(check.contains("AttributeValueMustBeUnique"), "{check}");
+        assert!(!hardmatch::plan::is_clean_set(r, Unchecked::default()));
+    }
+}
+
+#[test]
+fn another_cloud_user_with_the_upn_of_an_anchor_matched_row_is_a_check() {
+    let p = plan(
+        &[ad("fay@x.com", G1)],
+        &state(
+            vec![
+                cu("c-fay", "fay@x.com"),
+                with_id(cu("c-old", "fay.old@x.com"), &iid(G1)),
+            ],
+            vec![],
+        ),
+    );
+    let r = &p.rows[0];
+    assert_eq!(r.cloud_object_id, "c-old");
+    assert!(
+        r.checks
+            .iter()
+            .any(|c| c.contains("fay@x.com (id c-fay)") && c.contains("UPN")),
+        "{:?}",
+        r.checks
+    );
+}
+
+#[test]
+fn the_right_guid_in_a_wrong_notation_is_a_replace_that_says_so() {
+    // Issue 7 §6: BpazOkLGm0iEtljAONPvOQ== written big-endian, unpadded, or as base64 of the text.
+    const G: &str = "3ab39606-c642-489b-84b6-58c038d3ef39";
+    assert_eq!(iid(G), "BpazOkLGm0iEtljAONPvOQ==");
+    for stored in [
+        "OrOWBsZCSJuEtljAONPvOQ==",
+        "BpazOkLGm0iEtljAONPvOQ",
+        "M2FiMzk2MDYtYzY0Mi00ODliLTg0YjYtNThjMDM4ZDNlZjM5",
+    ] {
+        let r = one(
+            ad("pat@x.com", G),
+            &state(vec![with_id(cu("1", "pat@x.com"), stored)], vec![]),
+        );
+        assert_eq!(r.action, Some(Action::Replace), "{stored}: {}", r.reason);
+        assert!(
+            r.checks.iter().any(|c| c.contains("wrong notation")
+                && c.contains(G)
+                && c.contains("Replace is safe")),
+            "{stored}: {:?}",
+            r.checks
+        );
+        assert!(
+            !r.checks.iter().any(|c| c.contains("not GUID-based")),
+            "{stored}: {:?}",
+            r.checks
+        );
+        assert!(
+            r.reason.contains("wrong notation"),
+            "{stored}: {}",
+            r.reason
+        );
+        // Adopting a wrongly written value as mS-DS-ConsistencyGuid is no fix to offer.
+        assert!(
+            !r.reason.contains("keep the cloud anchor"),
+            "{stored}: {}",
+            r.reason
+        );
+    }
+}
+
+#[test]
+fn a_deleted_holder_that_looks_like_this_person_asks_to_restore_rather_than_purge() {
+    // Issue 7 §7: the recycle bin holds pat's original account: its UPN without the deleted
+    // prefix, its mail and display name are pat's. A purge cannot be undone.
+    let mut a = ad("pat@x.com", G1);
+    a.mail = Some("pat@x.com".into());
+    a.display_name = Some("Pat Kim".into());
+    let id = "5b1f0b3a-0000-4000-8000-00000000d001";
+    let mangled = format!("{}pat@x.com", id.replace('-', ""));
+    let mut orig = deleted(id, &mangled, &iid(G1));
+    orig.mail = Some("Pat@x.com".into());
+    orig.display_name = Some("Pat Kim".into());
+    let r = one(
+        a.clone(),
+        &state(vec![cu("c-pat", "pat@x.com")], vec![orig.clone()]),
+    );
+    assert_eq!(r.action, Some(Action::ConflictDeleted), "{}", r.reason);
+    let check = r
+        .checks
+        .iter()
+        .find(|c| c.contains("same person"))
+        .unwrap_or_else(|| panic!("no Check: {:?}", r.checks));
+    assert!(check.contains("restore it instead of purging"), "{check}");
+
+    // Another person's deleted account (different display name) gets the plain purge advice.
+    orig.display_name = Some("Someone Else".into());
+    let r = one(a, &state(vec![cu("c-pat", "pat@x.com")], vec![orig]));
+    assert_eq!(r.action, Some(Action::ConflictDeleted));
+    assert!(r.checks.is_empty(), "{:?}", r.checks);
+}
+
+#[test]
+fn a_deleted_holder_without_a_deletion_date_says_it_is_unknown() {
+    // Issue 7 §13: "(id id-dc, deleted )".
+    let mut d = deleted("id-dc", "gone@x.com", &iid(G1));
+    d.deleted_date_time = Some(String::new());
+    let r = one(
+        ad("gus@x.com", G1),
+        &state(vec![cu("c-gus", "gus@x.com")], vec![d]),
+    );
+    assert_eq!(r.action, Some(Action::ConflictDeleted));
+    assert!(r.reason.contains("deletion date unknown"), "{}", r.reason);
+    assert!(!r.reason.contains("deleted )"), "{}", r.reason);
+}
+
+#[test]
+fn a_mail_the_matched_user_shares_with_another_user_is_still_named() {
+    // The look-up is skipped only when the address is the target's and nobody else's.
+    let mut a = ad("pat@contoso.com", G1);
+    a.mail = Some("team@contoso.com".into());
+    let mut pat = cu("c-pat", "pat@contoso.com");
+    pat.mail = Some("team@contoso.com".into());
+    let mut other = cu("c-team", "team.box@contoso.com");
+    other.mail = Some("Team@contoso.com".into());
+    for p in [
+        plan(
+            &[a.clone()],
+            &state(vec![pat.clone(), other.clone()], vec![]),
+        ),
+        plan_mail(
+            &[a.clone()],
+            &state(vec![pat.clone(), other.clone()], vec![]),
+        ),
+    ] {
+        let r = &p.rows[0];
+        assert_eq!(r.cloud_object_id, "c-pat");
+        assert!(
+            r.checks
+                .iter()
+                .any(|c| c.contains("team.box@contoso.com (id c-team)")),
+            "{:?}",
+            r.checks
+        );
     }
 }

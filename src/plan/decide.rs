@@ -15,7 +15,9 @@ const NAME_AT_MOST: usize = 5;
 enum Found {
     #[default]
     None,
-    One(u32, MatchedBy),
+    /// One active cloud user, how it matched, and the other active users holding this AD user's
+    /// UPN, mail or SMTP addresses (almost always none: boxed, so the common case costs nothing).
+    One(u32, MatchedBy, Option<Box<[u32]>>),
     /// Several active cloud users; the key kind and the value that matched them all.
     Many(Vec<u32>, MatchedBy),
 }
@@ -32,14 +34,17 @@ struct Prepared {
 /// Match every AD user to an active cloud user and decide exactly one [`Action`] per AD row.
 ///
 /// # Matching
-/// 1. Case-insensitive, trimmed userPrincipalName.
-/// 2. With [`MatchKeys::UpnMail`] and no UPN hit: the AD mail against cloud mail; then, still
+/// 1. An active cloud user already holding the row's ImmutableId is the match
+///    ([`MatchedBy::ImmutableId`]), in every mode and whatever UPN or mail say: Entra Connect
+///    hard-matches on the sourceAnchor before it tries any soft match.
+/// 2. Case-insensitive, trimmed userPrincipalName.
+/// 3. With [`MatchKeys::UpnMail`] and no UPN hit: the AD mail against cloud mail; then, still
 ///    without a hit, every AD address (mail and `smtp:` proxyAddresses, prefix stripped) against
 ///    every cloud address (mail and `smtp:` proxyAddresses). Only SMTP proxies count, as in Entra
 ///    Connect's soft match.
-/// 3. Still nothing: an active cloud user already holding the row's ImmutableId is the match
-///    ([`MatchedBy::ImmutableId`]), because Entra Connect hard-matches on the anchor whatever the
-///    UPN says.
+///
+/// So `build` never gives `ConflictActive`: an active holder of the ImmutableId is the match.
+/// [`decide_target`] gives it when a re-check finds a holder other than the planned target.
 ///
 /// Several candidates at the first step that finds any make the row `Ambiguous`: we report, never
 /// guess. Soft-deleted users are never matched; they only matter as holders of an ImmutableId.
@@ -61,6 +66,9 @@ struct Prepared {
 /// 7. `ConflictDeleted`: a soft-deleted user holds it; purging that user resolves it.
 /// 8. `Replace`: cloud-only with a different anchor (separate approval).
 /// 9. `Set`: cloud-only with no anchor.
+///
+/// Steps 1 and 4–9 for a row with one matched cloud user are [`decide_target`], which `apply`
+/// calls on its own to re-decide a row against a fresh read of the tenant.
 ///
 /// A cloud user with `onPremisesObjectIdentifier` set or a privileged role gets a Check, not a
 /// different Action: the 2026 protection is enforced on Entra Connect's hard match, not on the
@@ -127,7 +135,6 @@ impl Decisions<'_> {
                 &self.extra_claims,
             );
         }
-        offer_keeping_cloud_anchor(&mut row);
         row
     }
 }
@@ -137,10 +144,14 @@ impl Decisions<'_> {
 /// domain migration, where cloud users still carry the old domain's anchors). The Reason offers
 /// it on the rows `hardmatch script --format ldif` can write: Replace, and ConflictDeleted
 /// (whose recycle-bin holder then no longer matters).
+/// Not where the cloud anchor is this AD user's own GUID in a wrong notation: Replace is the fix.
 fn offer_keeping_cloud_anchor(row: &mut PlanRow) {
     if !matches!(row.action, Some(Action::Replace | Action::ConflictDeleted))
         || row.cloud_immutable_id == row.new_immutable_id
         || crate::anchor::guid_based(&row.cloud_immutable_id).is_none()
+        || crate::anchor::guid_based(&row.new_immutable_id).is_some_and(|a| {
+            crate::anchor::same_guid_in_wrong_notation(&row.cloud_immutable_id, a).is_some()
+        })
     {
         return;
     }
@@ -185,6 +196,8 @@ pub fn decide_indexed<'a>(
     idx.upn = UserKeyIndex::empty(&cloud.users, upn_key);
     idx.mail = UserKeyIndex::empty(&cloud.users, mail_key);
     idx.address = Index::with_capacity(0);
+    idx.upn_shared = Vec::new();
+    idx.address_shared = Vec::new();
 
     // Duplicate anchors and cloud users claimed by more than one valid row. Anchors are found
     // twice by sorting (anchor, row) pairs rather than hashing a million anchors: 20 bytes a row
@@ -196,7 +209,7 @@ pub fn decide_indexed<'a>(
     let mut matched = vec![false; active.len()];
     for (row, p) in prepared.iter().enumerate() {
         let row = row as u32;
-        if let Found::One(c, _) = p.found {
+        if let Found::One(c, _, _) = p.found {
             matched[c as usize] = true;
         }
         if p.invalid {
@@ -205,7 +218,7 @@ pub fn decide_indexed<'a>(
         if let Some(a) = p.anchor {
             anchors.push((a, row));
         }
-        if let Found::One(c, _) = p.found {
+        if let Found::One(c, _, _) = p.found {
             let first = &mut first_claim[c as usize];
             if *first == NOBODY {
                 *first = row;
@@ -312,10 +325,15 @@ pub struct CloudIndex<'a> {
     /// Active users by `onPremisesImmutableId`, exact (anchors are case-sensitive).
     immutable_id: Index<&'a str>,
     deleted_immutable_id: Index<&'a str>,
-    /// Only built for `--match upn-mail`, to save memory otherwise.
     mail: UserKeyIndex<'a>,
-    /// Mail and SMTP proxy addresses together.
+    /// Mail and SMTP proxy addresses together; only built for `--match upn-mail`, to save
+    /// memory otherwise.
     address: Index<Folded<'a>>,
+    /// Per active user: another user has its UPN, or one of the addresses looked up for the
+    /// address Check (mail, and with `--match upn-mail` its SMTP proxy addresses). Most users
+    /// share nothing, so most rows need no look-up at all for that Check.
+    upn_shared: Vec<bool>,
+    address_shared: Vec<bool>,
 }
 
 impl<'a> CloudIndex<'a> {
@@ -337,11 +355,9 @@ impl<'a> CloudIndex<'a> {
             ix
         };
         let addresses = || {
-            let mail = if by_mail {
-                UserKeyIndex::new(users, mail_key)
-            } else {
-                UserKeyIndex::empty(users, mail_key)
-            };
+            // Mail in every mode: matching uses it with --match upn-mail, the Check for another
+            // user holding the AD mail in both.
+            let mail = UserKeyIndex::new(users, mail_key);
             let mut address = Index::with_capacity(if by_mail { users.len() * 2 } else { 0 });
             if by_mail {
                 for (i, u) in users.iter().enumerate() {
@@ -361,21 +377,32 @@ impl<'a> CloudIndex<'a> {
             }
             (mail, address)
         };
-        // The tables are independent: build them side by side on big inputs.
-        let ((upn, (mail, address)), (immutable_id, deleted_immutable_id)) =
+        // The tables are independent: build them side by side on big inputs, the UPN table
+        // on one thread, the (smaller) ImmutableId tables and the address tables on the other.
+        let both_ids = || (immutable_ids(users), immutable_ids(&cloud.deleted));
+        let (upn, ((immutable_id, deleted_immutable_id), (mail, address))) =
             if users.len() >= PARALLEL_FROM {
                 std::thread::scope(|s| {
-                    let ids = s.spawn(|| (immutable_ids(users), immutable_ids(&cloud.deleted)));
-                    let keys = (upn(), addresses());
-                    let ids = ids.join().unwrap_or_else(|p| std::panic::resume_unwind(p));
-                    (keys, ids)
+                    let others = s.spawn(|| (both_ids(), addresses()));
+                    let upn = upn();
+                    let others = others
+                        .join()
+                        .unwrap_or_else(|p| std::panic::resume_unwind(p));
+                    (upn, others)
                 })
             } else {
-                (
-                    (upn(), addresses()),
-                    (immutable_ids(users), immutable_ids(&cloud.deleted)),
-                )
+                (upn(), (both_ids(), addresses()))
             };
+        let upn_shared = upn.shared_flags();
+        let address_shared = if by_mail {
+            let mut flags = vec![false; users.len()];
+            for &i in address.shared().flatten() {
+                flags[i as usize] = true;
+            }
+            flags
+        } else {
+            mail.shared_flags()
+        };
         CloudIndex {
             cloud,
             keys,
@@ -384,10 +411,82 @@ impl<'a> CloudIndex<'a> {
             deleted_immutable_id,
             mail,
             address,
+            upn_shared,
+            address_shared,
         }
     }
 
+    /// `k` is one of the addresses `address_holders` looks up that `u` has itself.
+    fn owns_address(&self, u: &CloudUser, k: &Folded<'_>) -> bool {
+        let mine = |a: &str| Folded::new(a).as_ref() == Some(k);
+        u.mail.as_deref().is_some_and(mine)
+            || (self.keys == MatchKeys::UpnMail
+                && u.proxy_addresses
+                    .iter()
+                    .filter_map(|p| smtp_address(p))
+                    .any(mine))
+    }
+
     fn find(&self, u: &AdUser, anchor: Option<SourceAnchor>) -> Found {
+        match self.find_match(u, anchor) {
+            Found::One(c, by, _) => Found::One(c, by, self.address_holders(u, c, by)),
+            other => other,
+        }
+    }
+
+    /// Active users other than `target` that hold this AD user's UPN (unless that is how it
+    /// matched), mail or SMTP addresses: after the match, Entra Connect cannot give them to
+    /// `target`. Only the addresses planning kept are compared (SMTP proxies only with
+    /// `--match upn-mail`).
+    fn address_holders(&self, u: &AdUser, target: u32, by: MatchedBy) -> Option<Box<[u32]>> {
+        // Almost every row's addresses are its target's own, and nobody else's: then there is
+        // nothing to look up, and nothing is allocated.
+        let t = self.user(target);
+        let mut hits: Vec<u32> = Vec::new();
+        let mut add = |found: &[u32]| hits.extend(found.iter().filter(|&&h| h != target));
+        if by != MatchedBy::Upn {
+            if let Some(k) = Folded::new(&u.upn) {
+                let only_target =
+                    Folded::new(&t.upn) == Some(k) && !self.upn_shared[target as usize];
+                if !only_target {
+                    add(self.upn.get(&k));
+                }
+            }
+        }
+        let addresses = u
+            .mail
+            .as_deref()
+            .into_iter()
+            .chain(u.proxy_addresses.iter().filter_map(|p| smtp_address(p)))
+            .filter_map(Folded::new);
+        for k in addresses {
+            if !self.address_shared[target as usize] && self.owns_address(t, &k) {
+                continue;
+            }
+            match self.keys {
+                MatchKeys::UpnMail => add(self.address.get(&k)),
+                MatchKeys::Upn => add(self.mail.get(&k)),
+            }
+        }
+        if hits.is_empty() {
+            return None;
+        }
+        hits.sort_unstable();
+        hits.dedup();
+        Some(hits.into_boxed_slice())
+    }
+
+    fn find_match(&self, u: &AdUser, anchor: Option<SourceAnchor>) -> Found {
+        // The anchor first, in every mode: Entra Connect hard-matches before any soft match.
+        if let Some(a) = anchor {
+            let mut buf = [0; 24];
+            if let Some(f) = found(
+                self.immutable_id.get(&a.immutable_id_in(&mut buf)),
+                MatchedBy::ImmutableId,
+            ) {
+                return f;
+            }
+        }
         if let Some(k) = Folded::new(&u.upn) {
             if let Some(f) = found(self.upn.get(&k), MatchedBy::Upn) {
                 return f;
@@ -413,14 +512,6 @@ impl<'a> CloudIndex<'a> {
                 return f;
             }
         }
-        if let Some(a) = anchor {
-            if let Some(f) = found(
-                self.immutable_id.get(&a.immutable_id().as_str()),
-                MatchedBy::ImmutableId,
-            ) {
-                return f;
-            }
-        }
         Found::None
     }
 
@@ -432,7 +523,7 @@ impl<'a> CloudIndex<'a> {
 fn found(hits: &[u32], by: MatchedBy) -> Option<Found> {
     match hits {
         [] => None,
-        [one] => Some(Found::One(*one, by)),
+        [one] => Some(Found::One(*one, by, None)),
         many => Some(Found::Many(many.to_vec(), by)),
     }
 }
@@ -472,19 +563,118 @@ fn differs(a: Option<&str>, b: Option<&str>) -> Option<(String, String)> {
     (Folded::new(a) != Folded::new(b)).then(|| (a.to_string(), b.to_string()))
 }
 
-/// Everything except the duplicate rule, which needs every row's match.
-fn decide_row(u: &AdUser, p: &Prepared, cloud: &CloudState, idx: &CloudIndex<'_>) -> PlanRow {
-    let new_id = p.anchor.map(|a| a.immutable_id()).unwrap_or_default();
+/// What the tenant holds, besides one matched cloud user, that bears on its decision
+/// ([`decide_target`]). The target itself is ignored wherever it appears, so a caller may pass
+/// every user a query returned.
+///
+/// Build it with [`Holders::new`]: kinds of holders added later then default to "none".
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Holders<'c> {
+    /// Active cloud users holding the ImmutableId this AD user would get (exact, case-sensitive).
+    pub active: &'c [&'c CloudUser],
+    /// Soft-deleted users (recycle bin) holding it.
+    pub deleted: &'c [&'c CloudUser],
+    /// Active cloud users whose UPN, mail or SMTP proxy address is this AD user's UPN, mail or
+    /// an SMTP proxy address: Entra Connect cannot give those to the target after the match.
+    pub addresses: &'c [&'c CloudUser],
+}
+
+impl<'c> Holders<'c> {
+    /// The active and the soft-deleted users holding the row's ImmutableId.
+    pub fn new(active: &'c [&'c CloudUser], deleted: &'c [&'c CloudUser]) -> Self {
+        Holders {
+            active,
+            deleted,
+            addresses: &[],
+        }
+    }
+
+    /// With the users holding the AD user's UPN, mail or SMTP addresses ([`Holders::addresses`]).
+    pub fn with_addresses(self, addresses: &'c [&'c CloudUser]) -> Self {
+        Holders { addresses, ..self }
+    }
+}
+
+/// The two are one user: the same object, or the same non-empty object id (the same user read
+/// twice, e.g. by a query for holders and one for the target).
+fn same_user(a: &CloudUser, b: &CloudUser) -> bool {
+    std::ptr::eq(a, b) || (!a.id.is_empty() && a.id == b.id)
+}
+
+/// Decide one AD row against a cloud user already known to be its match: steps 1 and 4–9 of
+/// [`build`]'s priority list, with every Check. `plan` calls it for each row that matched exactly
+/// one cloud user, so for such a row it returns exactly what [`build`] returns, apart from
+/// `row_id` (0 here; the caller numbers rows) and step 2 (`DuplicateSource`, which needs every
+/// AD row).
+///
+/// **This is the entry point for re-deciding one row**, e.g. in `apply`, against a fresh read of
+/// the tenant just before writing. It needs no whole-tenant index: only `target` (with its
+/// `privileged_roles` if known), how it was matched, and the [`Holders`]: the active and deleted
+/// users holding the row's ImmutableId and, for the address Checks, those holding its UPN, mail
+/// or SMTP addresses. Tenant-wide flags (`blockCloudObjectTakeoverThroughHardMatchEnabled`) are
+/// not a row's decision; check them once per run.
+/// A row rebuilt from the workbook carries only the anchor, not both objectGUID and
+/// mS-DS-ConsistencyGuid, so the Check comparing the two is not repeated then.
+pub fn decide_target(
+    ad: &AdUser,
+    target: &CloudUser,
+    matched_by: MatchedBy,
+    holders: Holders<'_>,
+) -> PlanRow {
+    let anchor = ad.source_anchor();
+    let mut row = ad_row(ad, anchor);
+    row.matched_by = Some(matched_by);
+    row.cloud_object_id = target.id.clone();
+    row.cloud_upn = target.upn.clone();
+    row.cloud_immutable_id = target.immutable_id.clone().unwrap_or_default();
+    row.mail_cloud = target.mail.clone().unwrap_or_default();
+    row.display_name_cloud = target.display_name.clone().unwrap_or_default();
+    cloud_checks(&mut row, ad, target, matched_by);
+    for other in holders
+        .addresses
+        .iter()
+        .filter(|h| !same_user(h, target))
+        .take(NAME_AT_MOST)
+    {
+        address_check(&mut row, ad, target, matched_by, other);
+    }
+    if is_invalid(ad, anchor) {
+        return invalid_row(row, ad);
+    }
+    let active: Vec<&CloudUser> = holders
+        .active
+        .iter()
+        .copied()
+        .filter(|h| !same_user(h, target))
+        .collect();
+    let deleted: Vec<&CloudUser> = holders
+        .deleted
+        .iter()
+        .copied()
+        .filter(|h| !same_user(h, target))
+        .collect();
+    let mut row = decide_matched(row, target, &active, &deleted);
+    offer_keeping_cloud_anchor(&mut row);
+    row
+}
+
+/// A row's own problems make it `InvalidInput`, as does having no anchor at all.
+fn is_invalid(u: &AdUser, anchor: Option<SourceAnchor>) -> bool {
+    !u.problems.is_empty() || anchor.is_none()
+}
+
+/// The AD side of a row, and the Check that needs only the AD side.
+fn ad_row(u: &AdUser, anchor: Option<SourceAnchor>) -> PlanRow {
     let mut row = PlanRow {
         upn: u.upn.trim().to_string(),
-        onprem_guid: p.anchor.map(|a| a.to_string()).unwrap_or_default(),
+        onprem_guid: anchor.map(|a| a.to_string()).unwrap_or_default(),
+        new_immutable_id: anchor.map(|a| a.immutable_id()).unwrap_or_default(),
         mail_onprem: u.mail.clone().unwrap_or_default(),
         display_name_onprem: u.display_name.clone().unwrap_or_default(),
         source: u.location.clone(),
         matched_by: Some(MatchedBy::None),
         ..PlanRow::default()
     };
-
     if let (Some(cg), Some(og)) = (u.consistency_guid, u.object_guid) {
         if cg != og {
             row.checks.push(format!(
@@ -495,109 +685,117 @@ fn decide_row(u: &AdUser, p: &Prepared, cloud: &CloudState, idx: &CloudIndex<'_>
             ));
         }
     }
+    row
+}
 
-    let matched = match &p.found {
-        Found::One(c, by) => {
-            let cu = idx.user(*c);
-            row.matched_by = Some(*by);
-            row.cloud_object_id = cu.id.clone();
-            row.cloud_upn = cu.upn.clone();
-            row.cloud_immutable_id = cu.immutable_id.clone().unwrap_or_default();
-            row.mail_cloud = cu.mail.clone().unwrap_or_default();
-            row.display_name_cloud = cu.display_name.clone().unwrap_or_default();
-            cloud_checks(&mut row, u, cu, *by, &new_id);
-            Some(cu)
-        }
-        _ => None,
-    };
-
-    // The holders of the ImmutableId this row would write.
-    let (active_holders, deleted_holders): (Vec<&CloudUser>, Vec<&CloudUser>) = if new_id.is_empty()
-    {
-        (Vec::new(), Vec::new())
-    } else {
-        (
-            idx.immutable_id
-                .get(&new_id.as_str())
-                .iter()
-                .map(|&i| idx.user(i))
-                .filter(|h| matched.is_none_or(|m| !std::ptr::eq(*h, m)))
-                .collect(),
-            idx.deleted_immutable_id
-                .get(&new_id.as_str())
-                .iter()
-                .map(|&i| &cloud.deleted[i as usize])
-                .collect(),
+/// Step 1: the AD row cannot be used, whatever was matched.
+fn invalid_row(mut row: PlanRow, u: &AdUser) -> PlanRow {
+    row.action = Some(Action::InvalidInput);
+    row.reason = if !u.problems.is_empty() {
+        format!(
+            "The AD row cannot be used: {}. Fix the export and plan again.",
+            u.problems.join("; ")
         )
+    } else {
+        "The AD row has neither objectGUID nor mS-DS-ConsistencyGuid, so there is no anchor to write. Export objectGUID \
+         (e.g. Get-ADUser -Properties ObjectGUID) and plan again."
+            .to_string()
     };
+    row
+}
 
-    row.new_immutable_id = new_id;
-
-    if p.invalid {
-        row.action = Some(Action::InvalidInput);
-        row.reason = if !u.problems.is_empty() {
-            format!(
-                "The AD row cannot be used: {}. Fix the export and plan again.",
-                u.problems.join("; ")
-            )
-        } else {
-            "The AD row has neither objectGUID nor mS-DS-ConsistencyGuid, so there is no anchor to write. Export objectGUID \
-             (e.g. Get-ADUser -Properties ObjectGUID) and plan again."
-                .to_string()
-        };
-        return row;
+/// Everything except the duplicate rule, which needs every row's match.
+fn decide_row(u: &AdUser, p: &Prepared, cloud: &CloudState, idx: &CloudIndex<'_>) -> PlanRow {
+    let mut buf = [0; 24];
+    let new_id = p.anchor.map_or("", |a| a.immutable_id_in(&mut buf));
+    let deleted_holders = || -> Vec<&CloudUser> {
+        idx.deleted_immutable_id
+            .get(&new_id)
+            .iter()
+            .map(|&i| &cloud.deleted[i as usize])
+            .collect()
+    };
+    if let Found::One(c, by, others) = &p.found {
+        let active: Vec<&CloudUser> = idx
+            .immutable_id
+            .get(&new_id)
+            .iter()
+            .map(|&i| idx.user(i))
+            .collect();
+        let deleted = deleted_holders();
+        let addresses: Vec<&CloudUser> = others.iter().flatten().map(|&i| idx.user(i)).collect();
+        let holders = Holders::new(&active, &deleted).with_addresses(&addresses);
+        return decide_target(u, idx.user(*c), *by, holders);
     }
 
-    let cu = match (&p.found, matched) {
-        (_, Some(cu)) => cu,
-        (Found::Many(cands, by), _) => {
-            let key = match by {
-                MatchedBy::Upn => format!("UPN {}", row.upn),
-                MatchedBy::Mail => format!("mail {}", row.mail_onprem),
-                MatchedBy::ProxyAddress => "mail or SMTP proxyAddresses".to_string(),
-                MatchedBy::ImmutableId => format!("ImmutableId {}", row.new_immutable_id),
-                MatchedBy::None => String::new(),
-            };
-            row.action = Some(Action::Ambiguous);
-            row.matched_by = Some(*by);
-            row.reason = format!(
-                "{} active cloud users match by {key}: {}. Fix the data so only one matches; hardmatch does not guess.",
-                cands.len(),
-                list(cands.iter().map(|&c| name(idx.user(c))))
-            );
-            return row;
-        }
-        _ => {
-            row.action = Some(Action::NoCloudUser);
-            let keys = match idx.keys {
-                MatchKeys::UpnMail => "UPN, mail or SMTP proxyAddresses",
-                MatchKeys::Upn => "UPN",
-            };
-            row.reason = format!(
-                "No active cloud user has this {keys} ({}), and none holds ImmutableId {}. Entra Connect will create a new cloud user for it.",
-                row.upn, row.new_immutable_id
-            );
-            if let Some(d) = deleted_holders.first() {
-                row.checks.push(format!(
-                    "soft-deleted user {} in the recycle bin holds ImmutableId {}: Entra Connect will clash with it; \
-                     restore it if it is this person, otherwise purge it",
-                    name(d),
-                    row.new_immutable_id
-                ));
-            }
-            return row;
-        }
-    };
+    let row = ad_row(u, p.anchor);
+    if p.invalid {
+        return invalid_row(row, u);
+    }
+    match &p.found {
+        Found::Many(cands, by) => ambiguous_row(row, cands, *by, idx),
+        _ => no_cloud_user_row(row, idx.keys, &deleted_holders()),
+    }
+}
 
+/// Step 3b: several cloud users could be this AD user.
+fn ambiguous_row(mut row: PlanRow, cands: &[u32], by: MatchedBy, idx: &CloudIndex<'_>) -> PlanRow {
+    let key = match by {
+        MatchedBy::Upn => format!("UPN {}", row.upn),
+        MatchedBy::Mail => format!("mail {}", row.mail_onprem),
+        MatchedBy::ProxyAddress => "mail or SMTP proxyAddresses".to_string(),
+        MatchedBy::ImmutableId => format!("ImmutableId {}", row.new_immutable_id),
+        MatchedBy::None => String::new(),
+    };
+    row.action = Some(Action::Ambiguous);
+    row.matched_by = Some(by);
+    row.reason = format!(
+        "{} active cloud users match by {key}: {}. Fix the data so only one matches; hardmatch does not guess.",
+        cands.len(),
+        list(cands.iter().map(|&c| name(idx.user(c))))
+    );
+    row
+}
+
+/// Step 3a: no cloud user to judge; Entra Connect will create one.
+fn no_cloud_user_row(mut row: PlanRow, keys: MatchKeys, deleted: &[&CloudUser]) -> PlanRow {
+    row.action = Some(Action::NoCloudUser);
+    let keys = match keys {
+        MatchKeys::UpnMail => "UPN, mail or SMTP proxyAddresses",
+        MatchKeys::Upn => "UPN",
+    };
+    row.reason = format!(
+        "No active cloud user has this {keys} ({}), and none holds ImmutableId {}. Entra Connect will create a new cloud user for it.",
+        row.upn, row.new_immutable_id
+    );
+    if let Some(d) = deleted.first() {
+        row.checks.push(format!(
+            "soft-deleted user {} in the recycle bin holds ImmutableId {}: Entra Connect will clash with it; \
+             restore it if it is this person, otherwise purge it",
+            name(d),
+            row.new_immutable_id
+        ));
+    }
+    row
+}
+
+/// Steps 4–9 for a valid row matched to `cu`; `active` and `deleted` hold the row's ImmutableId
+/// and do not include `cu`.
+fn decide_matched(
+    mut row: PlanRow,
+    cu: &CloudUser,
+    active_holders: &[&CloudUser],
+    deleted_holders: &[&CloudUser],
+) -> PlanRow {
     if cu.immutable_id.as_deref() == Some(row.new_immutable_id.as_str()) {
         row.action = Some(Action::AlreadyMatched);
-        row.reason = if row.matched_by == Some(MatchedBy::ImmutableId) {
+        row.reason = if Folded::new(&row.upn) != Folded::new(&cu.upn) {
             format!(
-                "No cloud user has UPN {}, but cloud user {} already holds ImmutableId {}: Entra Connect will hard-match \
-                 it to this AD user. Nothing to write.",
-                row.upn,
+                "Cloud user {} already holds ImmutableId {}: Entra Connect hard-matches on it before any UPN or mail \
+                 match, so it will join this AD user ({}) to that cloud user. Nothing to write.",
                 name(cu),
-                row.new_immutable_id
+                row.new_immutable_id,
+                row.upn
             )
         } else {
             format!(
@@ -652,12 +850,19 @@ fn decide_row(u: &AdUser, p: &Prepared, cloud: &CloudState, idx: &CloudIndex<'_>
     if let Some(d) = deleted_holders.first() {
         row.action = Some(Action::ConflictDeleted);
         row.holder_object_id = d.id.clone();
-        let when = d
-            .deleted_date_time
-            .as_deref()
-            .map(|t| format!(", deleted {t}"))
-            .unwrap_or_default();
-        let holder = format!("{} (id {}{when})", d.upn, d.id);
+        let when = match non_empty(&d.deleted_date_time) {
+            Some(t) => format!("deleted {t}"),
+            None => "deletion date unknown".to_string(),
+        };
+        let holder = format!("{} (id {}, {when})", d.upn, d.id);
+        if let Some(same) = same_person(&row, d) {
+            row.checks.push(format!(
+                "soft-deleted user {} looks like the same person ({same} as this AD user): purging cannot be undone \
+                 and its mailbox goes with it; restore it instead of purging? (with a new UPN if {} keeps this one)",
+                name(d),
+                cu.upn
+            ));
+        }
         let then = match non_empty(&cu.immutable_id) {
             Some(old) => format!(
                 "then cloud user {}'s ImmutableId can be replaced ({old} → {})",
@@ -681,11 +886,19 @@ fn decide_row(u: &AdUser, p: &Prepared, cloud: &CloudState, idx: &CloudIndex<'_>
     match non_empty(&cu.immutable_id) {
         Some(old) => {
             row.action = Some(Action::Replace);
-            row.reason = format!(
-                "Cloud-only but holds a different ImmutableId: {old} → {}. Needs its own explicit approval: approve only \
-                 if {old} is known to be wrong.",
-                row.new_immutable_id
-            );
+            row.reason = match wrong_notation(cu, &row.new_immutable_id) {
+                Some((w, _)) => format!(
+                    "Cloud-only and holds this AD user's own objectGUID in the wrong notation ({}): {old} → {}. \
+                     Replace is safe (no AD object has {old} as its anchor), but needs its own explicit approval.",
+                    w.describe(),
+                    row.new_immutable_id
+                ),
+                None => format!(
+                    "Cloud-only but holds a different ImmutableId: {old} → {}. Needs its own explicit approval: \
+                     approve only if {old} is known to be wrong.",
+                    row.new_immutable_id
+                ),
+            };
         }
         None => {
             row.action = Some(Action::Set);
@@ -698,7 +911,8 @@ fn decide_row(u: &AdUser, p: &Prepared, cloud: &CloudState, idx: &CloudIndex<'_>
 }
 
 /// Checks about the matched cloud user that do not change the action.
-fn cloud_checks(row: &mut PlanRow, u: &AdUser, cu: &CloudUser, by: MatchedBy, new_id: &str) {
+fn cloud_checks(row: &mut PlanRow, u: &AdUser, cu: &CloudUser, by: MatchedBy) {
+    let new_id = row.new_immutable_id.as_str();
     if by != MatchedBy::Upn {
         if let Some((a, b)) = differs(Some(&u.upn), Some(&cu.upn)) {
             row.checks
@@ -713,7 +927,13 @@ fn cloud_checks(row: &mut PlanRow, u: &AdUser, cu: &CloudUser, by: MatchedBy, ne
         row.checks
             .push(format!("display name differs: on-prem {a}, cloud {b}"));
     }
-    if let Some(raw) = non_empty(&cu.immutable_id) {
+    if let Some((w, a)) = wrong_notation(cu, new_id) {
+        row.checks.push(format!(
+            "same objectGUID {a}, written by an earlier tool in the wrong notation ({}): no AD object has the \
+             current value as its anchor, so Replace is safe",
+            w.describe()
+        ));
+    } else if let Some(raw) = non_empty(&cu.immutable_id) {
         if cu.anchor().is_none() && raw != new_id {
             row.checks.push(format!(
                 "cloud anchor is not GUID-based: current ImmutableId {raw:?} is not base64 of 16 bytes (an e-mail address or \
@@ -732,6 +952,102 @@ fn cloud_checks(row: &mut PlanRow, u: &AdUser, cu: &CloudUser, by: MatchedBy, ne
             "hard match will be blocked since 2026: the cloud user has or is eligible for privileged role(s) {}; remove the \
              roles (and PIM eligibility), let Entra Connect match, then re-add them",
             roles.join(", ")
+        ));
+    }
+}
+
+/// Whether soft-deleted `d` is plainly this AD user's own earlier account: every attribute both
+/// have (UPN without the deleted-user prefix, mail, display name) is equal, and at least two are
+/// there to compare. Says which were equal.
+fn same_person(row: &PlanRow, d: &CloudUser) -> Option<String> {
+    let pairs = [
+        ("UPN", row.upn.as_str(), d.original_upn()),
+        (
+            "mail",
+            &row.mail_onprem,
+            d.mail.as_deref().unwrap_or_default(),
+        ),
+        (
+            "display name",
+            &row.display_name_onprem,
+            d.display_name.as_deref().unwrap_or_default(),
+        ),
+    ];
+    let mut same = Vec::new();
+    for (what, a, b) in pairs {
+        match (Folded::new(a), Folded::new(b)) {
+            (Some(x), Some(y)) if x == y => same.push(what),
+            (Some(_), Some(_)) => return None,
+            _ => {}
+        }
+    }
+    (same.len() >= 2).then(|| format!("same {}", same.join(", ")))
+}
+
+/// `cu`'s ImmutableId names the object `new_id` names, in a notation Entra Connect never matches.
+fn wrong_notation(
+    cu: &CloudUser,
+    new_id: &str,
+) -> Option<(crate::anchor::WrongNotation, SourceAnchor)> {
+    // Most cloud users have no ImmutableId or exactly this one: nothing to decode then.
+    let current = non_empty(&cu.immutable_id).filter(|c| *c != new_id)?;
+    let anchor = crate::anchor::guid_based(new_id)?;
+    crate::anchor::same_guid_in_wrong_notation(current, anchor).map(|w| (w, anchor))
+}
+
+/// The Check for another active user holding this AD user's UPN, mail or an SMTP address; none
+/// if it holds none of them.
+fn address_check(
+    row: &mut PlanRow,
+    u: &AdUser,
+    target: &CloudUser,
+    by: MatchedBy,
+    other: &CloudUser,
+) {
+    let upn = Folded::new(&u.upn);
+    if upn.is_some() && upn == Folded::new(&other.upn) {
+        let why = if by == MatchedBy::ImmutableId {
+            format!(
+                " Entra Connect joins {} because it holds the ImmutableId; if {} is this person's account, clear \
+                 the ImmutableId of {} first and plan again",
+                target.upn, other.upn, target.upn
+            )
+        } else {
+            String::new()
+        };
+        row.checks.push(format!(
+            "another cloud user {} has this AD user's UPN {}: after the match Entra Connect cannot give that UPN to {} \
+             while {} has it (AttributeValueMustBeUnique).{why}",
+            name(other),
+            u.upn.trim(),
+            target.upn,
+            other.upn
+        ));
+        return;
+    }
+    let theirs: Vec<Folded<'_>> = other
+        .mail
+        .as_deref()
+        .into_iter()
+        .chain(other.proxy_addresses.iter().filter_map(|p| smtp_address(p)))
+        .filter_map(Folded::new)
+        .collect();
+    let shared = u
+        .mail
+        .as_deref()
+        .into_iter()
+        .chain(u.proxy_addresses.iter().filter_map(|p| smtp_address(p)))
+        .find(|a| Folded::new(a).is_some_and(|k| theirs.contains(&k)));
+    if let Some(address) = shared {
+        row.checks.push(format!(
+            "another cloud user {} holds this AD user's address {} (as its mail or an SMTP proxy address): after the \
+             match Entra Connect cannot give it to {} (AttributeValueMustBeUnique: the value is quarantined) and the \
+             mailbox stays with {}; make sure {} is this person's account",
+            name(other),
+            address.trim(),
+            target.upn,
+            other.upn,
+            target.upn
         ));
     }
 }
@@ -765,7 +1081,7 @@ fn mark_duplicates(
             ));
         }
     }
-    if let Found::One(c, _) = p.found {
+    if let Found::One(c, _, _) = p.found {
         let claims = extra_claims.get(&c);
         if claims.len() > 1 {
             reasons.push(format!(

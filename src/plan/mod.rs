@@ -6,9 +6,10 @@ pub(crate) mod index;
 #[doc(hidden)]
 pub mod synthetic;
 
+use crate::cloud::{CloudState, Unchecked};
 pub use crate::review::{Action, MatchedBy, PlanRow};
 use crate::review::{Approval, PlanKey, ReviewRow};
-pub use decide::{build, decide, decide_indexed, CloudIndex, Decisions};
+pub use decide::{build, decide, decide_indexed, decide_target, CloudIndex, Decisions, Holders};
 
 /// Which keys may match an AD user to a cloud user (`--match`).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, clap::ValueEnum)]
@@ -83,18 +84,43 @@ pub fn shed_unused_cloud(cloud: &mut crate::cloud::CloudState, keys: MatchKeys) 
     }
 }
 
-/// Turn decisions into Plan-sheet rows: signed with `key`, Approve empty except, with
-/// `pre_approve_set`, clean `Set` rows. Pure, like the rest of this module; consumes the rows so a
-/// million-row plan is not held twice.
-pub fn review_rows(rows: Vec<PlanRow>, pre_approve_set: bool, key: &PlanKey) -> Vec<ReviewRow> {
+/// Which rows `plan` pre-fills with Approve = Yes (`--pre-approve`). The default approves none.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct PreApproval {
+    /// `--pre-approve set`: clean `Set` rows ([`is_clean_set`]).
+    pub clean_set: bool,
+    /// What the cloud read left unchecked and the operator did not accept: while anything is
+    /// left, no row is clean, because every `Set` rests on it.
+    pub unchecked: Unchecked,
+}
+
+impl PreApproval {
+    /// `--pre-approve set` for a plan against `cloud`; `unchecked_ok` (`--unchecked-ok`) accepts
+    /// what the cloud read left unchecked.
+    pub fn clean_set(cloud: &CloudState, unchecked_ok: bool) -> Self {
+        PreApproval {
+            clean_set: true,
+            unchecked: if unchecked_ok {
+                Unchecked::default()
+            } else {
+                cloud.unchecked
+            },
+        }
+    }
+}
+
+/// Turn decisions into Plan-sheet rows: signed with `key`, Approve empty except for the rows
+/// `pre` approves. Pure, like the rest of this module; consumes the rows so a million-row plan
+/// is not held twice.
+pub fn review_rows(rows: Vec<PlanRow>, pre: PreApproval, key: &PlanKey) -> Vec<ReviewRow> {
     rows.into_iter()
-        .map(|plan| review_row(plan, pre_approve_set, key))
+        .map(|plan| review_row(plan, pre, key))
         .collect()
 }
 
 /// One decision as a Plan-sheet row (see [`review_rows`]).
-pub fn review_row(plan: PlanRow, pre_approve_set: bool, key: &PlanKey) -> ReviewRow {
-    let approve = if pre_approve_set && is_clean_set(&plan) {
+pub fn review_row(plan: PlanRow, pre: PreApproval, key: &PlanKey) -> ReviewRow {
+    let approve = if pre.clean_set && is_clean_set(&plan, pre.unchecked) {
         Approval::Yes
     } else {
         Approval::Empty
@@ -177,7 +203,7 @@ const RENDER_BATCH: usize = 1024;
 /// If `consume` stops early, the rendering thread stops too.
 pub fn with_review_rows<T>(
     decisions: &Decisions<'_>,
-    pre_approve_set: bool,
+    pre: PreApproval,
     key: &PlanKey,
     consume: impl FnOnce(&mut dyn Iterator<Item = ReviewRow>) -> T,
 ) -> T {
@@ -187,7 +213,7 @@ pub fn with_review_rows<T>(
         let render = move || {
             for start in (0..n).step_by(RENDER_BATCH) {
                 let batch = (start..n.min(start + RENDER_BATCH))
-                    .map(|i| review_row(decisions.row(i), pre_approve_set, key))
+                    .map(|i| review_row(decisions.row(i), pre, key))
                     .collect();
                 if tx.send(batch).is_err() {
                     // The writer gave up (an error of its own); nothing more is wanted.
@@ -208,9 +234,11 @@ pub fn with_review_rows<T>(
 }
 
 /// A `Set` row nobody needs to read twice: no Checks (no name/mail difference, no ConsistencyGuid
-/// question, no hard-match block). Only these may be pre-approved.
-pub fn is_clean_set(row: &PlanRow) -> bool {
-    row.action == Some(Action::Set) && row.checks.is_empty()
+/// question, no hard-match block), decided on a cloud read that left nothing `unchecked` (pass
+/// `Unchecked::default()` when the operator accepted what it left). Only these may be
+/// pre-approved.
+pub fn is_clean_set(row: &PlanRow, unchecked: Unchecked) -> bool {
+    row.action == Some(Action::Set) && row.checks.is_empty() && unchecked.is_empty()
 }
 
 #[cfg(test)]

@@ -19,7 +19,8 @@ pub enum Kind {
     BlockedSynced,
     NoCloudUser,
     ConflictDeleted,
-    /// Cloud user `i` holds the ImmutableId of AD user `i - 1` (so that row is `ConflictActive`).
+    /// Cloud user `i` holds the ImmutableId of AD user `i - 1`: AD user `i - 1` hard-matches it
+    /// and AD user `i` matches it by UPN, so both rows are `DuplicateSource`.
     HoldsPrevious,
     /// `Set`, with a different display name and mail in the cloud (two Checks).
     SetWithChecks,
@@ -259,19 +260,9 @@ mod tests {
         assert_eq!(plan.rows.len(), n);
         for (i, r) in plan.rows.iter().enumerate() {
             let want = match kind(i) {
-                Kind::Set | Kind::SetWithChecks if kind(i + 1) == Kind::HoldsPrevious => {
-                    Action::ConflictActive
-                }
-                Kind::ConflictDeleted if kind(i + 1) == Kind::HoldsPrevious => {
-                    Action::ConflictActive
-                }
-                Kind::Set | Kind::SetWithChecks | Kind::HoldsPrevious => {
-                    if kind(i) == Kind::HoldsPrevious && i > 0 {
-                        Action::Replace
-                    } else {
-                        Action::Set
-                    }
-                }
+                _ if kind(i + 1) == Kind::HoldsPrevious => Action::DuplicateSource,
+                Kind::HoldsPrevious if i > 0 => Action::DuplicateSource,
+                Kind::Set | Kind::SetWithChecks | Kind::HoldsPrevious => Action::Set,
                 Kind::AlreadyMatched => Action::AlreadyMatched,
                 Kind::Replace => Action::Replace,
                 Kind::BlockedSynced => Action::BlockedSynced,
@@ -283,7 +274,12 @@ mod tests {
                 assert_eq!(r.checks.len(), 2, "{:?}", r.checks);
             }
         }
-        // Each NoCloudUser row leaves its cloud-only counterpart unmatched.
-        assert_eq!(plan.unmatched_cloud.len(), plan.count(Action::NoCloudUser));
+        // Each NoCloudUser row leaves its cloud-only counterpart unmatched, and so does the AD
+        // user before a HoldsPrevious one (it hard-matches the next cloud user).
+        let holds_previous = (1..n).filter(|&i| kind(i) == Kind::HoldsPrevious).count();
+        assert_eq!(
+            plan.unmatched_cloud.len(),
+            plan.count(Action::NoCloudUser) + holds_previous
+        );
     }
 }

@@ -64,10 +64,10 @@ pub struct Args {
     /// Pre-fill Approve = Yes for clean rows of this kind (Set rows without Checks only).
     #[arg(long, value_enum)]
     pub pre_approve: Option<PreApprove>,
-    /// With --pre-approve: approve even though the cloud input left hard-match blocks unchecked
-    /// (no PrivilegedRoles, OnPremisesObjectIdentifier or OnPremisesSyncEnabled column, no
-    /// recycle bin); without it such a plan pre-approves nothing.
-    #[arg(long, requires = "pre_approve")]
+    /// Approve (--pre-approve, or Yes typed into a hand-filled template) even though the cloud
+    /// input left hard-match blocks unchecked (no PrivilegedRoles, OnPremisesObjectIdentifier or
+    /// OnPremisesSyncEnabled column, no recycle bin); without it such a plan approves nothing.
+    #[arg(long)]
     pub unchecked_ok: bool,
     /// Read the AD export as this format instead of detecting it.
     #[arg(long, value_enum)]
@@ -597,14 +597,19 @@ struct Carried {
 }
 
 impl Carried {
-    fn carry(&mut self, mut row: ReviewRow, typed: &TypedReviews) -> ReviewRow {
+    fn carry(
+        &mut self,
+        mut row: ReviewRow,
+        typed: &TypedReviews,
+        unchecked: hardmatch::cloud::Unchecked,
+    ) -> ReviewRow {
         if typed.is_empty() {
             return row;
         }
         let Some(t) = sheet_row(&row.plan.source).and_then(|r| typed.get(&r)) else {
             return row;
         };
-        plan::carry_typed_review(&mut row, t);
+        plan::carry_typed_review(&mut row, t, unchecked);
         self.comments += usize::from(!t.comment.trim().is_empty());
         if Approval::parse(&t.approve) == Approval::Yes {
             if row.approve == Approval::Yes {
@@ -723,6 +728,12 @@ fn write_plan(
         .filter_map(|&i| cloud.users.get(i))
         .collect();
 
+    // A template's typed approvals stand on the cloud read as --pre-approve's do.
+    let unchecked = if args.unchecked_ok {
+        hardmatch::cloud::Unchecked::default()
+    } else {
+        cloud.unchecked
+    };
     let backup = output
         .keep_previous()
         .with_context(|| format!("keeping a backup of {}", output.path.display()))?;
@@ -732,7 +743,7 @@ fn write_plan(
     };
     plan::with_review_rows(&plan, pre, key, |rows| {
         let rows = rows.map(|r| {
-            let r = tally.carried.carry(r, typed);
+            let r = tally.carried.carry(r, typed, unchecked);
             tally.count(&r);
             r
         });

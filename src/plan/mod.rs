@@ -145,14 +145,16 @@ pub struct TypedReview {
 /// plan does exactly what the template asked for and nothing more: a `Set` of the cloud user with
 /// the template's UPN, without Checks, the row [`is_clean_set`] would pre-approve. Anywhere else
 /// it is left out and the Reason says why (a Replace overwrites a value, a purge cannot be undone,
-/// a Check was not known when it was typed…). No and anything else are carried as typed.
-pub fn carry_typed_review(row: &mut ReviewRow, typed: &TypedReview) {
+/// a Check was not known when it was typed…), and, as for `--pre-approve`, nowhere while the cloud
+/// read left something `unchecked` that the operator did not accept. No and anything else are
+/// carried as typed.
+pub fn carry_typed_review(row: &mut ReviewRow, typed: &TypedReview, unchecked: Unchecked) {
     if !typed.comment.trim().is_empty() {
         row.comment = typed.comment.clone();
     }
     match Approval::parse(&typed.approve) {
         Approval::Empty => {}
-        Approval::Yes => match not_as_asked(&row.plan) {
+        Approval::Yes => match unchecked_reason(unchecked).or_else(|| not_as_asked(&row.plan)) {
             None => row.approve = Approval::Yes,
             Some(why) => {
                 row.approve = Approval::Empty;
@@ -164,6 +166,16 @@ pub fn carry_typed_review(row: &mut ReviewRow, typed: &TypedReview) {
         },
         other => row.approve = other,
     }
+}
+
+/// Why no approval typed before the plan can stand on this cloud read; `None` when it was whole.
+fn unchecked_reason(unchecked: Unchecked) -> Option<String> {
+    (!unchecked.is_empty()).then(|| {
+        format!(
+            "the cloud read did not check {} (pass --unchecked-ok to accept that)",
+            unchecked.describe().join(", ")
+        )
+    })
 }
 
 /// Why a planned row is not what a template's row asked for ("set this user's ImmutableId from
@@ -269,7 +281,7 @@ mod tests {
     #[test]
     fn a_typed_yes_stands_only_where_the_plan_is_what_the_template_asked() {
         let mut clean = row(Action::Set, MatchedBy::Upn, &[]);
-        carry_typed_review(&mut clean, &typed("yes", "CHG-1"));
+        carry_typed_review(&mut clean, &typed("yes", "CHG-1"), Unchecked::default());
         assert_eq!(clean.approve, Approval::Yes);
         assert_eq!(clean.comment, "CHG-1");
         assert_eq!(clean.plan.reason, "Planned.");
@@ -290,7 +302,7 @@ mod tests {
                 "nothing to apply (AlreadyMatched)",
             ),
         ] {
-            carry_typed_review(&mut r, &typed("Yes", "CHG-2"));
+            carry_typed_review(&mut r, &typed("Yes", "CHG-2"), Unchecked::default());
             assert_eq!(r.approve, Approval::Empty, "{why}");
             assert_eq!(r.comment, "CHG-2", "the comment goes with the row anyway");
             assert!(
@@ -304,13 +316,31 @@ mod tests {
         }
 
         let mut no = row(Action::Replace, MatchedBy::Upn, &[]);
-        carry_typed_review(&mut no, &typed("No", ""));
+        carry_typed_review(&mut no, &typed("No", ""), Unchecked::default());
         assert_eq!(
             (no.approve, no.plan.reason.as_str()),
             (Approval::No, "Planned.")
         );
         let mut odd = row(Action::Set, MatchedBy::Upn, &[]);
-        carry_typed_review(&mut odd, &typed("ok by Sam", ""));
+        carry_typed_review(&mut odd, &typed("ok by Sam", ""), Unchecked::default());
         assert_eq!(odd.approve, Approval::Other("ok by Sam".into()));
+    }
+
+    #[test]
+    fn a_typed_yes_does_not_stand_on_a_cloud_read_that_left_blocks_unchecked() {
+        let unread_bin = Unchecked {
+            deleted_users: true,
+            ..Unchecked::default()
+        };
+        let mut clean = row(Action::Set, MatchedBy::Upn, &[]);
+        carry_typed_review(&mut clean, &typed("Yes", "CHG-3"), unread_bin);
+        assert_eq!(clean.approve, Approval::Empty);
+        assert_eq!(clean.comment, "CHG-3");
+        assert!(
+            clean.plan.reason.contains("recycle bin")
+                && clean.plan.reason.contains("--unchecked-ok"),
+            "{}",
+            clean.plan.reason
+        );
     }
 }

@@ -82,7 +82,7 @@ fn plan_workbook(n: usize, path: &std::path::Path, key: &PlanKey) -> Vec<User> {
         })
         .collect();
     let planned = plan::build(&ad, &cloud, &PlanOptions::default());
-    let mut rows = plan::review_rows(planned.rows, true, key);
+    let mut rows = plan::review_rows(planned.rows, plan::PreApproval::default(), key);
     for r in &mut rows {
         r.approve = Approval::Yes;
     }

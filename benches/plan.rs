@@ -171,8 +171,9 @@ fn pipeline(n: usize) -> anyhow::Result<()> {
             Ok(ad)
         })
     };
-    let mut cloud =
-        hardmatch::cloud::read_cloud_export_unread(&cloud_path, plan::unread_cloud(keys))?;
+    let cloud = hardmatch::cloud::read_cloud_export_unread(&cloud_path, plan::unread_cloud(keys))?;
+    // As `plan` does with every --cloud: each user once, by object id.
+    let mut cloud = hardmatch::cloud::merge(vec![cloud])?;
     plan::shed_unused_cloud(&mut cloud, keys);
     let idx = plan::CloudIndex::new(&cloud, keys);
     let ad = ad.join().unwrap_or_else(|p| std::panic::resume_unwind(p))?;
@@ -199,7 +200,7 @@ fn pipeline(n: usize) -> anyhow::Result<()> {
     let mut counts = [0usize; Action::ALL.len()];
     plan::with_review_rows(
         &d,
-        false,
+        plan::PreApproval::default(),
         &hardmatch::review::PlanKey::from_bytes([7; 32]),
         |rows| {
             let rows = rows.inspect(|r| {

@@ -40,6 +40,15 @@ impl SourceAnchor {
         B64.encode(self.0)
     }
 
+    /// [`SourceAnchor::immutable_id`] written into `buf`, for look-ups that need no `String`.
+    pub fn immutable_id_in<'b>(&self, buf: &'b mut [u8; 24]) -> &'b str {
+        let n = B64
+            .encode_slice(self.0, buf)
+            .expect("16 bytes are 24 base64 characters");
+        // Base64 is ASCII.
+        std::str::from_utf8(&buf[..n]).expect("base64 is ASCII")
+    }
+
     /// Raw octets as 32 lower-case hex digits (csvde's `X'…'` body, ADSI Edit's octet view).
     pub fn octet_hex(&self) -> String {
         let mut s = String::with_capacity(32);
@@ -88,6 +97,9 @@ pub enum Notation {
     LdapEscape,
     /// `X'4431e2…'`
     CsvdeHex,
+    /// `6 150 179 58 …`: the 16 bytes in decimal, as PowerShell prints a byte array joined with
+    /// `-join ' '`.
+    DecimalBytes,
 }
 
 /// How to read 32 plain hex digits, which are ambiguous.
@@ -157,6 +169,9 @@ pub fn parse(input: &str, hex_as: Option<HexAs>) -> Result<Parsed, AnchorError> 
     }
     if s.contains('\\') {
         return parse_ldap_escape(s).and_then(|a| one(a, Notation::LdapEscape));
+    }
+    if let Some(bytes) = decimal_bytes(s)? {
+        return one(SourceAnchor(bytes), Notation::DecimalBytes);
     }
     if let Some(bytes) = octet_list(s)? {
         return one(SourceAnchor(bytes), Notation::SpacedHex);
@@ -315,6 +330,48 @@ fn parse_ldap_escape(s: &str) -> Result<SourceAnchor, AnchorError> {
     })
 }
 
+/// `6 150 179 58 …` (or `,`-separated): byte values in decimal, as PowerShell prints a byte
+/// array such as mS-DS-ConsistencyGuid joined with `-join ' '`. Told from hex octets by a
+/// three-digit or one-digit value (hex octets are two digits each); `Ok(None)` otherwise.
+fn decimal_bytes(s: &str) -> Result<Option<[u8; 16]>, AnchorError> {
+    // Every GUID text and ImmutableId leaves here, before anything is allocated.
+    if !s.starts_with(|c: char| c.is_ascii_digit())
+        || !s.contains(|c: char| c.is_ascii_whitespace() || c == ',')
+    {
+        return Ok(None);
+    }
+    let tokens: Vec<&str> = s
+        .split(|c: char| c.is_ascii_whitespace() || c == ',')
+        .filter(|t| !t.is_empty())
+        .collect();
+    let decimal = tokens.len() >= 2
+        && tokens
+            .iter()
+            .all(|t| t.len() <= 3 && t.bytes().all(|b| b.is_ascii_digit()))
+        && tokens.iter().any(|t| t.len() != 2);
+    if !decimal {
+        return Ok(None);
+    }
+    let mut bytes = Vec::with_capacity(16);
+    for (i, t) in tokens.iter().enumerate() {
+        match t.parse::<u8>() {
+            Ok(b) => bytes.push(b),
+            Err(_) => {
+                return Err(invalid(format!(
+                "decimal byte values: value {} is {t}, over 255, so this is not a list of bytes",
+                i + 1
+            )))
+            }
+        }
+    }
+    sixteen(&bytes).map(Some).ok_or_else(|| {
+        invalid(format!(
+            "{} decimal byte values (PowerShell's -join ' ' of a byte array?); an objectGUID is exactly 16 bytes",
+            bytes.len()
+        ))
+    })
+}
+
 /// `44 31 E2 …`, also `44-31-E2-…` (BitConverter.ToString), `44:31:…` and `0x44, 0x31, …`.
 /// `Ok(None)` when the value is not a list of octets at all.
 fn octet_list(s: &str) -> Result<Option<[u8; 16]>, AnchorError> {
@@ -455,8 +512,8 @@ fn parse_base64(s: &str) -> Result<SourceAnchor, AnchorError> {
         .find(|(_, c)| !(c.is_ascii_alphanumeric() || matches!(c, '+' | '/' | '=' | '-' | '_')))
     {
         return Err(invalid(format!(
-            "{c:?} at position {} is not part of a GUID, ImmutableId or octet string; if this is a cloud \
-             onPremisesImmutableId, it is not GUID-based (e.g. an e-mail address or employeeID anchor)",
+            "{c:?} at position {} is not part of a GUID, ImmutableId or octet string: the value is not GUID-based \
+             (an e-mail address or employeeID, say)",
             i + 1
         )));
     }
@@ -572,8 +629,7 @@ fn wrong_length_reason(bytes: &[u8]) -> String {
         }
         if !text.is_empty() && !text.chars().any(char::is_control) {
             return format!(
-                "decodes to the {n}-byte text {text:?}, not to a 16-byte objectGUID; as a cloud \
-                 ImmutableId it is not GUID-based"
+                "decodes to the {n}-byte text {text:?}, not to a 16-byte objectGUID: the value is not GUID-based"
             );
         }
     }
@@ -583,8 +639,16 @@ fn wrong_length_reason(bytes: &[u8]) -> String {
 /// Read a value that must be unambiguous (e.g. a cell in a column named objectGUID).
 /// 32 plain hex digits are an error here unless `hex_as` decides.
 pub fn parse_one(input: &str, hex_as: Option<HexAs>) -> Result<SourceAnchor, AnchorError> {
+    parse_one_as(input, hex_as).map(|(anchor, _)| anchor)
+}
+
+/// [`parse_one`], saying which notation the value was in.
+pub fn parse_one_as(
+    input: &str,
+    hex_as: Option<HexAs>,
+) -> Result<(SourceAnchor, Notation), AnchorError> {
     match parse(input, hex_as)? {
-        Parsed::One { anchor, .. } => Ok(anchor),
+        Parsed::One { anchor, notation } => Ok((anchor, notation)),
         Parsed::Ambiguous { .. } => Err(AnchorError::Invalid(
             "32 hex digits are ambiguous: .NET \"N\" GUID text or raw octets; write the GUID with dashes, \
              or say which they are with --hex-as guid or --hex-as octets"
@@ -985,6 +1049,14 @@ mod tests {
     }
 
     #[test]
+    fn immutable_id_in_a_buffer_is_the_same_text() {
+        for b in [[0u8; 16], [0xfb; 16], *one(V01_ID).0.as_bytes()] {
+            let a = SourceAnchor::from_bytes(b);
+            assert_eq!(a.immutable_id_in(&mut [0; 24]), a.immutable_id());
+        }
+    }
+
+    #[test]
     fn the_same_guid_in_a_wrong_notation_is_recognised() {
         // Issue 7 §6: 3ab39606-c642-489b-84b6-58c038d3ef39 is BpazOkLGm0iEtljAONPvOQ==.
         let a = SourceAnchor::from_guid(
@@ -1032,5 +1104,25 @@ mod tests {
         ] {
             assert_eq!(same_guid_in_wrong_notation(stored, a), None, "{stored}");
         }
+    }
+
+    #[test]
+    fn decimal_bytes_as_powershell_joins_them_are_read_in_ad_order() {
+        // Issue 7 §11: `$_.'mS-DS-ConsistencyGuid' -join ' '` of 3ab39606-c642-489b-84b6-58c038d3ef39.
+        let a = SourceAnchor::from_guid(
+            Uuid::parse_str("3ab39606-c642-489b-84b6-58c038d3ef39").unwrap(),
+        );
+        let joined: Vec<String> = a.as_bytes().iter().map(u8::to_string).collect();
+        let spaced = joined.join(" ");
+        assert!(spaced.starts_with("6 150 179 58 "), "{spaced}");
+        assert_eq!(one(&spaced), (a, Notation::DecimalBytes));
+        assert_eq!(one(&joined.join(",")).0, a);
+        assert!(reason("6 150 179 58").contains("4 decimal byte values"));
+        assert!(reason(&spaced.replace("150", "350")).contains("over 255"));
+        // Two hex digits each stay hex octets.
+        assert_eq!(
+            one("44 31 E2 46 77 83 3E 48 A8 7E B6 76 9D B6 2E ED").1,
+            Notation::SpacedHex
+        );
     }
 }

@@ -29,6 +29,8 @@ enum Command {
     Revert(cmd::revert::Args),
     /// Write the blank input workbook an admin can fill in by hand.
     Template(cmd::template::Args),
+    /// Write the approved rows as a Graph PowerShell script or an ldifde file, for runbooks.
+    Script(cmd::script::Args),
     /// Run the simulated tenant.
     Sim(cmd::sim::Args),
     /// Read the tenant live from Microsoft Graph (cloud export).
@@ -45,6 +47,7 @@ fn main() -> ExitCode {
         Command::Apply(a) => cmd::apply::run(a),
         Command::Revert(a) => cmd::revert::run(a),
         Command::Template(a) => cmd::template::run(a),
+        Command::Script(a) => cmd::script::run(a),
         Command::Sim(a) => cmd::sim::run(a),
         Command::Cloud(a) => cmd::cloud::run(a),
     };

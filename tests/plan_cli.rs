@@ -217,7 +217,9 @@ fn format_flag_overrides_detection() {
 
 #[test]
 fn pre_approve_set_approves_only_clean_set_rows() {
-    let (review, stdout, _dir) = plan("ad-users.csv", &["--pre-approve", "set"]);
+    // The sample is a Get-MgUser export, which cannot hold privileged roles: without
+    // --unchecked-ok nothing would be pre-approved (tests/plan_cloud_inputs_as_tenants_produce_them.rs).
+    let (review, stdout, _dir) = plan("ad-users.csv", &["--pre-approve", "set", "--unchecked-ok"]);
     let mut approved: Vec<&str> = review
         .rows
         .iter()

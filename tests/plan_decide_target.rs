@@ -116,11 +116,13 @@ fn decide_target_agrees_with_build_on_synthetic_users() {
     let n = 2000;
     let ad = plan::synthetic::ad_users(n);
     let cloud = plan::synthetic::cloud_state(n);
-    let compared = agree_row_by_row(&ad, &cloud, MatchKeys::Upn);
-    assert!(
-        compared > n * 8 / 10,
-        "only {compared} of {n} rows compared"
-    );
+    for keys in [MatchKeys::Upn, MatchKeys::UpnMail] {
+        let compared = agree_row_by_row(&ad, &cloud, keys);
+        assert!(
+            compared > n * 8 / 10,
+            "{keys:?}: only {compared} of {n} rows compared"
+        );
+    }
 }
 
 #[test]

@@ -1,7 +1,7 @@
 //! `plan::build`: which Action each AD row gets, why, and which Checks come with it.
 
 use hardmatch::anchor::SourceAnchor;
-use hardmatch::cloud::{CloudState, CloudUser, TenantFeatures};
+use hardmatch::cloud::{CloudState, CloudUser, TenantFeatures, Unchecked};
 use hardmatch::plan::{build, Action, MatchKeys, MatchedBy, Plan, PlanOptions, PlanRow};
 use hardmatch::sources::AdUser;
 use uuid::Uuid;
@@ -633,7 +633,11 @@ fn only_set_rows_without_checks_can_be_pre_approved() {
             vec![],
         ),
     );
-    let clean: Vec<bool> = p.rows.iter().map(hardmatch::plan::is_clean_set).collect();
+    let clean: Vec<bool> = p
+        .rows
+        .iter()
+        .map(|r| hardmatch::plan::is_clean_set(r, Unchecked::default()))
+        .collect();
     assert_eq!(p.rows[1].action, Some(Action::Set));
     assert_eq!(p.rows[2].action, Some(Action::Replace));
     assert_eq!(clean, [true, false, false]);
@@ -675,7 +679,7 @@ fn another_cloud_user_holding_the_ad_mail_is_a_check_in_every_mode() {
             .find(|c| c.contains("pat.kim@contoso.com (id c-kim)"))
             .unwrap_or_else(|| panic!("no Check names the other holder: {:?}", r.checks));
         assert!(check.contains("AttributeValueMustBeUnique"), "{check}");
-        assert!(!hardmatch::plan::is_clean_set(r));
+        assert!(!hardmatch::plan::is_clean_set(r, Unchecked::default()));
     }
 }
 
@@ -734,6 +738,12 @@ fn the_right_guid_in_a_wrong_notation_is_a_replace_that_says_so() {
             "{stored}: {}",
             r.reason
         );
+        // Adopting a wrongly written value as mS-DS-ConsistencyGuid is no fix to offer.
+        assert!(
+            !r.reason.contains("keep the cloud anchor"),
+            "{stored}: {}",
+            r.reason
+        );
     }
 }
 
@@ -780,4 +790,35 @@ fn a_deleted_holder_without_a_deletion_date_says_it_is_unknown() {
     assert_eq!(r.action, Some(Action::ConflictDeleted));
     assert!(r.reason.contains("deletion date unknown"), "{}", r.reason);
     assert!(!r.reason.contains("deleted )"), "{}", r.reason);
+}
+
+#[test]
+fn a_mail_the_matched_user_shares_with_another_user_is_still_named() {
+    // The look-up is skipped only when the address is the target's and nobody else's.
+    let mut a = ad("pat@contoso.com", G1);
+    a.mail = Some("team@contoso.com".into());
+    let mut pat = cu("c-pat", "pat@contoso.com");
+    pat.mail = Some("team@contoso.com".into());
+    let mut other = cu("c-team", "team.box@contoso.com");
+    other.mail = Some("Team@contoso.com".into());
+    for p in [
+        plan(
+            &[a.clone()],
+            &state(vec![pat.clone(), other.clone()], vec![]),
+        ),
+        plan_mail(
+            &[a.clone()],
+            &state(vec![pat.clone(), other.clone()], vec![]),
+        ),
+    ] {
+        let r = &p.rows[0];
+        assert_eq!(r.cloud_object_id, "c-pat");
+        assert!(
+            r.checks
+                .iter()
+                .any(|c| c.contains("team.box@contoso.com (id c-team)")),
+            "{:?}",
+            r.checks
+        );
+    }
 }

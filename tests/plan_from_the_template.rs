@@ -44,6 +44,10 @@ fn plan(dir: &Path, ad: &Path, extra: &[&str]) -> Output {
         .arg("--cloud")
         .arg(samples().join("cloud-users.csv"))
         .args(extra)
+        .env(
+            "HARDMATCH_KEY_FILE",
+            concat!(env!("CARGO_TARGET_TMPDIR"), "/template-test.key"),
+        )
         .current_dir(dir)
         .output()
         .unwrap()
@@ -126,7 +130,25 @@ fn approve_and_comment_typed_into_the_template_reach_the_plan_where_they_still_h
             ),
         ],
     );
-    let out = plan(dir.path(), &ad, &[]);
+    // The sample cloud export has no PrivilegedRoles column: as with --pre-approve, no typed
+    // Yes stands on that until the operator accepts it.
+    let out = plan(dir.path(), &ad, &["-o", "unchecked.xlsx"]);
+    assert!(out.status.success());
+    let unchecked = workbook::read_review(&dir.path().join("unchecked.xlsx")).unwrap();
+    assert!(unchecked.rows.iter().all(|r| r.approve != Approval::Yes));
+    let alex = unchecked
+        .rows
+        .iter()
+        .find(|r| r.plan.upn == "alex.wilber@fabrikam.com")
+        .unwrap();
+    assert!(
+        alex.plan.reason.contains("privileged roles")
+            && alex.plan.reason.contains("--unchecked-ok"),
+        "{}",
+        alex.plan.reason
+    );
+
+    let out = plan(dir.path(), &ad, &["--unchecked-ok"]);
     assert!(
         out.status.success(),
         "{}",

@@ -75,13 +75,14 @@ fn streamed_rows_make_the_same_workbook_as_a_slice_across_plan_sheets() {
         .collect();
 
     let sliced = dir.path().join("sliced.xlsx");
-    let rows = plan::review_rows(plan::build(&ad, &cloud, &opts).rows, true, &key());
+    let pre = plan::PreApproval::clean_set(&cloud, false);
+    let rows = plan::review_rows(plan::build(&ad, &cloud, &opts).rows, pre, &key());
     write_review(&sliced, &rows, &unmatched, &meta(), &small).unwrap();
 
     let streamed = dir.path().join("streamed.xlsx");
     let d = plan::decide(&ad, &cloud, &opts);
     let mut seen = 0usize;
-    plan::with_review_rows(&d, true, &key(), |rows| {
+    plan::with_review_rows(&d, pre, &key(), |rows| {
         let rows = rows.inspect(|_| seen += 1);
         write_review_rows(&streamed, d.len(), rows, &unmatched, &meta(), &small)
     })

@@ -690,3 +690,67 @@ fn question_marks_from_an_ascii_export_are_pointed_out() {
         e.warnings
     );
 }
+
+#[test]
+fn a_consistency_guid_joined_as_decimal_bytes_is_read_with_a_warning() {
+    // Issue 7 §11: `$_.'mS-DS-ConsistencyGuid' -join ' '` writes the bytes in decimal. It was
+    // refused with a message about cloud ImmutableIds and e-mail addresses.
+    let cg = guid("3ab39606-c642-489b-84b6-58c038d3ef39");
+    let decimal: Vec<String> = cg.as_bytes().iter().map(u8::to_string).collect();
+    let decimal = decimal.join(" ");
+    assert!(decimal.starts_with("6 150 179 58 "));
+    let text = format!(
+        "UserPrincipalName,ObjectGUID,mS-DS-ConsistencyGuid\npat@x.com,{G1},{decimal}\nlee@x.com,{G2},\n"
+    );
+    let e = Scratch::new().ok("ad.csv", text.as_bytes());
+    assert_eq!(e.users[0].consistency_guid, Some(cg));
+    assert!(e.users[0].problems.is_empty(), "{:?}", e.users[0].problems);
+    assert!(
+        e.warnings.iter().any(
+            |w| w.contains("1 GUID cell(s) hold 16 byte values in decimal")
+                && w.contains("ad.csv:2")
+                && w.contains("[guid]")
+        ),
+        "{:?}",
+        e.warnings
+    );
+}
+
+#[test]
+fn messages_about_ad_guid_cells_speak_of_ad_not_of_the_cloud() {
+    // Issue 7 §11: an AD ObjectGUID of #NAME? got the cloud-oriented text.
+    let text = "UserPrincipalName,ObjectGUID\npat@x.com,#NAME?\nlee@x.com,lee@x.com\nkim@x.com,Rm9vQmFyQmF6\n";
+    let e = Scratch::new().ok("ad.csv", text.as_bytes());
+    let name = e.users[0].problems.join("; ");
+    assert!(
+        name.contains("Excel error value") && name.contains("from AD again"),
+        "{name}"
+    );
+    for u in &e.users {
+        let p = u.problems.join("; ");
+        assert!(!p.is_empty(), "{}", u.upn);
+        assert!(!p.to_lowercase().contains("cloud"), "{}: {p}", u.upn);
+    }
+}
+
+#[test]
+fn invisible_characters_around_a_upn_are_dropped_and_inside_one_are_a_problem() {
+    // Issue 7 §12: a zero-width or non-breaking space pasted with a UPN (into the hand-filled
+    // template, say) made a UPN that looks like the cloud user's but matches nothing.
+    let text = format!(
+        "UserPrincipalName,ObjectGUID,mail\n\
+         \u{200b}pat@x.com\u{a0},{G1},\u{feff}pat@x.com\n\
+         kim\u{200b}@x.com,{G2},\n\
+         lee@x.com\u{a0}\u{a0},{G3},\n"
+    );
+    let e = Scratch::new().ok("ad.csv", text.as_bytes());
+    assert_eq!(e.users[0].upn, "pat@x.com");
+    assert_eq!(e.users[0].mail.as_deref(), Some("pat@x.com"));
+    assert!(e.users[0].problems.is_empty(), "{:?}", e.users[0].problems);
+    assert_eq!(e.users[2].upn, "lee@x.com");
+    let p = e.users[1].problems.join("; ");
+    assert!(
+        p.contains("zero-width space") && p.contains("U+200B"),
+        "{p}"
+    );
+}

@@ -346,3 +346,208 @@ fn a_few_proxy_address_type_names_are_a_warning_not_an_error() {
         state.warnings
     );
 }
+
+#[test]
+fn a_recycle_bin_is_recognised_by_its_name_or_its_upns_never_by_an_empty_column() {
+    // Issue 7 §2: Get-MgDirectoryDeletedItemAsUser leaves DeletedDateTime empty unless selected.
+    let dir = tempfile::tempdir().expect("tempdir");
+    let rows = "Id,UserPrincipalName,OnPremisesImmutableId,DeletedDateTime\n\
+                d1,a@x.com,BpazOkLGm0iEtljAONPvOQ==,\n\
+                d2,b@x.com,,\n\
+                d3,c@x.com,,2026-10-01T08:00:00Z\n";
+    let bin = read_cloud_export(&write(&dir, "cloud-deleted.csv", rows.as_bytes())).expect("reads");
+    assert_eq!((bin.users.len(), bin.deleted.len()), (0, 3));
+    assert!(bin.deleted.iter().all(|u| u.is_deleted()));
+    assert_eq!(bin.deleted[0].deleted_date_time.as_deref(), Some(""));
+    assert!(
+        bin.warnings.iter().any(
+            |w| w.contains("2 soft-deleted user(s) have no DeletedDateTime")
+                && w.contains("deletion date is unknown")
+        ),
+        "{:?}",
+        bin.warnings
+    );
+    assert!(!bin.unchecked.deleted_users, "the recycle bin was read");
+    assert!(!bin.unchecked.privileged_roles, "no active users to check");
+
+    // Under a neutral name, the object-id prefix of a deleted user's UPN tells them apart.
+    let id = "7e06b566-15f3-4013-8bf8-79874d52e68a";
+    let text = format!(
+        "Id,UserPrincipalName,OnPremisesImmutableId,DeletedDateTime\n\
+         {id},{}jo@x.com,BpazOkLGm0iEtljAONPvOQ==,\n\
+         a1,active@x.com,,\n",
+        id.replace('-', "")
+    );
+    let mixed = read_cloud_export(&write(&dir, "export.csv", text.as_bytes())).expect("reads");
+    assert_eq!(mixed.deleted.len(), 1);
+    assert_eq!(mixed.deleted[0].original_upn(), "jo@x.com");
+    assert_eq!(mixed.users.len(), 1);
+    assert!(!mixed.unchecked.deleted_users);
+
+    // No sign of deletion at all: active, and the recycle bin counts as not read.
+    let plain = read_cloud_export(&write(&dir, "users.csv", rows.as_bytes())).expect("reads");
+    assert_eq!((plain.users.len(), plain.deleted.len()), (2, 1));
+    let active = "Id,UserPrincipalName,OnPremisesImmutableId,DeletedDateTime\n1,a@x.com,,\n";
+    let users = read_cloud_export(&write(&dir, "active.csv", active.as_bytes())).expect("reads");
+    assert!(users.unchecked.deleted_users);
+}
+
+#[test]
+fn an_empty_recycle_bin_file_is_read_not_refused() {
+    // `hardmatch cloud export -o x.csv` writes x-deleted.csv with just its header when the
+    // recycle bin is empty.
+    let dir = tempfile::tempdir().expect("tempdir");
+    let header = "Id,UserPrincipalName,OnPremisesImmutableId,DeletedDateTime\r\n";
+    let state =
+        read_cloud_export(&write(&dir, "x-deleted.csv", header.as_bytes())).expect("an empty bin");
+    assert!(state.users.is_empty() && state.deleted.is_empty());
+    assert!(!state.unchecked.deleted_users);
+}
+
+#[test]
+fn excel_renderings_of_identifiers_refuse_the_file_naming_the_cell() {
+    // Issue 7 §5: a CSV that went through Excel has #NAME? where +t70Y…== was.
+    let dir = tempfile::tempdir().expect("tempdir");
+    for (bad, what) in [
+        ("#NAME?", "Excel error"),
+        ("#VALUE!", "Excel error"),
+        ("#N/A", "Excel error"),
+        ("1.23457E+11", "scientific"),
+        ("3/1/2024", "date"),
+    ] {
+        let text = format!(
+            "Id,UserPrincipalName,OnPremisesImmutableId\n1,a@x.com,\n2,b@x.com,{bad}\n3,c@x.com,{bad}\n"
+        );
+        let err = read_cloud_export(&write(&dir, "c.csv", text.as_bytes())).expect_err(bad);
+        assert_eq!(
+            err.location, "line 3, column OnPremisesImmutableId",
+            "{bad}: {err}"
+        );
+        assert!(
+            err.message.contains(bad) && err.message.contains(what),
+            "{err}"
+        );
+        assert!(err.message.contains("1 more"), "{err}");
+        assert!(err.fix.contains("hardmatch cloud export"), "{err}");
+    }
+    // An error value in the Id or UPN is as untrustworthy.
+    let text = "Id,UserPrincipalName,OnPremisesImmutableId\n#REF!,a@x.com,\n";
+    let err = read_cloud_export(&write(&dir, "i.csv", text.as_bytes())).expect_err("#REF!");
+    assert_eq!(err.location, "line 2, column Id");
+
+    // An XLSX cell Excel holds as a number or an error is refused the same way (it was kept
+    // as text with a warning).
+    let mut wb = Workbook::new();
+    let ws = wb.add_worksheet();
+    cloud_sheet(ws);
+    ws.write_number(2, 2, 123456789012.0).expect("write");
+    let bytes = wb.save_to_buffer().expect("xlsx");
+    let err = read_cloud_export(&write(&dir, "n.xlsx", &bytes)).expect_err("a number");
+    assert!(err.location.contains("(C3)"), "{err}");
+    assert!(err.message.contains("a number"), "{err}");
+}
+
+#[test]
+fn a_recycle_bin_sheet_under_another_name_is_read_and_unread_sheets_are_named() {
+    // Issue 7 §9: a sheet named "Deleted" was ignored without a word.
+    let mut wb = Workbook::new();
+    let ws = wb.add_worksheet();
+    ws.set_name("Users").expect("name");
+    cloud_sheet(ws);
+    let del = wb.add_worksheet();
+    del.set_name("Deleted").expect("name");
+    for (i, h) in ["Id", "UserPrincipalName", "OnPremisesImmutableId"]
+        .iter()
+        .enumerate()
+    {
+        del.write_string(0, i as u16, *h).expect("write");
+    }
+    del.write_string(1, 0, "9").expect("write");
+    del.write_string(1, 1, "old@contoso.com").expect("write");
+    del.write_string(1, 2, "BpazOkLGm0iEtljAONPvOQ==")
+        .expect("write");
+    wb.add_worksheet().set_name("Notes").expect("name");
+    let bytes = wb.save_to_buffer().expect("xlsx");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let state = read_cloud_export(&write(&dir, "cloud.xlsx", &bytes)).expect("reads");
+    assert_eq!(state.deleted.len(), 1);
+    assert_eq!(state.deleted[0].upn, "old@contoso.com");
+    assert!(!state.unchecked.deleted_users);
+    assert!(
+        state
+            .warnings
+            .iter()
+            .any(|w| w.contains("Notes") && w.contains("not read")),
+        "{:?}",
+        state.warnings
+    );
+
+    // Without any recycle-bin sheet, the recycle bin counts as not read.
+    let mut wb = Workbook::new();
+    cloud_sheet(wb.add_worksheet());
+    let bytes = wb.save_to_buffer().expect("xlsx");
+    let state = read_cloud_export(&write(&dir, "users.xlsx", &bytes)).expect("reads");
+    assert!(state.unchecked.deleted_users);
+}
+
+#[test]
+fn columns_hard_match_blocks_are_read_from_are_unchecked_when_missing() {
+    // Issue 7 §10.
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mg = "Id,UserPrincipalName,OnPremisesImmutableId,Mail\n1,a@x.com,,a@x.com\n";
+    let state = read_cloud_export(&write(&dir, "mg.csv", mg.as_bytes())).expect("reads");
+    let u = state.unchecked;
+    assert!(u.privileged_roles && u.object_identifier && u.sync_enabled && u.deleted_users);
+    for column in [
+        "PrivilegedRoles",
+        "OnPremisesObjectIdentifier",
+        "OnPremisesSyncEnabled",
+    ] {
+        assert!(
+            state
+                .warnings
+                .iter()
+                .any(|w| w.contains(&format!("no {column} column"))),
+            "{column}: {:?}",
+            state.warnings
+        );
+    }
+    let full = "Id,UserPrincipalName,OnPremisesImmutableId,OnPremisesSyncEnabled,OnPremisesObjectIdentifier,\
+                PrivilegedRoles,DeletedDateTime\n1,a@x.com,,False,,,\n2,b@x.com,,False,,,2026-01-01T00:00:00Z\n";
+    let state = read_cloud_export(&write(&dir, "full.csv", full.as_bytes())).expect("reads");
+    assert!(state.unchecked.is_empty(), "{:?}", state.unchecked);
+
+    // A skipped row could have been anyone's holder.
+    let text = "Id,UserPrincipalName,OnPremisesImmutableId,OnPremisesSyncEnabled,OnPremisesObjectIdentifier,\
+                PrivilegedRoles,DeletedDateTime\n1,,,False,,,\n2,b@x.com,,False,,,2026-01-01T00:00:00Z\n";
+    let state = read_cloud_export(&write(&dir, "skip.csv", text.as_bytes())).expect("reads");
+    assert!(state.unchecked.skipped_rows);
+}
+
+#[test]
+fn a_cloud_export_snapshot_reads_with_nothing_unchecked_and_no_unread_sheet() {
+    // `hardmatch cloud export` writes every column, the recycle bin and a Tenant sheet (read by
+    // plan as the snapshot's description, so not "not read").
+    use hardmatch::cloud::export::{write_export, SnapshotInfo};
+    use hardmatch::cloud::{CloudState, CloudUser};
+    let state = CloudState {
+        users: vec![CloudUser {
+            id: "1".into(),
+            upn: "a@x.com".into(),
+            sync_enabled: Some(false),
+            privileged_roles: Some(vec![]),
+            ..CloudUser::default()
+        }],
+        ..CloudState::default()
+    };
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("snap.xlsx");
+    write_export(&path, &state, &SnapshotInfo::default()).expect("export");
+    let back = read_cloud_export(&path).expect("reads");
+    assert!(back.unchecked.is_empty(), "{:?}", back.unchecked);
+    assert!(
+        !back.warnings.iter().any(|w| w.contains("not read")),
+        "{:?}",
+        back.warnings
+    );
+}

@@ -137,13 +137,16 @@ pub fn plan_template(
     )?;
     let typed = read_typed(template)?;
     let decided = plan::build(&ad.users, cloud, &PlanOptions::default());
-    let mut rows = plan::review_rows(decided.rows, false, key);
+    let pre = plan::PreApproval::default();
+    let mut rows = plan::review_rows(decided.rows, pre, key);
     let mut not_carried = Vec::new();
     for row in &mut rows {
         let Some(t) = sheet_row(&row.plan.source).and_then(|r| typed.get(&r)) else {
             continue;
         };
-        plan::carry_typed_review(row, t);
+        // The tenant is read live here (recycle bin, roles, sync flags all read), so nothing is
+        // left unchecked that a typed Yes would rest on, unless the read said otherwise.
+        plan::carry_typed_review(row, t, cloud.unchecked);
         if Approval::parse(&t.approve) == Approval::Yes && row.approve != Approval::Yes {
             not_carried.push(format!(
                 "{} (Row id {}): {}",

@@ -144,5 +144,9 @@ pub async fn read_live(
         features,
         sources,
         warnings,
+        unchecked: super::Unchecked {
+            privileged_roles: !options.roles,
+            ..Default::default()
+        },
     })
 }

@@ -5,6 +5,9 @@
 pub mod export;
 mod file;
 pub mod live;
+mod merge;
+
+pub use merge::merge;
 
 use crate::anchor::{self, SourceAnchor};
 use crate::error::InputError;
@@ -106,6 +109,59 @@ pub struct CloudState {
     /// Where it came from, for the Summary sheet: file paths (with SHA-256) or the Graph URL.
     pub sources: Vec<CloudSource>,
     pub warnings: Vec<String>,
+    /// What this read could not check (columns missing from an export file, `--no-roles`).
+    pub unchecked: Unchecked,
+}
+
+/// Hard-match blocks and conflicts a cloud read could not check. A `Set` row rests on all of
+/// them having been read, so `plan --pre-approve set` approves nothing while any is left
+/// (unless the operator accepts it). Empty by default: each reader says what it missed.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Unchecked {
+    /// No recycle bin was read: an ImmutableId a soft-deleted user holds would go unnoticed.
+    pub deleted_users: bool,
+    /// Privileged roles are not known for some active users (no PrivilegedRoles column,
+    /// `--no-roles`): since 2026 a role blocks the hard match.
+    pub privileged_roles: bool,
+    /// No OnPremisesObjectIdentifier column: since 2026 a set value blocks the hard match.
+    pub object_identifier: bool,
+    /// No OnPremisesSyncEnabled column: a user still synced from another directory cannot be
+    /// written.
+    pub sync_enabled: bool,
+    /// Cloud rows were left out as unreadable: any of them could hold an ImmutableId.
+    pub skipped_rows: bool,
+}
+
+impl Unchecked {
+    pub fn is_empty(&self) -> bool {
+        *self == Unchecked::default()
+    }
+
+    /// What is unchecked, in words ("privileged roles", …), for messages.
+    pub fn describe(&self) -> Vec<&'static str> {
+        [
+            (self.deleted_users, "soft-deleted users (the recycle bin)"),
+            (self.privileged_roles, "privileged roles"),
+            (self.object_identifier, "onPremisesObjectIdentifier"),
+            (self.sync_enabled, "onPremisesSyncEnabled"),
+            (self.skipped_rows, "cloud rows that could not be read"),
+        ]
+        .into_iter()
+        .filter_map(|(unchecked, what)| unchecked.then_some(what))
+        .collect()
+    }
+
+    /// Two reads of parts of one tenant taken together: the recycle bin is unchecked only if
+    /// neither read it; anything either left unchecked about its active users stays unchecked.
+    pub fn and(self, other: Unchecked) -> Unchecked {
+        Unchecked {
+            deleted_users: self.deleted_users && other.deleted_users,
+            privileged_roles: self.privileged_roles || other.privileged_roles,
+            object_identifier: self.object_identifier || other.object_identifier,
+            sync_enabled: self.sync_enabled || other.sync_enabled,
+            skipped_rows: self.skipped_rows || other.skipped_rows,
+        }
+    }
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Eq)]

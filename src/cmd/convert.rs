@@ -151,6 +151,7 @@ fn notation_name(n: Notation) -> &'static str {
         Notation::SpacedHex => "spaced_hex",
         Notation::LdapEscape => "ldap_escape",
         Notation::CsvdeHex => "csvde_hex",
+        Notation::DecimalBytes => "decimal_bytes",
     }
 }
 
@@ -163,6 +164,7 @@ fn notation_label(n: Notation) -> &'static str {
         Notation::SpacedHex => "octet string",
         Notation::LdapEscape => "LDAP filter escape",
         Notation::CsvdeHex => "csvde X'…' hex",
+        Notation::DecimalBytes => "decimal bytes (PowerShell -join ' ')",
     }
 }
 

@@ -8,5 +8,6 @@ pub mod graph_args;
 pub mod output;
 pub mod plan;
 pub mod revert;
+pub mod script;
 pub mod sim;
 pub mod template;

@@ -64,6 +64,11 @@ pub struct Args {
     /// Pre-fill Approve = Yes for clean rows of this kind (Set rows without Checks only).
     #[arg(long, value_enum)]
     pub pre_approve: Option<PreApprove>,
+    /// Approve (--pre-approve, or Yes typed into a hand-filled template) even though the cloud
+    /// input left hard-match blocks unchecked (no PrivilegedRoles, OnPremisesObjectIdentifier or
+    /// OnPremisesSyncEnabled column, no recycle bin); without it such a plan approves nothing.
+    #[arg(long)]
+    pub unchecked_ok: bool,
     /// Read the AD export as this format instead of detecting it.
     #[arg(long, value_enum)]
     pub format: Option<Format>,
@@ -188,7 +193,7 @@ fn load_cloud(args: &Args) -> anyhow::Result<(CloudState, Vec<Snapshot>)> {
         )
         .into());
     }
-    let mut merged: Option<CloudState> = None;
+    let mut states: Vec<CloudState> = Vec::new();
     let mut snapshots: Vec<Snapshot> = Vec::new();
     for input in &inputs {
         if let CloudInput::File(path) = input {
@@ -201,24 +206,16 @@ fn load_cloud(args: &Args) -> anyhow::Result<(CloudState, Vec<Snapshot>)> {
                 continue;
             }
         }
-        let state = input.load(args)?;
-        merged = Some(match merged {
-            None => state,
-            Some(mut m) => {
-                m.users.extend(state.users);
-                m.deleted.extend(state.deleted);
-                m.features = m.features.or(state.features);
-                m.sources.extend(state.sources);
-                m.warnings.extend(state.warnings);
-                m
-            }
-        });
+        states.push(input.load(args)?);
     }
-    let mut merged = merged.ok_or_else(|| {
-        UsageError(
+    if states.is_empty() {
+        return Err(UsageError(
             "--cloud names no file of users, only a tenant description: give the snapshot's users file too".into(),
         )
-    })?;
+        .into());
+    }
+    // Each user once (the same file twice, overlapping exports), and what was left unchecked.
+    let mut merged = cloud::merge(states)?;
     if inputs.contains(&CloudInput::Graph) {
         return Ok((merged, snapshots));
     }
@@ -600,14 +597,19 @@ struct Carried {
 }
 
 impl Carried {
-    fn carry(&mut self, mut row: ReviewRow, typed: &TypedReviews) -> ReviewRow {
+    fn carry(
+        &mut self,
+        mut row: ReviewRow,
+        typed: &TypedReviews,
+        unchecked: hardmatch::cloud::Unchecked,
+    ) -> ReviewRow {
         if typed.is_empty() {
             return row;
         }
         let Some(t) = sheet_row(&row.plan.source).and_then(|r| typed.get(&r)) else {
             return row;
         };
-        plan::carry_typed_review(&mut row, t);
+        plan::carry_typed_review(&mut row, t, unchecked);
         self.comments += usize::from(!t.comment.trim().is_empty());
         if Approval::parse(&t.approve) == Approval::Yes {
             if row.approve == Approval::Yes {
@@ -703,15 +705,35 @@ fn write_plan(
             match_keys: args.match_keys,
         },
     );
-    let meta = review_meta(&ad, cloud, snapshots, &plan.warnings);
-    // Without mS-DS-ConsistencyGuid no anchor is certain: nothing is approved unseen.
-    let pre_approve = args.pre_approve == Some(PreApprove::Set) && ad.consistency_guid_read;
+    // Without mS-DS-ConsistencyGuid no anchor is certain: nothing is approved unseen. What the
+    // cloud read left unchecked withholds it too, unless --unchecked-ok accepts it.
+    let pre = match args.pre_approve {
+        Some(PreApprove::Set) if ad.consistency_guid_read => {
+            plan::PreApproval::clean_set(cloud, args.unchecked_ok)
+        }
+        _ => plan::PreApproval::default(),
+    };
+    let mut plan_warnings = plan.warnings.clone();
+    if !pre.unchecked.is_empty() {
+        plan_warnings.push(format!(
+            "--pre-approve set approved nothing: not checked: {}. Read them (see the warnings above), or pass \
+             --unchecked-ok to pre-approve anyway",
+            pre.unchecked.describe().join(", ")
+        ));
+    }
+    let meta = review_meta(&ad, cloud, snapshots, &plan_warnings);
     let unmatched: Vec<&cloud::CloudUser> = plan
         .unmatched_cloud
         .iter()
         .filter_map(|&i| cloud.users.get(i))
         .collect();
 
+    // A template's typed approvals stand on the cloud read as --pre-approve's do.
+    let unchecked = if args.unchecked_ok {
+        hardmatch::cloud::Unchecked::default()
+    } else {
+        cloud.unchecked
+    };
     let backup = output
         .keep_previous()
         .with_context(|| format!("keeping a backup of {}", output.path.display()))?;
@@ -719,9 +741,9 @@ fn write_plan(
         counts: Action::ALL.iter().map(|&a| (a, 0)).collect(),
         ..Tally::default()
     };
-    plan::with_review_rows(&plan, pre_approve, key, |rows| {
+    plan::with_review_rows(&plan, pre, key, |rows| {
         let rows = rows.map(|r| {
-            let r = tally.carried.carry(r, typed);
+            let r = tally.carried.carry(r, typed, unchecked);
             tally.count(&r);
             r
         });

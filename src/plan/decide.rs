@@ -139,6 +139,29 @@ impl Decisions<'_> {
     }
 }
 
+/// Where the cloud user already has a GUID-based anchor that differs from the AD user's, there
+/// is a second fix: the AD user adopts it as mS-DS-ConsistencyGuid (the usual one after a
+/// domain migration, where cloud users still carry the old domain's anchors). The Reason offers
+/// it on the rows `hardmatch script --format ldif` can write: Replace, and ConflictDeleted
+/// (whose recycle-bin holder then no longer matters).
+/// Not where the cloud anchor is this AD user's own GUID in a wrong notation: Replace is the fix.
+fn offer_keeping_cloud_anchor(row: &mut PlanRow) {
+    if !matches!(row.action, Some(Action::Replace | Action::ConflictDeleted))
+        || row.cloud_immutable_id == row.new_immutable_id
+        || crate::anchor::guid_based(&row.cloud_immutable_id).is_none()
+        || crate::anchor::guid_based(&row.new_immutable_id).is_some_and(|a| {
+            crate::anchor::same_guid_in_wrong_notation(&row.cloud_immutable_id, a).is_some()
+        })
+    {
+        return;
+    }
+    let _ = write!(
+        row.reason,
+        " Or keep the cloud anchor (as after a domain migration): `hardmatch script --format ldif --ad-export AD-EXPORT` sets this AD user's mS-DS-ConsistencyGuid to {} instead.",
+        row.cloud_immutable_id
+    );
+}
+
 /// The matching and duplicate passes of [`build`], without rendering the rows.
 pub fn decide<'a>(ad: &'a [AdUser], cloud: &'a CloudState, opts: &PlanOptions) -> Decisions<'a> {
     decide_indexed(ad, CloudIndex::new(cloud, opts.match_keys), opts)
@@ -173,6 +196,8 @@ pub fn decide_indexed<'a>(
     idx.upn = UserKeyIndex::empty(&cloud.users, upn_key);
     idx.mail = UserKeyIndex::empty(&cloud.users, mail_key);
     idx.address = Index::with_capacity(0);
+    idx.upn_shared = Vec::new();
+    idx.address_shared = Vec::new();
 
     // Duplicate anchors and cloud users claimed by more than one valid row. Anchors are found
     // twice by sorting (anchor, row) pairs rather than hashing a million anchors: 20 bytes a row
@@ -304,6 +329,11 @@ pub struct CloudIndex<'a> {
     /// Mail and SMTP proxy addresses together; only built for `--match upn-mail`, to save
     /// memory otherwise.
     address: Index<Folded<'a>>,
+    /// Per active user: another user has its UPN, or one of the addresses looked up for the
+    /// address Check (mail, and with `--match upn-mail` its SMTP proxy addresses). Most users
+    /// share nothing, so most rows need no look-up at all for that Check.
+    upn_shared: Vec<bool>,
+    address_shared: Vec<bool>,
 }
 
 impl<'a> CloudIndex<'a> {
@@ -347,21 +377,32 @@ impl<'a> CloudIndex<'a> {
             }
             (mail, address)
         };
-        // The tables are independent: build them side by side on big inputs.
-        let ((upn, (mail, address)), (immutable_id, deleted_immutable_id)) =
+        // The tables are independent: build them side by side on big inputs, the UPN table
+        // on one thread, the (smaller) ImmutableId tables and the address tables on the other.
+        let both_ids = || (immutable_ids(users), immutable_ids(&cloud.deleted));
+        let (upn, ((immutable_id, deleted_immutable_id), (mail, address))) =
             if users.len() >= PARALLEL_FROM {
                 std::thread::scope(|s| {
-                    let ids = s.spawn(|| (immutable_ids(users), immutable_ids(&cloud.deleted)));
-                    let keys = (upn(), addresses());
-                    let ids = ids.join().unwrap_or_else(|p| std::panic::resume_unwind(p));
-                    (keys, ids)
+                    let others = s.spawn(|| (both_ids(), addresses()));
+                    let upn = upn();
+                    let others = others
+                        .join()
+                        .unwrap_or_else(|p| std::panic::resume_unwind(p));
+                    (upn, others)
                 })
             } else {
-                (
-                    (upn(), addresses()),
-                    (immutable_ids(users), immutable_ids(&cloud.deleted)),
-                )
+                (upn(), (both_ids(), addresses()))
             };
+        let upn_shared = upn.shared_flags();
+        let address_shared = if by_mail {
+            let mut flags = vec![false; users.len()];
+            for &i in address.shared().flatten() {
+                flags[i as usize] = true;
+            }
+            flags
+        } else {
+            mail.shared_flags()
+        };
         CloudIndex {
             cloud,
             keys,
@@ -370,7 +411,20 @@ impl<'a> CloudIndex<'a> {
             deleted_immutable_id,
             mail,
             address,
+            upn_shared,
+            address_shared,
         }
+    }
+
+    /// `k` is one of the addresses `address_holders` looks up that `u` has itself.
+    fn owns_address(&self, u: &CloudUser, k: &Folded<'_>) -> bool {
+        let mine = |a: &str| Folded::new(a).as_ref() == Some(k);
+        u.mail.as_deref().is_some_and(mine)
+            || (self.keys == MatchKeys::UpnMail
+                && u.proxy_addresses
+                    .iter()
+                    .filter_map(|p| smtp_address(p))
+                    .any(mine))
     }
 
     fn find(&self, u: &AdUser, anchor: Option<SourceAnchor>) -> Found {
@@ -385,10 +439,18 @@ impl<'a> CloudIndex<'a> {
     /// `target`. Only the addresses planning kept are compared (SMTP proxies only with
     /// `--match upn-mail`).
     fn address_holders(&self, u: &AdUser, target: u32, by: MatchedBy) -> Option<Box<[u32]>> {
+        // Almost every row's addresses are its target's own, and nobody else's: then there is
+        // nothing to look up, and nothing is allocated.
+        let t = self.user(target);
         let mut hits: Vec<u32> = Vec::new();
+        let mut add = |found: &[u32]| hits.extend(found.iter().filter(|&&h| h != target));
         if by != MatchedBy::Upn {
             if let Some(k) = Folded::new(&u.upn) {
-                hits.extend_from_slice(self.upn.get(&k));
+                let only_target =
+                    Folded::new(&t.upn) == Some(k) && !self.upn_shared[target as usize];
+                if !only_target {
+                    add(self.upn.get(&k));
+                }
             }
         }
         let addresses = u
@@ -398,12 +460,14 @@ impl<'a> CloudIndex<'a> {
             .chain(u.proxy_addresses.iter().filter_map(|p| smtp_address(p)))
             .filter_map(Folded::new);
         for k in addresses {
+            if !self.address_shared[target as usize] && self.owns_address(t, &k) {
+                continue;
+            }
             match self.keys {
-                MatchKeys::UpnMail => hits.extend_from_slice(self.address.get(&k)),
-                MatchKeys::Upn => hits.extend_from_slice(self.mail.get(&k)),
+                MatchKeys::UpnMail => add(self.address.get(&k)),
+                MatchKeys::Upn => add(self.mail.get(&k)),
             }
         }
-        hits.retain(|&h| h != target);
         if hits.is_empty() {
             return None;
         }
@@ -415,8 +479,9 @@ impl<'a> CloudIndex<'a> {
     fn find_match(&self, u: &AdUser, anchor: Option<SourceAnchor>) -> Found {
         // The anchor first, in every mode: Entra Connect hard-matches before any soft match.
         if let Some(a) = anchor {
+            let mut buf = [0; 24];
             if let Some(f) = found(
-                self.immutable_id.get(&a.immutable_id().as_str()),
+                self.immutable_id.get(&a.immutable_id_in(&mut buf)),
                 MatchedBy::ImmutableId,
             ) {
                 return f;
@@ -544,7 +609,10 @@ fn same_user(a: &CloudUser, b: &CloudUser) -> bool {
 ///
 /// **This is the entry point for re-deciding one row**, e.g. in `apply`, against a fresh read of
 /// the tenant just before writing. It needs no whole-tenant index: only `target` (with its
-/// `privileged_roles` if known), how it was matched, and the [`Holders`] of the row's ImmutableId.
+/// `privileged_roles` if known), how it was matched, and the [`Holders`]: the active and deleted
+/// users holding the row's ImmutableId and, for the address Checks, those holding its UPN, mail
+/// or SMTP addresses. Tenant-wide flags (`blockCloudObjectTakeoverThroughHardMatchEnabled`) are
+/// not a row's decision; check them once per run.
 /// A row rebuilt from the workbook carries only the anchor, not both objectGUID and
 /// mS-DS-ConsistencyGuid, so the Check comparing the two is not repeated then.
 pub fn decide_target(
@@ -585,7 +653,9 @@ pub fn decide_target(
         .copied()
         .filter(|h| !same_user(h, target))
         .collect();
-    decide_matched(row, target, &active, &deleted)
+    let mut row = decide_matched(row, target, &active, &deleted);
+    offer_keeping_cloud_anchor(&mut row);
+    row
 }
 
 /// A row's own problems make it `InvalidInput`, as does having no anchor at all.
@@ -636,10 +706,11 @@ fn invalid_row(mut row: PlanRow, u: &AdUser) -> PlanRow {
 
 /// Everything except the duplicate rule, which needs every row's match.
 fn decide_row(u: &AdUser, p: &Prepared, cloud: &CloudState, idx: &CloudIndex<'_>) -> PlanRow {
-    let new_id = p.anchor.map(|a| a.immutable_id()).unwrap_or_default();
+    let mut buf = [0; 24];
+    let new_id = p.anchor.map_or("", |a| a.immutable_id_in(&mut buf));
     let deleted_holders = || -> Vec<&CloudUser> {
         idx.deleted_immutable_id
-            .get(&new_id.as_str())
+            .get(&new_id)
             .iter()
             .map(|&i| &cloud.deleted[i as usize])
             .collect()
@@ -647,7 +718,7 @@ fn decide_row(u: &AdUser, p: &Prepared, cloud: &CloudState, idx: &CloudIndex<'_>
     if let Found::One(c, by, others) = &p.found {
         let active: Vec<&CloudUser> = idx
             .immutable_id
-            .get(&new_id.as_str())
+            .get(&new_id)
             .iter()
             .map(|&i| idx.user(i))
             .collect();
@@ -816,7 +887,7 @@ fn decide_matched(
         Some(old) => {
             row.action = Some(Action::Replace);
             row.reason = match wrong_notation(cu, &row.new_immutable_id) {
-                Some(w) => format!(
+                Some((w, _)) => format!(
                     "Cloud-only and holds this AD user's own objectGUID in the wrong notation ({}): {old} → {}. \
                      Replace is safe (no AD object has {old} as its anchor), but needs its own explicit approval.",
                     w.describe(),
@@ -856,8 +927,7 @@ fn cloud_checks(row: &mut PlanRow, u: &AdUser, cu: &CloudUser, by: MatchedBy) {
         row.checks
             .push(format!("display name differs: on-prem {a}, cloud {b}"));
     }
-    let wrong_notation = wrong_notation(cu, new_id);
-    if let (Some(w), Some(a)) = (wrong_notation, crate::anchor::guid_based(new_id)) {
+    if let Some((w, a)) = wrong_notation(cu, new_id) {
         row.checks.push(format!(
             "same objectGUID {a}, written by an earlier tool in the wrong notation ({}): no AD object has the \
              current value as its anchor, so Replace is safe",
@@ -915,9 +985,14 @@ fn same_person(row: &PlanRow, d: &CloudUser) -> Option<String> {
 }
 
 /// `cu`'s ImmutableId names the object `new_id` names, in a notation Entra Connect never matches.
-fn wrong_notation(cu: &CloudUser, new_id: &str) -> Option<crate::anchor::WrongNotation> {
+fn wrong_notation(
+    cu: &CloudUser,
+    new_id: &str,
+) -> Option<(crate::anchor::WrongNotation, SourceAnchor)> {
+    // Most cloud users have no ImmutableId or exactly this one: nothing to decode then.
+    let current = non_empty(&cu.immutable_id).filter(|c| *c != new_id)?;
     let anchor = crate::anchor::guid_based(new_id)?;
-    crate::anchor::same_guid_in_wrong_notation(non_empty(&cu.immutable_id)?, anchor)
+    crate::anchor::same_guid_in_wrong_notation(current, anchor).map(|w| (w, anchor))
 }
 
 /// The Check for another active user holding this AD user's UPN, mail or an SMTP address; none

@@ -122,6 +122,16 @@ impl<'a> UserKeyIndex<'a> {
         ix
     }
 
+    /// Per user: whether another user has its key too. A user whose key is not shared is the
+    /// only one a look-up of that key can find, so the look-up can be skipped.
+    pub(crate) fn shared_flags(&self) -> Vec<bool> {
+        let mut flags = vec![false; self.users.len()];
+        for &i in self.shared.values().flatten() {
+            flags[i as usize] = true;
+        }
+        flags
+    }
+
     /// An empty index, for when the key is not matched on.
     pub(crate) fn empty(users: &'a [CloudUser], key: fn(&CloudUser) -> Option<&str>) -> Self {
         UserKeyIndex {

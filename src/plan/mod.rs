@@ -6,6 +6,7 @@ pub(crate) mod index;
 #[doc(hidden)]
 pub mod synthetic;
 
+use crate::cloud::{CloudState, Unchecked};
 pub use crate::review::{Action, MatchedBy, PlanRow};
 use crate::review::{Approval, PlanKey, ReviewRow};
 pub use decide::{build, decide, decide_indexed, decide_target, CloudIndex, Decisions, Holders};
@@ -83,18 +84,43 @@ pub fn shed_unused_cloud(cloud: &mut crate::cloud::CloudState, keys: MatchKeys) 
     }
 }
 
-/// Turn decisions into Plan-sheet rows: signed with `key`, Approve empty except, with
-/// `pre_approve_set`, clean `Set` rows. Pure, like the rest of this module; consumes the rows so a
-/// million-row plan is not held twice.
-pub fn review_rows(rows: Vec<PlanRow>, pre_approve_set: bool, key: &PlanKey) -> Vec<ReviewRow> {
+/// Which rows `plan` pre-fills with Approve = Yes (`--pre-approve`). The default approves none.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct PreApproval {
+    /// `--pre-approve set`: clean `Set` rows ([`is_clean_set`]).
+    pub clean_set: bool,
+    /// What the cloud read left unchecked and the operator did not accept: while anything is
+    /// left, no row is clean, because every `Set` rests on it.
+    pub unchecked: Unchecked,
+}
+
+impl PreApproval {
+    /// `--pre-approve set` for a plan against `cloud`; `unchecked_ok` (`--unchecked-ok`) accepts
+    /// what the cloud read left unchecked.
+    pub fn clean_set(cloud: &CloudState, unchecked_ok: bool) -> Self {
+        PreApproval {
+            clean_set: true,
+            unchecked: if unchecked_ok {
+                Unchecked::default()
+            } else {
+                cloud.unchecked
+            },
+        }
+    }
+}
+
+/// Turn decisions into Plan-sheet rows: signed with `key`, Approve empty except for the rows
+/// `pre` approves. Pure, like the rest of this module; consumes the rows so a million-row plan
+/// is not held twice.
+pub fn review_rows(rows: Vec<PlanRow>, pre: PreApproval, key: &PlanKey) -> Vec<ReviewRow> {
     rows.into_iter()
-        .map(|plan| review_row(plan, pre_approve_set, key))
+        .map(|plan| review_row(plan, pre, key))
         .collect()
 }
 
 /// One decision as a Plan-sheet row (see [`review_rows`]).
-pub fn review_row(plan: PlanRow, pre_approve_set: bool, key: &PlanKey) -> ReviewRow {
-    let approve = if pre_approve_set && is_clean_set(&plan) {
+pub fn review_row(plan: PlanRow, pre: PreApproval, key: &PlanKey) -> ReviewRow {
+    let approve = if pre.clean_set && is_clean_set(&plan, pre.unchecked) {
         Approval::Yes
     } else {
         Approval::Empty
@@ -119,14 +145,16 @@ pub struct TypedReview {
 /// plan does exactly what the template asked for and nothing more: a `Set` of the cloud user with
 /// the template's UPN, without Checks, the row [`is_clean_set`] would pre-approve. Anywhere else
 /// it is left out and the Reason says why (a Replace overwrites a value, a purge cannot be undone,
-/// a Check was not known when it was typed…). No and anything else are carried as typed.
-pub fn carry_typed_review(row: &mut ReviewRow, typed: &TypedReview) {
+/// a Check was not known when it was typed…), and, as for `--pre-approve`, nowhere while the cloud
+/// read left something `unchecked` that the operator did not accept. No and anything else are
+/// carried as typed.
+pub fn carry_typed_review(row: &mut ReviewRow, typed: &TypedReview, unchecked: Unchecked) {
     if !typed.comment.trim().is_empty() {
         row.comment = typed.comment.clone();
     }
     match Approval::parse(&typed.approve) {
         Approval::Empty => {}
-        Approval::Yes => match not_as_asked(&row.plan) {
+        Approval::Yes => match unchecked_reason(unchecked).or_else(|| not_as_asked(&row.plan)) {
             None => row.approve = Approval::Yes,
             Some(why) => {
                 row.approve = Approval::Empty;
@@ -138,6 +166,16 @@ pub fn carry_typed_review(row: &mut ReviewRow, typed: &TypedReview) {
         },
         other => row.approve = other,
     }
+}
+
+/// Why no approval typed before the plan can stand on this cloud read; `None` when it was whole.
+fn unchecked_reason(unchecked: Unchecked) -> Option<String> {
+    (!unchecked.is_empty()).then(|| {
+        format!(
+            "the cloud read did not check {} (pass --unchecked-ok to accept that)",
+            unchecked.describe().join(", ")
+        )
+    })
 }
 
 /// Why a planned row is not what a template's row asked for ("set this user's ImmutableId from
@@ -177,7 +215,7 @@ const RENDER_BATCH: usize = 1024;
 /// If `consume` stops early, the rendering thread stops too.
 pub fn with_review_rows<T>(
     decisions: &Decisions<'_>,
-    pre_approve_set: bool,
+    pre: PreApproval,
     key: &PlanKey,
     consume: impl FnOnce(&mut dyn Iterator<Item = ReviewRow>) -> T,
 ) -> T {
@@ -187,7 +225,7 @@ pub fn with_review_rows<T>(
         let render = move || {
             for start in (0..n).step_by(RENDER_BATCH) {
                 let batch = (start..n.min(start + RENDER_BATCH))
-                    .map(|i| review_row(decisions.row(i), pre_approve_set, key))
+                    .map(|i| review_row(decisions.row(i), pre, key))
                     .collect();
                 if tx.send(batch).is_err() {
                     // The writer gave up (an error of its own); nothing more is wanted.
@@ -208,9 +246,11 @@ pub fn with_review_rows<T>(
 }
 
 /// A `Set` row nobody needs to read twice: no Checks (no name/mail difference, no ConsistencyGuid
-/// question, no hard-match block). Only these may be pre-approved.
-pub fn is_clean_set(row: &PlanRow) -> bool {
-    row.action == Some(Action::Set) && row.checks.is_empty()
+/// question, no hard-match block), decided on a cloud read that left nothing `unchecked` (pass
+/// `Unchecked::default()` when the operator accepted what it left). Only these may be
+/// pre-approved.
+pub fn is_clean_set(row: &PlanRow, unchecked: Unchecked) -> bool {
+    row.action == Some(Action::Set) && row.checks.is_empty() && unchecked.is_empty()
 }
 
 #[cfg(test)]
@@ -241,7 +281,7 @@ mod tests {
     #[test]
     fn a_typed_yes_stands_only_where_the_plan_is_what_the_template_asked() {
         let mut clean = row(Action::Set, MatchedBy::Upn, &[]);
-        carry_typed_review(&mut clean, &typed("yes", "CHG-1"));
+        carry_typed_review(&mut clean, &typed("yes", "CHG-1"), Unchecked::default());
         assert_eq!(clean.approve, Approval::Yes);
         assert_eq!(clean.comment, "CHG-1");
         assert_eq!(clean.plan.reason, "Planned.");
@@ -262,7 +302,7 @@ mod tests {
                 "nothing to apply (AlreadyMatched)",
             ),
         ] {
-            carry_typed_review(&mut r, &typed("Yes", "CHG-2"));
+            carry_typed_review(&mut r, &typed("Yes", "CHG-2"), Unchecked::default());
             assert_eq!(r.approve, Approval::Empty, "{why}");
             assert_eq!(r.comment, "CHG-2", "the comment goes with the row anyway");
             assert!(
@@ -276,13 +316,31 @@ mod tests {
         }
 
         let mut no = row(Action::Replace, MatchedBy::Upn, &[]);
-        carry_typed_review(&mut no, &typed("No", ""));
+        carry_typed_review(&mut no, &typed("No", ""), Unchecked::default());
         assert_eq!(
             (no.approve, no.plan.reason.as_str()),
             (Approval::No, "Planned.")
         );
         let mut odd = row(Action::Set, MatchedBy::Upn, &[]);
-        carry_typed_review(&mut odd, &typed("ok by Sam", ""));
+        carry_typed_review(&mut odd, &typed("ok by Sam", ""), Unchecked::default());
         assert_eq!(odd.approve, Approval::Other("ok by Sam".into()));
+    }
+
+    #[test]
+    fn a_typed_yes_does_not_stand_on_a_cloud_read_that_left_blocks_unchecked() {
+        let unread_bin = Unchecked {
+            deleted_users: true,
+            ..Unchecked::default()
+        };
+        let mut clean = row(Action::Set, MatchedBy::Upn, &[]);
+        carry_typed_review(&mut clean, &typed("Yes", "CHG-3"), unread_bin);
+        assert_eq!(clean.approve, Approval::Empty);
+        assert_eq!(clean.comment, "CHG-3");
+        assert!(
+            clean.plan.reason.contains("recycle bin")
+                && clean.plan.reason.contains("--unchecked-ok"),
+            "{}",
+            clean.plan.reason
+        );
     }
 }

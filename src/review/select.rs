@@ -133,11 +133,11 @@ fn action_gate(action: Option<Action>, opts: &SelectOptions) -> Result<(), Strin
         Some(Action::Set) | Some(Action::AlreadyMatched) => Ok(()),
         Some(Action::Replace) if opts.allow_replace => Ok(()),
         Some(Action::Replace) => Err(
-            "Replace overwrites the user's existing ImmutableId: run apply with --allow-replace to execute approved Replace rows".into(),
+            "Replace overwrites the user's existing ImmutableId: run apply (or script) with --allow-replace to execute approved Replace rows".into(),
         ),
         Some(Action::ConflictDeleted) if opts.purge_deleted_conflicts => Ok(()),
         Some(Action::ConflictDeleted) => Err(
-            "a soft-deleted user holds this ImmutableId: run apply with --purge-deleted-conflicts to permanently delete it first (this cannot be undone)".into(),
+            "a soft-deleted user holds this ImmutableId: run apply (or script) with --purge-deleted-conflicts to permanently delete it first (this cannot be undone)".into(),
         ),
         Some(other) => Err(format!(
             "{other} has nothing apply can execute: {}",

@@ -6,7 +6,8 @@
 //! `InvalidInput` next to the good rows.
 
 use super::columns::{
-    find, identifier, normalize, split_multi, type_name_cell, type_name_message, TypeNameCell,
+    excel_rendering, find, identifier, normalize, split_multi, trim_invisible, type_name_cell,
+    type_name_message, TypeNameCell,
 };
 use super::table::{Header, Row, TableVisitor, Value};
 use super::AdUser;
@@ -58,6 +59,9 @@ pub(crate) struct AdRows {
     /// Rows whose names hold `?`: the mark of Windows PowerShell 5.1's ASCII Export-Csv.
     question_marks: usize,
     first_question_mark: Option<String>,
+    /// Anchor cells written as decimal bytes (`6 150 179 58 …`), and the first of them.
+    decimal_bytes: usize,
+    first_decimal_bytes: Option<String>,
     unread: super::Unread,
 }
 
@@ -80,6 +84,8 @@ impl AdRows {
             users: Vec::new(),
             question_marks: 0,
             first_question_mark: None,
+            decimal_bytes: 0,
+            first_decimal_bytes: None,
             unread: super::Unread::default(),
         }
     }
@@ -139,6 +145,13 @@ impl AdRows {
         if s.is_empty() {
             return Ok(None);
         }
+        if let Some(what) = excel_rendering(s) {
+            return Err(format!(
+                "{name}{cell} is {what} ({s}), not a GUID: the AD export went through Excel, which evaluated or \
+                 converted the cell, so the GUID is lost. Export {name} from AD again and do not open and save the \
+                 CSV in Excel (or import it with the column set to Text)"
+            ));
+        }
         if let Some(kind) = kind {
             let (msg, fix) = type_name_message(kind, &name, s);
             return Err(format!("{msg}; {fix}"));
@@ -154,9 +167,15 @@ impl AdRows {
                 };
             }
         }
-        anchor::parse_one(s, self.hex_as)
-            .map(Some)
-            .map_err(|e| format!("{name}{cell} \"{s}\" is not a GUID: {e}"))
+        let (anchor, notation) = anchor::parse_one_as(s, self.hex_as)
+            .map_err(|e| format!("{name}{cell} \"{s}\" is not a GUID: {e}"))?;
+        if notation == anchor::Notation::DecimalBytes {
+            self.decimal_bytes += 1;
+            if self.first_decimal_bytes.is_none() {
+                self.first_decimal_bytes = Some(format!("{name} at {}", row.location));
+            }
+        }
+        Ok(Some(anchor))
     }
 
     fn optional_text(&mut self, row: &Row<'_>, col: Option<usize>) -> Option<String> {
@@ -262,7 +281,7 @@ impl TableVisitor for AdRows {
         .unwrap_or(0);
         problems.extend(row.shape_problem(self.names.len(), needed));
 
-        // UPN: kept as exported, apart from an Excel apostrophe.
+        // UPN: kept as exported, apart from an Excel apostrophe and invisible characters around it.
         let upn = match (cols.upn, row.get(cols.upn)) {
             (Some(c), v @ Value::NotText { kind, shown }) => {
                 self.tally(c, v);
@@ -276,9 +295,9 @@ impl TableVisitor for AdRows {
             }
             (Some(c), v) => {
                 self.tally(c, v);
-                let t = self.text(v).map(Cow::into_owned).unwrap_or_default();
-                let stripped = t.trim_start().strip_prefix('\'').map(str::to_owned);
-                stripped.unwrap_or(t)
+                let t = self.text(v).unwrap_or_default();
+                let t = trim_invisible(&t);
+                trim_invisible(t.strip_prefix('\'').unwrap_or(t)).to_owned()
             }
             (None, _) => String::new(),
         };
@@ -286,6 +305,8 @@ impl TableVisitor for AdRows {
             problems.push("empty UserPrincipalName".to_owned());
         } else if type_name_cell(&upn).is_some() {
             problems.push(format!("UserPrincipalName holds a type name ({upn})"));
+        } else {
+            problems.extend(super::upn_problem(&upn));
         }
 
         let mut take = |r: Result<Option<SourceAnchor>, String>| match r {
@@ -320,7 +341,15 @@ impl TableVisitor for AdRows {
             problems.push("no objectGUID: the GUID cell is empty".to_owned());
         }
 
-        let mail = self.optional_text(&row, cols.mail);
+        // Compared like a UPN: invisible characters around it would hide a match.
+        let mail = self.optional_text(&row, cols.mail).and_then(|m| {
+            let t = trim_invisible(&m);
+            match t.len() {
+                0 => None,
+                n if n == m.len() => Some(m),
+                _ => Some(t.to_owned()),
+            }
+        });
         let proxy_addresses = match cols.proxy_addresses {
             Some(c) => {
                 let v = row.get(Some(c));
@@ -409,6 +438,14 @@ impl AdRows {
             }
         }
         let mut warnings = Vec::new();
+        if let Some(first) = &self.first_decimal_bytes {
+            warnings.push(format!(
+                "{} GUID cell(s) hold 16 byte values in decimal (first: {first}), what PowerShell's -join ' ' makes \
+                 of a byte array such as mS-DS-ConsistencyGuid: read as the bytes in AD order. To be sure, export it \
+                 as GUID text: @{{n='mS-DS-ConsistencyGuid';e={{if($_.'mS-DS-ConsistencyGuid'){{[guid]$_.'mS-DS-ConsistencyGuid'}}}}}}",
+                self.decimal_bytes
+            ));
+        }
         if let Some(first) = &self.first_question_mark {
             warnings.push(format!(
                 "{} row(s) have `?` in a UPN, display name or DN (first at {first}): Windows PowerShell 5.1 \

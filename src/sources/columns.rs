@@ -21,11 +21,117 @@ pub(crate) fn find(normalized_headers: &[String], aliases: &[&str]) -> Option<us
         .find_map(|alias| normalized_headers.iter().position(|h| h == alias))
 }
 
-/// The text of an identifier cell: surrounding blanks and the apostrophe Excel (or a
-/// formula-injection guard) puts in front of values such as `+7Byu5JQ…` are dropped.
+/// Characters that show as nothing: zero-width space, joiners, word joiner, byte-order mark, soft
+/// hyphen. Copy and paste (into the hand-filled template, say) brings them along unseen.
+pub(crate) fn is_invisible(c: char) -> bool {
+    matches!(
+        c,
+        '\u{200b}' | '\u{200c}' | '\u{200d}' | '\u{2060}' | '\u{feff}' | '\u{00ad}'
+    )
+}
+
+/// `s` without blanks (a non-breaking space too) and invisible characters around it.
+pub(crate) fn trim_invisible(s: &str) -> &str {
+    s.trim_matches(|c: char| c.is_whitespace() || is_invisible(c))
+}
+
+/// The text of an identifier cell: surrounding blanks, invisible characters and the apostrophe
+/// Excel (or a formula-injection guard) puts in front of values such as `+7Byu5JQ…` are dropped.
 pub(crate) fn identifier(raw: &str) -> &str {
-    let t = raw.trim();
-    t.strip_prefix('\'').map(str::trim).unwrap_or(t)
+    let t = trim_invisible(raw);
+    t.strip_prefix('\'').map(trim_invisible).unwrap_or(t)
+}
+
+/// Excel's error values, as a CSV saved from Excel holds them where a formula failed.
+const EXCEL_ERRORS: &[&str] = &[
+    "#NAME?",
+    "#VALUE!",
+    "#REF!",
+    "#N/A",
+    "#DIV/0!",
+    "#NUM!",
+    "#NULL!",
+    "#SPILL!",
+    "#CALC!",
+    "#FIELD!",
+    "#BLOCKED!",
+    "#CONNECT!",
+    "#BUSY!",
+    "#UNKNOWN!",
+    "#GETTING_DATA",
+    "#PYTHON!",
+];
+
+/// What Excel made of an identifier cell in a CSV it saved: an error value where a value
+/// starting with `+` or `=` was evaluated as a formula (`#NAME?`), or a number or date it
+/// displayed in its own way (`1.23457E+11`, `3/1/2024`). `None` for anything else. No GUID,
+/// ImmutableId or UPN looks like these.
+pub(crate) fn excel_rendering(value: &str) -> Option<&'static str> {
+    let v = value.trim();
+    if is_excel_error(v) {
+        return Some("an Excel error value");
+    }
+    // Numbers and dates start with a digit or a sign; most identifiers do not get further.
+    if !v.starts_with(|c: char| c.is_ascii_digit() || c == '+' || c == '-') {
+        return None;
+    }
+    if is_scientific(v) {
+        return Some("a number in Excel's scientific notation");
+    }
+    if is_date(v) {
+        return Some("a date as Excel displays it");
+    }
+    None
+}
+
+/// `#NAME?`, `#N/A`…: a cell where Excel's formula failed.
+pub(crate) fn is_excel_error(value: &str) -> bool {
+    let v = value.trim();
+    v.starts_with('#') && EXCEL_ERRORS.iter().any(|e| e.eq_ignore_ascii_case(v))
+}
+
+/// `1.23457E+11`, `1,23457E+11`, `5E-05`.
+fn is_scientific(v: &str) -> bool {
+    let Some((mantissa, exponent)) = v.split_once(['E', 'e']) else {
+        return false;
+    };
+    let mantissa = mantissa.strip_prefix(['+', '-']).unwrap_or(mantissa);
+    let (int, frac) = mantissa.split_once(['.', ',']).unwrap_or((mantissa, "0"));
+    let exponent = exponent.strip_prefix(['+', '-']).unwrap_or(exponent);
+    let digits = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
+    digits(int) && digits(frac) && digits(exponent) && exponent.len() <= 3
+}
+
+/// `3/1/2024`, `01.03.2024`, `2024-03-01`, optionally with a time (`3/1/2024 14:05`, `… 2:05 PM`).
+fn is_date(v: &str) -> bool {
+    let date = v.split_once(' ').map_or(v, |(d, time)| {
+        let time = time.trim_end_matches(|c: char| c.is_ascii_alphabetic() || c == ' ');
+        if time
+            .split(':')
+            .all(|t| !t.is_empty() && t.len() <= 2 && t.bytes().all(|b| b.is_ascii_digit()))
+        {
+            d
+        } else {
+            ""
+        }
+    });
+    let parts: Vec<&str> = date.split(['/', '.', '-']).collect();
+    if parts.len() != 3
+        || !parts
+            .iter()
+            .all(|p| (1..=4).contains(&p.len()) && p.bytes().all(|b| b.is_ascii_digit()))
+    {
+        return false;
+    }
+    let n: Vec<u32> = parts.iter().filter_map(|p| p.parse().ok()).collect();
+    let years = parts.iter().filter(|p| p.len() == 4).count();
+    let (a, b) = match (years, parts[0].len() == 4) {
+        (1, true) => (n[1], n[2]),
+        (0 | 1, false) => (n[0], n[1]),
+        _ => return false,
+    };
+    // Month and day, in either order.
+    (1..=12).contains(&a.min(b)) && (1..=31).contains(&a.max(b))
 }
 
 /// A cell PowerShell filled with a .NET type name instead of the value.
@@ -123,6 +229,55 @@ mod tests {
             "+7Byu5JQuU2TfrLSegT8VQ=="
         );
         assert_eq!(identifier("abc"), "abc");
+    }
+
+    #[test]
+    fn excel_renderings_of_identifiers_are_recognised() {
+        for v in [
+            "#NAME?",
+            "#name?",
+            " #VALUE! ",
+            "#REF!",
+            "#N/A",
+            "#DIV/0!",
+            "#NUM!",
+            "#NULL!",
+        ] {
+            assert_eq!(excel_rendering(v), Some("an Excel error value"), "{v}");
+        }
+        for v in ["1.23457E+11", "1,23457E+11", "5E-05", "-2.5e+15"] {
+            assert_eq!(
+                excel_rendering(v),
+                Some("a number in Excel's scientific notation"),
+                "{v}"
+            );
+        }
+        for v in [
+            "3/1/2024",
+            "01.03.2024",
+            "2024-03-01",
+            "3/1/2024 14:05",
+            "3/1/24 2:05 PM",
+        ] {
+            assert_eq!(
+                excel_rendering(v),
+                Some("a date as Excel displays it"),
+                "{v}"
+            );
+        }
+        for v in [
+            "+7Byu5JQuU2TfrLSegT8VQ==",
+            "BpazOkLGm0iEtljAONPvOQ==",
+            "3ab39606-c642-489b-84b6-58c038d3ef39",
+            "pat@contoso.com",
+            "12345",
+            "E5OAwHSJSkmSNluzzK/Z+A==",
+            "1E5OAwHS",
+            "12-34-56",
+            "",
+        ] {
+            assert_eq!(excel_rendering(v), None, "{v}");
+        }
     }
 
     #[test]

@@ -638,7 +638,12 @@ impl<'a> Entry<'a> {
             )),
             Some(first) => {
                 match first.text() {
-                    Ok(t) => user.upn = t.into_owned(),
+                    Ok(t) => {
+                        // Kept as it is (the plan trims blanks); an invisible character
+                        // anywhere is reported.
+                        user.problems.extend(super::upn_problem(t.trim()));
+                        user.upn = t.into_owned();
+                    }
                     Err(p) => user.problems.push(p),
                 }
                 if let Some(second) = upns.next() {

@@ -20,7 +20,8 @@ use std::path::{Path, PathBuf};
 /// One AD user as exported.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct AdUser {
-    /// UserPrincipalName as exported (untrimmed; matching trims and folds case).
+    /// UserPrincipalName as exported (the table readers drop blanks and invisible characters
+    /// around it; matching trims blanks and folds case).
     pub upn: String,
     pub object_guid: Option<SourceAnchor>,
     /// mS-DS-ConsistencyGuid. When set, Entra Connect uses it as the sourceAnchor instead of objectGUID.
@@ -35,6 +36,32 @@ pub struct AdUser {
     pub location: String,
     /// Row-level problems (bad GUID text, missing UPN…). A row with any becomes `InvalidInput`.
     pub problems: Vec<String>,
+}
+
+/// Why `upn` cannot be the UserPrincipalName it looks like: an invisible character or a blank
+/// other than a plain space inside it (around it they are trimmed when read). Entra UPNs are
+/// ASCII, so such a UPN matches no cloud user while it shows as one.
+pub(crate) fn upn_problem(upn: &str) -> Option<String> {
+    let odd = |c: char| (c.is_whitespace() && c != ' ') || columns::is_invisible(c);
+    // Nearly every UPN is ASCII: only tabs and line breaks can be wrong there.
+    if upn.is_ascii() && !upn.bytes().any(|b| b.is_ascii_whitespace() && b != b' ') {
+        return None;
+    }
+    let (i, c) = upn.chars().enumerate().find(|&(_, c)| odd(c))?;
+    let what = match c {
+        '\u{200b}' => "a zero-width space",
+        '\u{200c}' | '\u{200d}' | '\u{2060}' => "a zero-width joiner",
+        '\u{feff}' => "a byte-order mark",
+        '\u{00ad}' => "a soft hyphen",
+        '\u{00a0}' | '\u{202f}' | '\u{2007}' => "a non-breaking space",
+        _ => "a blank that is not a plain space",
+    };
+    Some(format!(
+        "UserPrincipalName {upn:?} holds {what} (U+{:04X}) at character {}: it looks like a UPN but matches none; \
+         retype it",
+        u32::from(c),
+        i + 1
+    ))
 }
 
 impl AdUser {

@@ -132,7 +132,7 @@ impl World {
             ))
             .unwrap();
         let planned = plan::build(ad, &cloud, &PlanOptions::default());
-        let mut rows = plan::review_rows(planned.rows, false, &self.key);
+        let mut rows = plan::review_rows(planned.rows, plan::PreApproval::default(), &self.key);
         for r in &mut rows {
             r.approve = approve(r);
         }

@@ -1095,3 +1095,15 @@ fn repeated_oddities_are_named_a_few_times_and_counted() {
          (a strict RFC 2849 reader would join them to the line above)"
     );
 }
+
+#[test]
+fn an_invisible_character_in_a_upn_is_a_problem() {
+    // Issue 7 §12: U+200B is not whitespace, so it survives every trim and hides a mismatch.
+    let upn = STD.encode("pat\u{200b}@x.com");
+    let text = format!(
+        "dn: CN=A,DC=x\nobjectClass: user\nuserPrincipalName:: {upn}\nobjectGUID:: LfpD6qngUkupEy9bFXBBjA==\n"
+    );
+    let (users, _) = users(&text);
+    let p = users[0].problems.join("; ");
+    assert!(p.contains("zero-width space"), "{p}");
+}

@@ -190,6 +190,7 @@ fn pipeline(n: usize) -> anyhow::Result<()> {
         generated_at: "2026-01-01T00:00:00Z".into(),
         tool_version: env!("CARGO_PKG_VERSION").into(),
         warnings: d.warnings.clone(),
+        ..ReviewMeta::default()
     };
     let unmatched: Vec<_> = d
         .unmatched_cloud

@@ -7,6 +7,7 @@
 //! [`anchor`] holds the one piece of arithmetic everything depends on: objectGUID ⇄ ImmutableId.
 
 pub mod anchor;
+pub mod apply;
 pub mod cloud;
 pub mod error;
 mod fold;

@@ -17,10 +17,16 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
+    /// Try the whole workflow on the bundled samples against a simulated tenant (nothing leaves this machine).
+    Demo(cmd::demo::Args),
     /// Convert a GUID / ImmutableId / octet string between every notation.
     Convert(cmd::convert::Args),
     /// Plan the hard match: AD export + cloud state → review workbook.
     Plan(cmd::plan::Args),
+    /// Execute the approved rows of a review workbook against the tenant and record the results in it.
+    Apply(cmd::apply::Args),
+    /// Set Done rows back to their previous ImmutableId.
+    Revert(cmd::revert::Args),
     /// Write the blank input workbook an admin can fill in by hand.
     Template(cmd::template::Args),
     /// Write the approved rows as a Graph PowerShell script or an ldifde file, for runbooks.
@@ -36,7 +42,10 @@ fn main() -> ExitCode {
     init_tracing(cli.verbose);
     let result = match cli.command {
         Command::Convert(a) => cmd::convert::run(a),
+        Command::Demo(a) => cmd::demo::run(a),
         Command::Plan(a) => cmd::plan::run(a),
+        Command::Apply(a) => cmd::apply::run(a),
+        Command::Revert(a) => cmd::revert::run(a),
         Command::Template(a) => cmd::template::run(a),
         Command::Script(a) => cmd::script::run(a),
         Command::Sim(a) => cmd::sim::run(a),

@@ -608,6 +608,7 @@ fn libreoffice_sees_every_sheet_one_page_wide_and_the_summary_charts() {
             "Refused",
             "In doubt",
             "Skipped",
+            "Reverted",
             "Other",
             "(no Status)"
         ])
@@ -622,6 +623,7 @@ fn libreoffice_sees_every_sheet_one_page_wide_and_the_summary_charts() {
             [count(&|s| *s == Status::Refused) as f64],
             [count(&|s| *s == Status::InDoubt) as f64],
             [count(&|s| *s == Status::Skipped) as f64],
+            [count(&|s| *s == Status::Reverted) as f64],
             [count(&|s| matches!(s, Status::Other(_))) as f64],
             [count(&|s| *s == Status::Empty) as f64],
         ])

@@ -101,6 +101,11 @@ fn rows() -> Vec<ReviewRow> {
             } else {
                 String::new()
             },
+            result_fingerprint: if applied {
+                format!("k1-0000000a-{}", "b".repeat(32))
+            } else {
+                String::new()
+            },
             fingerprint,
         });
     }
@@ -118,6 +123,7 @@ fn meta() -> ReviewMeta {
         generated_at: "2026-11-26T09:00:00Z".into(),
         tool_version: "hardmatch 0.1.0".into(),
         warnings: vec!["1 cloud user has a non-GUID anchor".into()],
+        ..ReviewMeta::default()
     }
 }
 

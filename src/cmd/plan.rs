@@ -841,6 +841,7 @@ fn review_meta(
         generated_at: now.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
         tool_version: env!("CARGO_PKG_VERSION").to_string(),
         warnings,
+        ..ReviewMeta::default()
     }
 }
 

@@ -9,7 +9,7 @@
 //! `--key-file`), never in the workbook. A row whose values or tag were changed, or that was
 //! signed with another key, fails [`PlanKey::verify`].
 
-use super::PlanRow;
+use super::{PlanRow, ReviewRow};
 use crate::error::InputError;
 use hmac::{Hmac, KeyInit, Mac};
 use sha2::{Digest, Sha256};
@@ -20,6 +20,8 @@ use std::path::{Path, PathBuf};
 const SCHEME: &str = "k1";
 /// Domain separation: a tag made for one purpose never verifies for another.
 const DOMAIN: &[u8] = b"hardmatch-fingerprint-k1";
+/// Result fingerprints: what apply recorded about a row, signed so revert can trust it.
+const RESULT_DOMAIN: &[u8] = b"hardmatch-result-k1";
 /// The unkeyed scheme of hardmatch 0.1 (32 hex digits, no prefix).
 const UNKEYED_DOMAIN: &[u8] = b"hardmatch-fingerprint-v1";
 const KEY_BYTES: usize = 32;
@@ -161,31 +163,73 @@ impl PlanKey {
     /// Checks `fingerprint` (as read from the workbook) against `row`'s planned values.
     pub fn verify(&self, row: &PlanRow, fingerprint: &str) -> Verdict {
         let fp = fingerprint.trim();
-        let mut parts = fp.splitn(3, '-');
-        match (parts.next(), parts.next(), parts.next()) {
-            (Some(SCHEME), Some(id), Some(tag)) if is_hex(id, 8) && is_hex(tag, 32) => {
-                if id != self.id {
-                    Verdict::OtherKey {
-                        key_id: id.to_string(),
-                    }
-                } else if constant_time_eq(tag.as_bytes(), self.tag(row).as_bytes()) {
-                    Verdict::Valid
-                } else {
-                    Verdict::Edited
-                }
-            }
-            _ if is_hex(fp, 32) => Verdict::Unkeyed {
+        match self.check_tag(fp, || self.tag(row)) {
+            Some(v) => v,
+            None if is_hex(fp, 32) => Verdict::Unkeyed {
                 consistent: fp == unkeyed_fingerprint(row),
             },
-            _ => Verdict::Missing,
+            None => Verdict::Missing,
         }
     }
 
+    /// `k1-<id>-<tag>` checked against `expected`; `None` when `fp` is not of that form.
+    fn check_tag(&self, fp: &str, expected: impl FnOnce() -> String) -> Option<Verdict> {
+        let mut parts = fp.splitn(3, '-');
+        match (parts.next(), parts.next(), parts.next()) {
+            (Some(SCHEME), Some(id), Some(tag)) if is_hex(id, 8) && is_hex(tag, 32) => {
+                Some(if id != self.id {
+                    Verdict::OtherKey {
+                        key_id: id.to_string(),
+                    }
+                } else if constant_time_eq(tag.as_bytes(), expected().as_bytes()) {
+                    Verdict::Valid
+                } else {
+                    Verdict::Edited
+                })
+            }
+            _ => None,
+        }
+    }
+
+    /// The Result fingerprint apply writes beside a row's result: a keyed tag over the Row id,
+    /// the plan fingerprint, the Status and the Previous ImmutableId. `revert` sends the Previous
+    /// ImmutableId to the tenant, and anyone who unprotects the sheet can type one; with this tag
+    /// a typed value (or a Status changed to Done) is refused instead of written.
+    pub fn sign_result(&self, row: &ReviewRow) -> String {
+        format!("{SCHEME}-{}-{}", self.id, self.result_tag(row))
+    }
+
+    /// Checks `row.result_fingerprint` against the row's recorded result: `Valid`, `Edited`
+    /// (Status, Previous ImmutableId or the tag changed), `OtherKey` (applied elsewhere) or
+    /// `Missing`.
+    pub fn verify_result(&self, row: &ReviewRow) -> Verdict {
+        self.check_tag(row.result_fingerprint.trim(), || self.result_tag(row))
+            .unwrap_or(Verdict::Missing)
+    }
+
+    fn result_tag(&self, row: &ReviewRow) -> String {
+        let previous = match &row.previous_immutable_id {
+            None => "unknown".to_string(),
+            Some(p) => format!("value:{p}"),
+        };
+        let fields = [
+            row.plan.row_id.to_string(),
+            row.fingerprint.trim().to_string(),
+            row.status.as_str().to_string(),
+            previous,
+        ];
+        self.mac(RESULT_DOMAIN, &fields)
+    }
+
     fn tag(&self, row: &PlanRow) -> String {
+        self.mac(DOMAIN, &planned_values(row))
+    }
+
+    fn mac(&self, domain: &[u8], fields: &[String]) -> String {
         let mut mac = <Hmac<Sha256> as KeyInit>::new_from_slice(&self.key)
             .expect("HMAC takes a key of any length");
-        mac.update(DOMAIN);
-        for f in planned_values(row) {
+        mac.update(domain);
+        for f in fields {
             mac.update(&(f.len() as u64).to_le_bytes());
             mac.update(f.as_bytes());
         }
@@ -399,6 +443,43 @@ mod tests {
             k.verify(&edited, "113242f9d6e88f25c3f6361441437b82"),
             Verdict::Unkeyed { consistent: false }
         );
+    }
+
+    #[test]
+    fn a_result_fingerprint_covers_status_and_previous_value() {
+        let k = key(4);
+        let mut r = ReviewRow {
+            plan: row(),
+            status: crate::review::Status::Done,
+            previous_immutable_id: Some(String::new()),
+            ..ReviewRow::default()
+        };
+        r.fingerprint = k.sign(&r.plan);
+        r.result_fingerprint = k.sign_result(&r);
+        assert_eq!(k.verify_result(&r), Verdict::Valid);
+        assert!(matches!(key(5).verify_result(&r), Verdict::OtherKey { .. }));
+        let edits: [fn(&mut ReviewRow); 5] = [
+            |r| r.previous_immutable_id = Some("AAAAAAAAAAAAAAAAAAAAAA==".into()),
+            |r| r.previous_immutable_id = None,
+            |r| r.status = crate::review::Status::Failed,
+            |r| r.plan.row_id = 8,
+            |r| r.fingerprint.push('0'),
+        ];
+        for (i, edit) in edits.iter().enumerate() {
+            let mut e = r.clone();
+            edit(&mut e);
+            assert_eq!(
+                k.verify_result(&e),
+                Verdict::Edited,
+                "edit {i} not detected"
+            );
+        }
+        // A plan fingerprint's tag is never a result fingerprint.
+        let mut swapped = r.clone();
+        swapped.result_fingerprint = r.fingerprint.clone();
+        assert_eq!(k.verify_result(&swapped), Verdict::Edited);
+        swapped.result_fingerprint.clear();
+        assert_eq!(k.verify_result(&swapped), Verdict::Missing);
     }
 
     #[test]

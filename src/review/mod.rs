@@ -228,6 +228,9 @@ pub enum Status {
     /// The request may or may not have reached Graph (a crash or a lost answer); the next run
     /// reads the user back before anything else.
     InDoubt,
+    /// Set back to its Previous ImmutableId by `revert`. apply does not run it again: plan again
+    /// to apply it anew.
+    Reverted,
     /// Anything else found in the cell (a reviewer's typing); treated as not done.
     Other(String),
 }
@@ -241,6 +244,7 @@ impl Status {
             "skipped" => Status::Skipped,
             "refused" => Status::Refused,
             "indoubt" => Status::InDoubt,
+            "reverted" => Status::Reverted,
             _ => Status::Other(s.to_string()),
         }
     }
@@ -253,6 +257,7 @@ impl Status {
             Status::Skipped => "Skipped",
             Status::Refused => "Refused",
             Status::InDoubt => "In doubt",
+            Status::Reverted => "Reverted",
             Status::Other(s) => s,
         }
     }
@@ -282,4 +287,7 @@ pub struct ReviewRow {
     pub comment: String,
     /// [`PlanKey::sign`] of the planned values as written; apply checks it to detect edits.
     pub fingerprint: String,
+    /// [`PlanKey::sign_result`] of what apply recorded (Status, Previous ImmutableId): revert
+    /// writes the Previous ImmutableId to the tenant, so it must be the one apply read.
+    pub result_fingerprint: String,
 }

@@ -26,6 +26,8 @@ pub enum Selected {
     UnclearApproval(String),
     /// Done in an earlier run: nothing is sent again.
     AlreadyDone,
+    /// Reverted by `revert`: apply does not undo the revert; plan again to apply it anew.
+    Reverted,
     /// Never sent as it stands (Status `Refused`): the reason says what is wrong and what to do.
     Refused(String),
     /// Not sent this time (Status `Skipped`): a flag is missing, or the Action has nothing to
@@ -47,8 +49,10 @@ pub fn select_row(row: &ReviewRow, key: &PlanKey, opts: &SelectOptions) -> Selec
             ))
         }
     }
-    if row.status == Status::Done {
-        return Selected::AlreadyDone;
+    match row.status {
+        Status::Done => return Selected::AlreadyDone,
+        Status::Reverted => return Selected::Reverted,
+        _ => {}
     }
     let unsigned = match verified(row, key, opts) {
         Ok(unsigned) => unsigned,
@@ -61,7 +65,8 @@ pub fn select_row(row: &ReviewRow, key: &PlanKey, opts: &SelectOptions) -> Selec
 }
 
 /// Decides whether a row is reverted: Done, marked in the Revert column (or every Done row with
-/// `all`), with a recorded previous ImmutableId and planned values signed by `key`.
+/// `all`), with a recorded previous ImmutableId, planned values signed by `key`, and a Result
+/// fingerprint proving that Status and Previous ImmutableId are the ones apply recorded.
 pub fn select_revert(row: &ReviewRow, key: &PlanKey, all: bool, opts: &SelectOptions) -> Selected {
     let marked = match &row.revert {
         Approval::Yes => true,
@@ -80,9 +85,20 @@ pub fn select_revert(row: &ReviewRow, key: &PlanKey, all: bool, opts: &SelectOpt
             "no Previous ImmutableId was recorded for this row, so there is nothing known to revert to".into(),
         );
     }
-    match verified(row, key, opts) {
-        Ok(unsigned) => Selected::Run { unsigned },
-        Err(reason) => Selected::Refused(reason),
+    let unsigned = match verified(row, key, opts) {
+        Ok(unsigned) => unsigned,
+        Err(reason) => return Selected::Refused(reason),
+    };
+    match key.verify_result(row) {
+        Verdict::Valid => Selected::Run { unsigned },
+        Verdict::OtherKey { .. } if opts.trust_workbook => Selected::Run { unsigned: true },
+        Verdict::OtherKey { key_id } => Selected::Refused(format!(
+            "applied with another operator's key ({key_id}; this machine's key is {}): revert where apply ran, pass that key with --key-file, or, if you trust everyone who handled this workbook, pass --trust-workbook",
+            key.id()
+        )),
+        _ => Selected::Refused(
+            "the Status or Previous ImmutableId was changed after apply recorded it (their Result fingerprint does not match): not reverted; set the user's ImmutableId by hand if you know the right value".into(),
+        ),
     }
 }
 
@@ -281,6 +297,7 @@ mod tests {
         let mut r = row(Action::Set, Approval::Yes);
         r.status = Status::Done;
         r.previous_immutable_id = Some(String::new());
+        r.result_fingerprint = k.sign_result(&r);
         assert_eq!(select_revert(&r, &k, false, &o), Selected::NotApproved);
         assert_eq!(
             select_revert(&r, &k, true, &o),
@@ -300,5 +317,26 @@ mod tests {
         let mut failed = r.clone();
         failed.status = Status::Failed;
         assert_eq!(select_revert(&failed, &k, true, &o), Selected::NotApproved);
+        // A Previous ImmutableId typed after apply recorded it is never written to the tenant.
+        let mut typed = r.clone();
+        typed.previous_immutable_id = Some("AAAAAAAAAAAAAAAAAAAAAA==".into());
+        assert!(matches!(
+            select_revert(&typed, &k, false, &o),
+            Selected::Refused(why) if why.contains("Result fingerprint")
+        ));
+        let mut unsigned = r.clone();
+        unsigned.result_fingerprint.clear();
+        assert!(matches!(
+            select_revert(&unsigned, &k, false, &o),
+            Selected::Refused(_)
+        ));
+        // A reverted row is neither reverted again nor applied again.
+        let mut reverted = r.clone();
+        reverted.status = Status::Reverted;
+        assert_eq!(
+            select_revert(&reverted, &k, true, &o),
+            Selected::NotApproved
+        );
+        assert_eq!(select_row(&reverted, &k, &o), Selected::Reverted);
     }
 }

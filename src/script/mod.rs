@@ -168,6 +168,13 @@ pub fn build<'a>(
                 ));
                 continue;
             }
+            Selected::Reverted => {
+                notes.push(note(
+                    NoteKind::NothingToWrite,
+                    "Reverted by hardmatch revert: plan again to apply it anew".into(),
+                ));
+                continue;
+            }
             Selected::UnclearApproval(r) => {
                 notes.push(note(NoteKind::LeftOut, format!("Unclear approval: {r}")));
                 continue;

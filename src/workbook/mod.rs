@@ -3,6 +3,7 @@
 //! by both the writer and the streaming reader.
 
 mod reader;
+mod runs;
 pub mod schema;
 mod sheet_stream;
 mod summary;
@@ -12,6 +13,8 @@ use crate::cloud::CloudUser;
 use crate::error::InputError;
 use crate::review::ReviewRow;
 use std::path::Path;
+
+pub use runs::{RunRecord, STATUS_COLUMNS as RUN_STATUS_COLUMNS};
 
 /// One input file as reported on the Summary sheet.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -31,6 +34,8 @@ pub struct ReviewMeta {
     pub tool_version: String,
     /// File- and tenant-level warnings, shown on the Summary sheet.
     pub warnings: Vec<String>,
+    /// The apply and revert runs recorded in this workbook (the Runs sheet), oldest first.
+    pub runs: Vec<RunRecord>,
 }
 
 #[derive(Clone, Debug)]
@@ -57,6 +62,9 @@ pub struct Review {
     pub unmatched: Vec<CloudUser>,
     /// The Summary sheet's inputs, generation time, version and warnings, for the same reason.
     pub meta: ReviewMeta,
+    /// What someone added that hardmatch does not know (a sheet, a Plan column), described for
+    /// the admin: a rewrite does not carry it over.
+    pub foreign: Vec<String>,
 }
 
 /// Write the review workbook atomically (temp file, then rename): Instructions, Summary,

@@ -6,10 +6,11 @@
 //! through the parallel reader in [`super::sheet_stream`]; calamine's cell reader reads whatever
 //! that one refuses, and the Summary and Unmatched sheets.
 
+use super::runs::RUNS_SHEET;
 use super::schema::UNMATCHED_COLUMNS;
 use super::schema::{self, cell_ref, whole_from_float, Field, Kind, PLAN_COLUMNS};
 use super::sheet_stream::{self, Book, Failure};
-use super::writer::{sheet_name, PLAN_SHEET, SUMMARY_SHEET, UNMATCHED_SHEET};
+use super::writer::{sheet_name, INSTRUCTIONS_SHEET, PLAN_SHEET, SUMMARY_SHEET, UNMATCHED_SHEET};
 use super::{InputSummary, Review, ReviewMeta};
 use crate::cloud::CloudUser;
 use crate::error::InputError;
@@ -94,7 +95,7 @@ impl Raw {
     }
 
     /// The text a person would see, for columns that are text.
-    fn into_text(self) -> String {
+    pub(super) fn into_text(self) -> String {
         match self {
             Raw::Text(s) | Raw::Odd(s) => s,
             Raw::Number(f) => format_number(f),
@@ -134,6 +135,8 @@ struct SheetRows {
     at: Vec<u32>,
     rowid_col: u32,
     warnings: Vec<String>,
+    /// Header texts of columns hardmatch does not know (a reviewer's own column).
+    foreign_columns: Vec<String>,
 }
 
 impl SheetReader<'_> {
@@ -143,6 +146,13 @@ impl SheetReader<'_> {
         let mut found = vec![false; PLAN_COLUMNS.len()];
         for (col, raw) in cells {
             let text = raw.into_text();
+            if schema::by_header(&text).is_none() && !text.trim().is_empty() {
+                self.out.foreign_columns.push(format!(
+                    "column \"{}\" ({})",
+                    text.trim(),
+                    cell_ref(self.sheet, row, col)
+                ));
+            }
             if let Some(c) = schema::by_header(&text) {
                 let idx = c.field.index();
                 if found[idx] {
@@ -542,6 +552,7 @@ pub(super) fn read_review(path: &Path) -> Result<Review, InputError> {
     let mut rows = Vec::with_capacity(total);
     let mut seen: HashMap<u64, (usize, u32)> = HashMap::with_capacity(total);
     let mut warnings = Vec::new();
+    let mut foreign = Vec::new();
     let rowid_cols: Vec<u32> = per_sheet.iter().map(|s| s.rowid_col).collect();
     for (i, sheet) in per_sheet.into_iter().enumerate() {
         for (row, at) in sheet.rows.into_iter().zip(sheet.at) {
@@ -561,11 +572,12 @@ pub(super) fn read_review(path: &Path) -> Result<Review, InputError> {
             rows.push(row);
         }
         warnings.extend(sheet.warnings);
+        foreign.extend(sheet.foreign_columns);
     }
     drop(seen);
     rows.sort_unstable_by_key(|r: &ReviewRow| r.plan.row_id);
 
-    let meta = if names.iter().any(|n| n == SUMMARY_SHEET) {
+    let mut meta = if names.iter().any(|n| n == SUMMARY_SHEET) {
         read_summary(&mut xlsx, path, &mut warnings)?
     } else {
         warnings.push(format!(
@@ -582,11 +594,28 @@ pub(super) fn read_review(path: &Path) -> Result<Review, InputError> {
     for (_, sheet) in unmatched_sheets {
         read_unmatched(&mut xlsx, path, sheet, &mut unmatched, &mut warnings)?;
     }
+    if names.iter().any(|n| n == RUNS_SHEET) {
+        meta.runs = super::runs::read_runs_sheet(&mut xlsx, path, &mut warnings)?;
+    }
+    let known = |n: &str| {
+        n == SUMMARY_SHEET
+            || n == RUNS_SHEET
+            || n == INSTRUCTIONS_SHEET
+            || is_plan_sheet(n).is_some()
+            || numbered_sheet(n, UNMATCHED_SHEET).is_some()
+    };
+    foreign.extend(
+        names
+            .iter()
+            .filter(|n| !known(n))
+            .map(|n| format!("sheet \"{n}\"")),
+    );
     Ok(Review {
         rows,
         warnings,
         unmatched,
         meta,
+        foreign,
     })
 }
 

@@ -38,6 +38,7 @@ pub enum Field {
     Revert,
     Comment,
     Fingerprint,
+    ResultFingerprint,
 }
 
 /// What kind of value a column holds, which decides its cell type and how oddities are reported.
@@ -202,6 +203,13 @@ pub const PLAN_COLUMNS: &[Column] = &[
         34.0,
         Kind::Identifier,
     )),
+    // Not the Fingerprint's width, so each hidden column keeps a <col> element of its own.
+    hidden(added_later(col(
+        Field::ResultFingerprint,
+        "Result fingerprint",
+        36.0,
+        Kind::Identifier,
+    ))),
 ];
 
 /// How many columns, from the left, form the board block (the Plan sheet's print area).
@@ -342,6 +350,7 @@ impl Field {
             },
             Field::Comment => s(&row.comment),
             Field::Fingerprint => s(&row.fingerprint),
+            Field::ResultFingerprint => s(&row.result_fingerprint),
         }
     }
 
@@ -416,6 +425,7 @@ impl Field {
             }
             Field::Comment => row.comment = value,
             Field::Fingerprint => row.fingerprint = value,
+            Field::ResultFingerprint => row.result_fingerprint = value,
         }
         Ok(())
     }
@@ -490,7 +500,7 @@ mod tests {
             assert!(seen.insert(c.field), "{:?} twice", c.field);
             assert_eq!(by_header(c.header).map(|x| x.field), Some(c.field));
         }
-        assert_eq!(PLAN_COLUMNS.len(), 26);
+        assert_eq!(PLAN_COLUMNS.len(), 27);
     }
 
     #[test]

@@ -18,12 +18,13 @@ use rust_xlsxwriter::{
 
 /// The Status rows of the Summary, in this order, with their chart colours: what is done, what
 /// needs a human, what is unknown, and what apply has not touched.
-const STATUSES: [(&str, u32); 7] = [
+const STATUSES: [(&str, u32); 8] = [
     ("Done", 0x70AD47),
     ("Failed", 0xE04B4B),
     ("Refused", 0xC00000),
     ("In doubt", 0xFFC000),
     ("Skipped", 0xA5A5A5),
+    ("Reverted", 0x4472C4),
     ("Other", 0x8064A2),
     ("(no Status)", 0xE7E6E6),
 ];
@@ -35,12 +36,13 @@ fn status_slot(status: &Status) -> usize {
         Status::Refused => 2,
         Status::InDoubt => 3,
         Status::Skipped => 4,
-        Status::Other(_) => 5,
-        Status::Empty => 6,
+        Status::Reverted => 5,
+        Status::Other(_) => 6,
+        Status::Empty => 7,
     }
 }
 
-const NO_STATUS: usize = 6;
+const NO_STATUS: usize = 7;
 
 /// What the Summary sheet counts, gathered as rows are written.
 #[derive(Clone, Copy, Default)]
@@ -318,6 +320,7 @@ mod tests {
             Status::Refused,
             Status::InDoubt,
             Status::Skipped,
+            Status::Reverted,
             Status::Other("typed".into()),
             Status::Empty,
         ];

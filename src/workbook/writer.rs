@@ -33,6 +33,7 @@ const TEXT_FORMAT: u8 = 49;
 pub(super) const PLAN_SHEET: &str = "Plan";
 pub(super) const UNMATCHED_SHEET: &str = "Unmatched cloud users";
 pub(super) const SUMMARY_SHEET: &str = "Summary";
+pub(super) const INSTRUCTIONS_SHEET: &str = "Instructions";
 
 /// "Plan", "Plan (2)", "Plan (3)"…
 pub(super) fn sheet_name(base: &str, index: usize) -> String {
@@ -336,6 +337,9 @@ pub(super) fn write_review<R: Borrow<ReviewRow>>(
         for (i, chunk) in unmatched_chunks.iter().enumerate() {
             let ws = wb.add_worksheet_with_constant_memory()?;
             write_unmatched_sheet(ws, &sheet_name(UNMATCHED_SHEET, i), chunk, &f, &labels)?;
+        }
+        if !meta.runs.is_empty() {
+            super::runs::write_runs_sheet(wb.add_worksheet(), &meta.runs, &f.header)?;
         }
         let ws = wb.worksheet_from_index(summary_index)?;
         summary::write_summary(ws, &tally, &spans, unmatched.len(), meta, &f, &labels)
@@ -656,8 +660,8 @@ fn write_instructions(
         Blank,
         Heading("What apply does"),
         t("hardmatch apply plan.xlsx executes only rows with Approve = Yes, against Microsoft Graph, within Graph's throttling limits."),
-        t("It writes each row's outcome back into Status, Result, Applied at and Attempts, and the ImmutableId it replaced into Previous ImmutableId. A rerun touches only rows that are not Done, so an interrupted run can simply be started again."),
-        t("To undo a Done row, set Revert to Yes on it: hardmatch revert puts its Previous ImmutableId back."),
+        t("It writes each row's outcome back into Status, Result, Applied at and Attempts, the ImmutableId it replaced into Previous ImmutableId, and one line per run on the Runs sheet. A rerun touches only rows that are not Done, so an interrupted run can simply be started again."),
+        t("To undo Done rows, set Revert to Yes on them and run hardmatch revert plan.xlsx: each goes back to its Previous ImmutableId (cleared where it had none)."),
         t("Each row carries a hidden Fingerprint of its planned values. If a locked cell (UPN, GUID, ImmutableId, object id, Action…) was edited, apply detects it and refuses that row: plan again instead of editing the plan."),
         Blank,
         Heading("What each Action means"),
@@ -665,7 +669,7 @@ fn write_instructions(
     for a in Action::ALL {
         lines.push(Pair(a.as_str(), a.meaning()));
     }
-    write_lines(ws, "Instructions", &lines, f)?;
+    write_lines(ws, INSTRUCTIONS_SHEET, &lines, f)?;
     set_up_printing(ws, Orientation::Portrait, labels, false)?;
     ws.set_active(true);
     Ok(())

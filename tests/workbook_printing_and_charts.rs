@@ -72,12 +72,22 @@ fn sheet_xml(path: &Path, n: usize) -> String {
 fn every_sheet_prints_one_page_wide_with_file_sheet_pages_and_plan_time() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("plan.xlsx");
-    write(&path, &rows(5));
+    // Once apply has run, the workbook has a fifth sheet, Runs.
+    let u = CloudUser::default();
+    let mut meta = meta();
+    meta.runs = vec![hardmatch::workbook::RunRecord {
+        run_id: "582d16c7-02ae-4dbe-94d2-9665a76247d0".into(),
+        command: "apply".into(),
+        flags: "--purge-deleted-conflicts".into(),
+        ..Default::default()
+    }];
+    write_review(&path, &rows(5), &[&u], &meta, &WriteOptions::default()).expect("write");
     for (n, orientation) in [
         (1, "portrait"),
         (2, "landscape"),
         (3, "landscape"),
         (4, "landscape"),
+        (5, "landscape"),
     ] {
         let xml = sheet_xml(&path, n);
         assert!(xml.contains(r#"<pageSetUpPr fitToPage="1"/>"#), "sheet{n}");

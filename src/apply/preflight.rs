@@ -276,10 +276,12 @@ fn shown(v: &str) -> &str {
 }
 
 fn changed(what: String) -> Verdict {
+    // `what` may end with a whole Reason, full stop included.
+    let what = what.trim_end().trim_end_matches('.');
     Verdict::Settle(
         Status::Skipped,
         format!(
-            "the tenant changed since planning: {what}; nothing was sent. Plan again to review it"
+            "the tenant changed since planning: {what}. Nothing was sent; plan again to review it"
         ),
     )
 }

@@ -4,6 +4,7 @@
 //! [`super::ReviewMeta::runs`] and the writer appends the new one.
 
 use super::reader::{stream_sheet, Raw};
+use super::writer::{set_up_printing, Orientation, PageLabels};
 use crate::error::InputError;
 use rust_xlsxwriter::{Format, FormatAlign, Worksheet, XlsxError};
 use std::fs::File;
@@ -107,11 +108,16 @@ pub(super) fn write_runs_sheet(
     ws: &mut Worksheet,
     runs: &[RunRecord],
     header: &Format,
+    labels: &PageLabels,
 ) -> Result<(), XlsxError> {
     ws.set_name(RUNS_SHEET)?;
+    // Printed with the change record like every other sheet: one page wide, not a page per
+    // two columns.
+    set_up_printing(ws, Orientation::Landscape, labels, true)?;
     let text = Format::new()
         .set_num_format_index(49)
-        .set_align(FormatAlign::Top);
+        .set_align(FormatAlign::Top)
+        .set_text_wrap();
     for (c, (h, width)) in headers().enumerate() {
         let c = c as u16;
         ws.set_column_width(c, width)?;

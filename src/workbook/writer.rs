@@ -339,7 +339,7 @@ pub(super) fn write_review<R: Borrow<ReviewRow>>(
             write_unmatched_sheet(ws, &sheet_name(UNMATCHED_SHEET, i), chunk, &f, &labels)?;
         }
         if !meta.runs.is_empty() {
-            super::runs::write_runs_sheet(wb.add_worksheet(), &meta.runs, &f.header)?;
+            super::runs::write_runs_sheet(wb.add_worksheet(), &meta.runs, &f.header, &labels)?;
         }
         let ws = wb.worksheet_from_index(summary_index)?;
         summary::write_summary(ws, &tally, &spans, unmatched.len(), meta, &f, &labels)

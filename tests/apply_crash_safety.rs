@@ -154,6 +154,31 @@ fn crash_then_rerun(point: &str) -> String {
         patches(&w).is_empty(),
         "{point}: resent after everything was Done"
     );
+    // Nor does the killed run's journal come back later: --resume (which reads nothing from
+    // the tenant) finds nothing in doubt and leaves every row Done.
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_hardmatch"))
+        .args(["apply", "--resume", "--quiet"])
+        .arg(&w.workbook)
+        .arg("--key-file")
+        .arg(&w.key_file)
+        .output()
+        .expect("runs");
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{point}: --resume after the rerun: {}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    let rows = w.read();
+    for n in 0..=ROWS {
+        let row = row_by_upn(&rows, &format!("user{n:03}@contoso.com"));
+        assert_eq!(
+            row.status,
+            Status::Done,
+            "{point}: after --resume: {}",
+            row.result
+        );
+    }
     stderr.into_owned()
 }
 

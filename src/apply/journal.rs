@@ -194,8 +194,11 @@ pub struct Replay {
     pub warnings: Vec<String>,
 }
 
-/// Reads the journal at `path` (none yet is an empty replay), skipping the lines of runs in
-/// `skip_runs` (runs whose results the workbook already holds: its Runs sheet lists them).
+/// Reads the journal at `path` (none yet is an empty replay), skipping what the workbook already
+/// holds: the lines of runs in `skip_runs` (its Runs sheet lists them), and every line before the
+/// start of such a run, because that run replayed those lines itself and wrote their results
+/// into the workbook. Replaying an interrupted run again after a later run finished would put
+/// its stale "in doubt" rows back over that run's results.
 pub fn replay(path: &Path, skip_runs: &HashSet<String>) -> io::Result<Replay> {
     let text = match std::fs::read(path) {
         Ok(b) => b,
@@ -232,7 +235,13 @@ pub fn replay(path: &Path, skip_runs: &HashSet<String>) -> io::Result<Replay> {
 
 fn apply_line(out: &mut Replay, line: Line, skip_runs: &HashSet<String>) {
     match line {
-        Line::RunStart { run, command, .. } => out.runs.push((run, command)),
+        Line::RunStart { run, command, .. } => {
+            if skip_runs.contains(&run) {
+                // A checkpoint: everything before it is in the workbook.
+                out.rows.clear();
+            }
+            out.runs.push((run, command))
+        }
         Line::RunEnd { run, .. } => {
             out.ended.insert(run);
         }
@@ -349,6 +358,51 @@ mod tests {
         // Runs the workbook already holds are not replayed.
         let skip: HashSet<String> = ["r1".to_string()].into();
         assert!(replay(&path, &skip).unwrap().rows.is_empty());
+    }
+
+    fn run_start(run: &str) -> Line {
+        Line::RunStart {
+            run: run.into(),
+            at: "t".into(),
+            command: "apply".into(),
+            operator: "op@host".into(),
+            tenant: "t".into(),
+            client_id: "c".into(),
+            national_cloud: "global".into(),
+            flags: Vec::new(),
+            version: "0".into(),
+            workbook: "plan.xlsx".into(),
+            workbook_sha256: String::new(),
+        }
+    }
+
+    #[test]
+    fn an_interrupted_run_a_recorded_run_replayed_is_not_replayed_again() {
+        // r1 was killed with row 1 in doubt; r2 replayed it, sent row 1 and wrote the workbook
+        // (so the Runs sheet lists r2); r3 was killed after that. Replaying now must give r3's
+        // rows only: r1's stale "in doubt" would undo r2's Done.
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("j.jsonl");
+        let mut j = Journal::open(&path).unwrap();
+        j.write_synced(&[
+            run_start("r1"),
+            started("r1", 1, Op::Set, Some("")),
+            started("r1", 2, Op::Set, Some("")),
+            run_start("r2"),
+            result("r2", 1, "Done"),
+            result("r2", 2, "Done"),
+            run_start("r3"),
+            started("r3", 5, Op::Set, Some("")),
+        ])
+        .unwrap();
+        let recorded: HashSet<String> = ["r2".to_string()].into();
+        let r = replay(&path, &recorded).unwrap();
+        assert_eq!(r.rows.keys().copied().collect::<Vec<_>>(), vec![5]);
+        assert_eq!(r.rows[&5].pending, Some(Op::Set));
+        // Without any recorded run, everything counts, the latest line per row winning.
+        let all = replay(&path, &HashSet::new()).unwrap();
+        assert_eq!(all.rows[&1].status, Status::Done);
+        assert_eq!(all.rows[&1].pending, None);
     }
 
     #[test]

@@ -224,13 +224,47 @@ pub(crate) struct Job {
     pub attempts: u32,
 }
 
-/// The OS account and machine running this, as `user@host`.
+/// The OS account and machine running this, as `user@host`. On Unix the account comes from the
+/// password database, not the environment: the Runs sheet is an audit record, and `USER` is often
+/// unset (cron, containers, `sudo -i`) or simply set to anything.
 pub fn operator() -> String {
-    let user = ["USER", "USERNAME", "LOGNAME"]
-        .iter()
-        .find_map(|k| std::env::var(k).ok().filter(|v| !v.is_empty()))
+    let user = account_name()
+        .or_else(|| {
+            ["USER", "USERNAME", "LOGNAME"]
+                .iter()
+                .find_map(|k| std::env::var(k).ok().filter(|v| !v.is_empty()))
+        })
         .unwrap_or_else(|| "unknown".into());
     format!("{user}@{}", host())
+}
+
+#[cfg(unix)]
+fn account_name() -> Option<String> {
+    let mut pwd: libc::passwd = unsafe { std::mem::zeroed() };
+    let mut buf = vec![0u8; 4096];
+    let mut result: *mut libc::passwd = std::ptr::null_mut();
+    // SAFETY: every pointer is valid for the call; on success `pw_name` points into `buf`, which
+    // outlives its use below.
+    let r = unsafe {
+        libc::getpwuid_r(
+            libc::geteuid(),
+            &mut pwd,
+            buf.as_mut_ptr().cast(),
+            buf.len(),
+            &mut result,
+        )
+    };
+    if r != 0 || result.is_null() || pwd.pw_name.is_null() {
+        return None;
+    }
+    // SAFETY: getpwuid_r succeeded, so pw_name is a NUL-terminated string inside `buf`.
+    let name = unsafe { std::ffi::CStr::from_ptr(pwd.pw_name) };
+    Some(name.to_string_lossy().into_owned()).filter(|n| !n.is_empty())
+}
+
+#[cfg(not(unix))]
+fn account_name() -> Option<String> {
+    None
 }
 
 fn host() -> String {
@@ -769,4 +803,19 @@ fn sha256_of(path: &Path) -> String {
 /// Whether the reviewer approved the row (Approve = Yes).
 pub fn is_approved(row: &ReviewRow) -> bool {
     row.approve == Approval::Yes
+}
+
+#[cfg(all(test, unix))]
+mod operator_tests {
+    #[test]
+    fn the_operator_is_the_os_account_from_the_password_database() {
+        // The account of this process, as the system knows it (root here and in CI).
+        let uid = unsafe { libc::geteuid() };
+        let name = super::account_name().expect("an account name");
+        assert!(!name.is_empty());
+        if uid == 0 {
+            assert_eq!(name, "root");
+        }
+        assert!(super::operator().starts_with(&format!("{name}@")));
+    }
 }

@@ -334,7 +334,11 @@ fn files_that_are_not_plan_workbooks_get_a_clear_error() {
     std::fs::write(&text, "Row id,Approve\n1,Yes\n").unwrap();
     let err = read_err(&text);
     assert_eq!(err.file, text);
-    assert!(err.message.contains("not a readable .xlsx"), "{err}");
+    assert!(
+        err.message
+            .contains("a CSV with the columns Row id, Approve, not a plan workbook"),
+        "{err}"
+    );
     assert!(err.fix.contains("hardmatch plan"), "{err}");
 
     let good = dir.path().join("good.xlsx");

@@ -159,6 +159,8 @@ pub fn execute(
     resume: bool,
     mut flags: Vec<String>,
 ) -> anyhow::Result<ExitCode> {
+    // A wrong path is the likelier mistake than a missing key: say that first.
+    hardmatch::workbook::check_is_workbook(workbook)?;
     // apply never creates a key: a new one would only refuse every row.
     let key = PlanKey::load(&run.key.path()?)?;
     for (on, name) in [

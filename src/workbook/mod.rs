@@ -105,6 +105,24 @@ pub fn read_review(path: &Path) -> Result<Review, InputError> {
     reader::read_review(path)
 }
 
+/// Whether `path` can be a workbook at all: it exists and is not a folder or a text export (an AD
+/// or cloud export passed where the plan belongs). Cheap, for checking a path before anything
+/// else; [`read_review`] makes the same checks and says the same things.
+pub fn check_is_workbook(path: &Path) -> Result<(), InputError> {
+    if !path.exists() {
+        return Err(InputError::new(
+            path,
+            "",
+            "file not found",
+            "check the path; the plan workbook is the file hardmatch plan wrote with -o",
+        ));
+    }
+    match reader::not_a_workbook(path) {
+        Some(e) => Err(e),
+        None => Ok(()),
+    }
+}
+
 /// Write the blank hand-fill input template.
 pub fn write_template(path: &Path) -> Result<(), InputError> {
     writer::write_template(path)

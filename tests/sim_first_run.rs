@@ -102,3 +102,26 @@ async fn a_plan_against_a_tenant_without_users_says_so_loudly() {
     assert!(review.meta.warnings[0].starts_with("NO ACTIVE CLOUD USERS"));
     sim.shutdown().await.unwrap();
 }
+
+#[test]
+fn a_seed_with_a_upn_entra_refuses_is_bad_input_naming_the_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let seed = dir.path().join("seed.csv");
+    std::fs::write(
+        &seed,
+        "\"Id\",\"UserPrincipalName\",\"OnPremisesImmutableId\"\n\
+         \"fa82e93f-71c6-462f-9504-9ac8b9648dd2\",\"bad user@fabrikam.com\",\"\"\n",
+    )
+    .unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_hardmatch"))
+        .args(["sim", "serve", "--seed"])
+        .arg(&seed)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("seed.csv") && stderr.contains("bad user@fabrikam.com"),
+        "{stderr}"
+    );
+}

@@ -214,6 +214,20 @@ fn serve(a: ServeArgs) -> anyhow::Result<ExitCode> {
         (None, None, Some(n)) => TenantState::synthetic(n, a.fault_seed),
         (None, None, None) => TenantState::default(),
     };
+    // A user Entra would refuse is bad input (exit 2), named with the file it came from.
+    if let Err(why) = state.check_upns() {
+        let file = a.seed.as_ref().or(a.state.as_ref());
+        return Err(hardmatch::InputError::new(
+            file.map_or_else(
+                || std::path::PathBuf::from("(synthetic tenant)"),
+                |f| f.clone(),
+            ),
+            "",
+            why,
+            "correct or remove that user in the file, then start the simulated tenant again",
+        )
+        .into());
+    }
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

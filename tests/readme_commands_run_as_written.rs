@@ -154,7 +154,9 @@ fn run_block(block: &Block, root: &Path) -> usize {
         };
         let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_hardmatch"));
         // `demo` keeps its folder for the reader to open: here it goes with the test's.
-        cmd.args(args).current_dir(dir.path()).env("TMPDIR", dir.path());
+        cmd.args(args)
+            .current_dir(dir.path())
+            .env("TMPDIR", dir.path());
         for k in [
             "AZURE_TENANT_ID",
             "AZURE_CLIENT_ID",

@@ -154,18 +154,7 @@ pub fn plan_template(
             ));
         }
     }
-    let mut inputs = vec![InputSummary {
-        role: "Template".into(),
-        path: template.display().to_string(),
-        sha256: ad.sha256.clone(),
-        rows: ad.users.len(),
-    }];
-    inputs.extend(cloud.sources.iter().map(|s| InputSummary {
-        role: "Cloud users".into(),
-        path: s.description.clone(),
-        sha256: s.sha256.clone().unwrap_or_default(),
-        rows: s.rows,
-    }));
+    let inputs = InputSummary::for_plan("Template", &ad, cloud);
     let meta = ReviewMeta {
         inputs,
         generated_at: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),

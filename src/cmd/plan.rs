@@ -792,18 +792,7 @@ fn review_meta(
     snapshots: &[Snapshot],
     plan_warnings: &[String],
 ) -> ReviewMeta {
-    let mut inputs = vec![InputSummary {
-        role: "AD export".into(),
-        path: ad.path.display().to_string(),
-        sha256: ad.sha256.clone(),
-        rows: ad.users.len(),
-    }];
-    inputs.extend(cloud.sources.iter().map(|s| InputSummary {
-        role: "Cloud users".into(),
-        path: s.description.clone(),
-        sha256: s.sha256.clone().unwrap_or_default(),
-        rows: s.rows,
-    }));
+    let mut inputs = InputSummary::for_plan("AD export", ad, cloud);
     let now = chrono::Utc::now();
     for (path, info) in snapshots {
         let read = snapshot_summary(path, info, now);

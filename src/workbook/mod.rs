@@ -25,6 +25,30 @@ pub struct InputSummary {
     pub rows: usize,
 }
 
+impl InputSummary {
+    /// The Summary's lines for an AD export (`role`: "AD export", "Template") and then every
+    /// source of the cloud state it was planned against.
+    pub fn for_plan(
+        role: &str,
+        ad: &crate::sources::AdExport,
+        cloud: &crate::cloud::CloudState,
+    ) -> Vec<InputSummary> {
+        let mut inputs = vec![InputSummary {
+            role: role.into(),
+            path: ad.path.display().to_string(),
+            sha256: ad.sha256.clone(),
+            rows: ad.users.len(),
+        }];
+        inputs.extend(cloud.sources.iter().map(|s| InputSummary {
+            role: "Cloud users".into(),
+            path: s.description.clone(),
+            sha256: s.sha256.clone().unwrap_or_default(),
+            rows: s.rows,
+        }));
+        inputs
+    }
+}
+
 /// Everything that goes into a review workbook besides the rows.
 #[derive(Clone, Debug, Default)]
 pub struct ReviewMeta {

@@ -263,6 +263,7 @@ fn the_whole_workflow_with_a_failing_run_a_rerun_and_a_rerun_that_sends_nothing(
     assert_eq!(report_row(&r, "replace@contoso.com").status, "Done");
     assert_eq!(w.immutable_id_of(4), Some(iid(4)));
     assert_eq!(w.writes().len(), 1, "{:?}", w.writes());
+    assert_eq!(r.writes_sent, 1, "the report counts this run's writes only");
     let rows = w.read();
     let replaced = row_by_upn(&rows, "replace@contoso.com");
     assert_eq!(replaced.previous_immutable_id.as_deref(), Some(OTHER_IID));
@@ -273,6 +274,7 @@ fn the_whole_workflow_with_a_failing_run_a_rerun_and_a_rerun_that_sends_nothing(
     let r = w.apply(|o| o.select.allow_replace = true);
     assert!(w.writes().is_empty(), "{:?}", w.writes());
     assert_eq!(report_row(&r, "set@contoso.com").status, "Done");
+    assert_eq!(r.writes_sent, 0);
 }
 
 #[test]

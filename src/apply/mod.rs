@@ -133,6 +133,9 @@ pub struct Report {
     pub not_carried: Vec<String>,
     /// How long each step took, in real time (for the benchmark and `-v`).
     pub timings: Timings,
+    /// ImmutableIds this run wrote (set, or set back by revert): 0 when a rerun found every
+    /// approved row already settled.
+    pub writes_sent: usize,
 }
 
 /// Real time spent per step of a run.
@@ -349,6 +352,7 @@ pub fn run(
         write_back_error: None,
         not_carried: std::mem::take(&mut review.foreign),
         timings: Timings::default(),
+        writes_sent: 0,
     };
     if opts.resume {
         return finish_resume(opts, key, ledger, review, report, &replay);
@@ -389,6 +393,7 @@ pub fn run(
                 path: opts.workbook.clone(),
                 error,
             })?;
+        let mut writes_sent = 0;
         let refused = runtime.block_on(async {
             let client = GraphClient::connect(graph)?;
             let view = preflight::read_view(
@@ -430,6 +435,7 @@ pub fn run(
             .await
             .map_err(journal_error(&journal_path))?;
             bar.finish_and_clear();
+            writes_sent = written.len();
             if opts.verify && !written.is_empty() {
                 execute::verify(&client, &mut ledger, &written)
                     .await
@@ -437,6 +443,7 @@ pub fn run(
             }
             Ok(None)
         })?;
+        report.writes_sent = writes_sent;
         if let Some(why) = refused {
             ledger
                 .note(&run_end(&run_id, &BTreeMap::new(), "tenant refused"))

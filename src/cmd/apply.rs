@@ -307,6 +307,7 @@ fn render_report(r: &Report, json: bool) -> anyhow::Result<String> {
             "what_if": r.what_if,
             "outcome": match &r.outcome { Outcome::Finished => "finished".to_string(), Outcome::TenantRefused(w) => format!("tenant refused: {w}") },
             "exit_code": r.exit_code(),
+            "writes_sent": r.writes_sent,
             "counts": r.counts,
             "rows": r.rows,
             "workbook": r.workbook,
@@ -350,6 +351,14 @@ fn render_report(r: &Report, json: bool) -> anyhow::Result<String> {
         )?;
         for (status, n) in &r.counts {
             writeln!(out, "  {status:<12}{n:>9}")?;
+        }
+        if !r.what_if {
+            // A rerun lists the rows Done earlier too: say what this run itself wrote.
+            writeln!(
+                out,
+                "  ({} ImmutableIds written by this run)",
+                r.writes_sent
+            )?;
         }
         // A small run lists every row; a big one only those that need a look.
         let all = r.rows.len() <= ALL_ROWS_UP_TO || r.what_if;

@@ -109,7 +109,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     apply_once(&workbook, &graph_flags)?;
     let resent = writes(&sim) - after_first;
     println!(
-        "\nWrites sent: {} by the first apply, {resent} by the second.",
+        "\nChanges the tenant accepted (ImmutableIds set, and the purge): {} by the first apply, {resent} by the second.",
         after_first - before
     );
 

@@ -216,6 +216,18 @@ fn a_workbook_that_cannot_be_replaced_keeps_every_result_in_the_journal_until_re
     let again = w.apply(|_| {});
     assert_eq!(again.exit_code(), 0);
     assert!(w.writes().is_empty());
+    // A second --resume finds nothing the workbook lacks, and says so (not "no row approved").
+    let twice = hardmatch::apply::run(
+        &hardmatch::apply::Options {
+            resume: true,
+            ..w.options(hardmatch::apply::Command::Apply)
+        },
+        &w.key,
+        None,
+    )
+    .unwrap();
+    assert!(twice.resumed && twice.rows.is_empty(), "{:#?}", twice.rows);
+    assert_eq!(twice.exit_code(), 0);
 }
 
 #[test]

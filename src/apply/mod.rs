@@ -136,6 +136,8 @@ pub struct Report {
     /// ImmutableIds this run wrote (set, or set back by revert): 0 when a rerun found every
     /// approved row already settled.
     pub writes_sent: usize,
+    /// `--resume`: only the journal's results were written into the workbook.
+    pub resumed: bool,
 }
 
 /// Real time spent per step of a run.
@@ -353,6 +355,7 @@ pub fn run(
         not_carried: std::mem::take(&mut review.foreign),
         timings: Timings::default(),
         writes_sent: 0,
+        resumed: opts.resume,
     };
     if opts.resume {
         return finish_resume(opts, key, ledger, review, report, &replay);

@@ -308,6 +308,7 @@ fn render_report(r: &Report, json: bool) -> anyhow::Result<String> {
             "outcome": match &r.outcome { Outcome::Finished => "finished".to_string(), Outcome::TenantRefused(w) => format!("tenant refused: {w}") },
             "exit_code": r.exit_code(),
             "writes_sent": r.writes_sent,
+            "resumed": r.resumed,
             "counts": r.counts,
             "rows": r.rows,
             "workbook": r.workbook,
@@ -321,6 +322,7 @@ fn render_report(r: &Report, json: bool) -> anyhow::Result<String> {
         return Ok(out);
     }
     let verb = match (r.command, r.what_if) {
+        _ if r.resumed => "Resumed from the journal (nothing sent)",
         (_, true) => "What-if (nothing sent)",
         (Command::Apply, false) => "Applied",
         (Command::Revert { .. }, false) => "Reverted",
@@ -332,7 +334,12 @@ fn render_report(r: &Report, json: bool) -> anyhow::Result<String> {
         )?;
         return Ok(out);
     }
-    if r.rows.is_empty() {
+    if r.rows.is_empty() && r.resumed {
+        writeln!(
+            out,
+            "{verb}: the journal holds no result the workbook lacks; nothing to write."
+        )?;
+    } else if r.rows.is_empty() {
         writeln!(
             out,
             "{verb}: no row is approved{}; nothing to do.",
@@ -352,7 +359,7 @@ fn render_report(r: &Report, json: bool) -> anyhow::Result<String> {
         for (status, n) in &r.counts {
             writeln!(out, "  {status:<12}{n:>9}")?;
         }
-        if !r.what_if {
+        if !r.what_if && !r.resumed {
             // A rerun lists the rows Done earlier too: say what this run itself wrote.
             writeln!(
                 out,
@@ -441,5 +448,34 @@ mod tests {
         assert!(a.run.trust_workbook && !a.run.what_if && !a.resume);
         assert_eq!(a.run.journal, Some(PathBuf::from("/tmp/j.jsonl")));
         assert!(Cli::try_parse_from(["apply", "p.xlsx", "--resume", "--what-if"]).is_err());
+    }
+
+    fn empty_report(resumed: bool) -> Report {
+        Report {
+            run_id: "r".into(),
+            command: Command::Apply,
+            outcome: hardmatch::apply::Outcome::Finished,
+            what_if: false,
+            rows: Vec::new(),
+            counts: Default::default(),
+            warnings: Vec::new(),
+            workbook: "plan.xlsx".into(),
+            journal: "plan.xlsx.journal.jsonl".into(),
+            backup: None,
+            write_back_error: None,
+            not_carried: Vec::new(),
+            timings: Default::default(),
+            writes_sent: 0,
+            resumed,
+        }
+    }
+
+    #[test]
+    fn a_resume_with_nothing_new_does_not_claim_that_no_row_is_approved() {
+        let text = render_report(&empty_report(true), false).unwrap();
+        assert!(text.contains("journal holds no result"), "{text}");
+        assert!(!text.contains("no row is approved"), "{text}");
+        let text = render_report(&empty_report(false), false).unwrap();
+        assert!(text.contains("no row is approved"), "{text}");
     }
 }

@@ -342,11 +342,13 @@ fn render_report(r: &Report, json: bool) -> anyhow::Result<String> {
     } else if r.rows.is_empty() {
         writeln!(
             out,
-            "{verb}: no row is approved{}; nothing to do.",
+            "{verb}: {}; nothing to do.",
             match r.command {
-                Command::Apply => " (set Approve = Yes on the rows to apply)",
-                Command::Revert { .. } =>
-                    " for revert (mark Revert = Yes on Done rows, or pass --all)",
+                Command::Apply => "no row is approved (set Approve = Yes on the rows to apply)",
+                Command::Revert { all: false } =>
+                    "no Done row is marked for revert (mark Revert = Yes on Done rows, or pass --all)",
+                Command::Revert { all: true } =>
+                    "no row is Done (rows Reverted earlier stay as they are)",
             }
         )?;
     } else {
@@ -477,5 +479,9 @@ mod tests {
         assert!(!text.contains("no row is approved"), "{text}");
         let text = render_report(&empty_report(false), false).unwrap();
         assert!(text.contains("no row is approved"), "{text}");
+        let mut revert_all = empty_report(false);
+        revert_all.command = Command::Revert { all: true };
+        let text = render_report(&revert_all, false).unwrap();
+        assert!(text.contains("no row is Done"), "{text}");
     }
 }

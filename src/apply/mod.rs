@@ -300,71 +300,146 @@ pub fn run(
 ) -> Result<Report, ApplyError> {
     let run_id = uuid::Uuid::new_v4().to_string();
     let started = ledger::now();
-    let clock = std::time::Instant::now();
-    let mut timings = Timings::default();
     // Step 1: lock, read, replay.
-    let _lock = if opts.what_if {
-        None
-    } else {
-        let me = format!(
-            "pid {} on {}, {} started {started}, run {run_id}",
-            std::process::id(),
-            host(),
-            opts.context.operator
-        );
-        let (lock, stale) = lock::acquire(&opts.workbook, opts.journal.as_deref(), &me)?;
-        if let Some(w) = stale {
-            eprintln!("warning: {w}");
-        }
-        Some(lock)
-    };
-    let mut review = workbook::read_review(&opts.workbook)?;
-    let journal_path = opts
-        .journal
-        .clone()
-        .unwrap_or_else(|| journal::default_path(&opts.workbook));
-    let recorded: HashSet<String> = review.meta.runs.iter().map(|r| r.run_id.clone()).collect();
-    let replay = journal::replay(&journal_path, &recorded).map_err(|error| ApplyError::Io {
-        what: "cannot read the journal",
-        path: journal_path.clone(),
-        error,
-    })?;
-    let rows = std::mem::take(&mut review.rows);
-    let mut warnings = std::mem::take(&mut review.warnings);
-    warnings.extend(replay.warnings.iter().cloned());
-    let journal = if opts.what_if {
-        None
-    } else {
-        Some(Journal::open(&journal_path).map_err(journal_error(&journal_path))?)
-    };
-    let mut ledger = Ledger::new(journal, run_id.clone(), rows);
-    ledger.revert_mode = matches!(opts.command, Command::Revert { .. });
-    let pending = record::merge_replay(&mut ledger.rows, &replay, &mut ledger.touched);
-    let mut report = Report {
-        run_id: run_id.clone(),
-        command: opts.command,
-        outcome: Outcome::Finished,
-        what_if: opts.what_if,
-        rows: Vec::new(),
-        counts: BTreeMap::new(),
-        warnings,
-        workbook: opts.workbook.clone(),
-        journal: journal_path.clone(),
-        backup: None,
-        write_back_error: None,
-        not_carried: std::mem::take(&mut review.foreign),
-        timings: Timings::default(),
-        writes_sent: 0,
-        resumed: opts.resume,
-    };
+    let _lock = take_lock(opts, &run_id, &started)?;
+    let (mut run, replay, pending) = Run::open(opts, key, run_id, started)?;
     if opts.resume {
-        return finish_resume(opts, key, ledger, review, report, &replay);
+        return finish_resume(opts, key, run.ledger, run.review, run.report, &replay);
+    }
+    run.note_start()?;
+
+    // Step 2: selection.
+    let (mut jobs, early, considered) =
+        select(opts, key, &run.ledger.rows, &run.ledger.touched, &pending);
+    run.report.timings.read = run.clock.elapsed();
+
+    // Steps 3 and 4, only when something must be sent.
+    let mut verdicts = Vec::new();
+    if !jobs.is_empty() {
+        if let Some(why) = run.send(graph, &mut jobs, &early, &mut verdicts)? {
+            return run.refused(why);
+        }
+    } else if !opts.what_if {
+        run.ledger
+            .settle(early.clone())
+            .map_err(journal_error(&run.journal_path))?;
+    }
+    if opts.what_if {
+        let mut report = run.report;
+        report.rows = what_if_rows(&run.ledger.rows, &considered, &early, &jobs, &verdicts);
+        report.counts = count(&report.rows);
+        return Ok(report);
     }
 
-    ledger
-        .note(&Line::RunStart {
-            run: run_id.clone(),
-            at: started.clone(),
+    // Step 5: record.
+    run.record(&considered)
+}
+
+/// The lock beside the workbook (none for `--what-if`, which writes nothing). A stale lock is
+/// taken over with a warning.
+fn take_lock(
+    opts: &Options,
+    run_id: &str,
+    started: &str,
+) -> Result<Option<lock::WorkbookLock>, ApplyError> {
+    if opts.what_if {
+        return Ok(None);
+    }
+    let me = format!(
+        "pid {} on {}, {} started {started}, run {run_id}",
+        std::process::id(),
+        host(),
+        opts.context.operator
+    );
+    let (lock, stale) = lock::acquire(&opts.workbook, opts.journal.as_deref(), &me)?;
+    if let Some(w) = stale {
+        eprintln!("warning: {w}");
+    }
+    Ok(Some(lock))
+}
+
+/// What one run carries from step to step.
+struct Run<'a> {
+    opts: &'a Options,
+    key: &'a PlanKey,
+    run_id: String,
+    started: String,
+    clock: std::time::Instant,
+    journal_path: PathBuf,
+    ledger: Ledger,
+    review: workbook::Review,
+    report: Report,
+}
+
+impl<'a> Run<'a> {
+    /// Reads the workbook and replays the journal into its rows. Also returns the replay and the
+    /// rows a crashed run left in doubt, with the operation they were in.
+    fn open(
+        opts: &'a Options,
+        key: &'a PlanKey,
+        run_id: String,
+        started: String,
+    ) -> Result<(Self, journal::Replay, HashMap<usize, Op>), ApplyError> {
+        let clock = std::time::Instant::now();
+        let mut review = workbook::read_review(&opts.workbook)?;
+        let journal_path = opts
+            .journal
+            .clone()
+            .unwrap_or_else(|| journal::default_path(&opts.workbook));
+        let recorded: HashSet<String> = review.meta.runs.iter().map(|r| r.run_id.clone()).collect();
+        let replay = journal::replay(&journal_path, &recorded).map_err(|error| ApplyError::Io {
+            what: "cannot read the journal",
+            path: journal_path.clone(),
+            error,
+        })?;
+        let rows = std::mem::take(&mut review.rows);
+        let mut warnings = std::mem::take(&mut review.warnings);
+        warnings.extend(replay.warnings.iter().cloned());
+        let journal = if opts.what_if {
+            None
+        } else {
+            Some(Journal::open(&journal_path).map_err(journal_error(&journal_path))?)
+        };
+        let mut ledger = Ledger::new(journal, run_id.clone(), rows);
+        ledger.revert_mode = matches!(opts.command, Command::Revert { .. });
+        let pending = record::merge_replay(&mut ledger.rows, &replay, &mut ledger.touched);
+        let report = Report {
+            run_id: run_id.clone(),
+            command: opts.command,
+            outcome: Outcome::Finished,
+            what_if: opts.what_if,
+            rows: Vec::new(),
+            counts: BTreeMap::new(),
+            warnings,
+            workbook: opts.workbook.clone(),
+            journal: journal_path.clone(),
+            backup: None,
+            write_back_error: None,
+            not_carried: std::mem::take(&mut review.foreign),
+            timings: Timings::default(),
+            writes_sent: 0,
+            resumed: opts.resume,
+        };
+        let run = Run {
+            opts,
+            key,
+            run_id,
+            started,
+            clock,
+            journal_path,
+            ledger,
+            review,
+            report,
+        };
+        Ok((run, replay, pending))
+    }
+
+    /// The run's first journal line: who, where, with what, on which workbook.
+    fn note_start(&mut self) -> Result<(), ApplyError> {
+        let opts = self.opts;
+        let line = Line::RunStart {
+            run: self.run_id.clone(),
+            at: self.started.clone(),
             command: opts.command.name().into(),
             operator: opts.context.operator.clone(),
             tenant: opts.context.tenant.clone(),
@@ -374,17 +449,23 @@ pub fn run(
             version: opts.context.tool_version.clone(),
             workbook: opts.workbook.display().to_string(),
             workbook_sha256: sha256_of(&opts.workbook),
-        })
-        .map_err(journal_error(&journal_path))?;
-    crash::at("after-run-start");
+        };
+        self.ledger
+            .note(&line)
+            .map_err(journal_error(&self.journal_path))?;
+        crash::at("after-run-start");
+        Ok(())
+    }
 
-    // Step 2: selection.
-    let (mut jobs, early, considered) = select(opts, key, &ledger.rows, &ledger.touched, &pending);
-
-    timings.read = clock.elapsed();
-    // Steps 3 and 4, only when something must be sent.
-    let mut verdicts = Vec::new();
-    if !jobs.is_empty() {
+    /// Steps 3 and 4: pre-flight, then (unless `--what-if`) the writes and `--verify`. Returns why
+    /// the tenant refuses the whole run, if it does; nothing is sent then.
+    fn send(
+        &mut self,
+        graph: Option<GraphConfig>,
+        jobs: &mut [Job],
+        early: &[Settled],
+        verdicts: &mut Vec<Verdict>,
+    ) -> Result<Option<String>, ApplyError> {
         let graph = graph.ok_or_else(|| {
             GraphError::Config("rows need sending but no Graph connection was given".into())
         })?;
@@ -393,118 +474,122 @@ pub fn run(
             .build()
             .map_err(|error| ApplyError::Io {
                 what: "cannot start the async runtime for",
-                path: opts.workbook.clone(),
+                path: self.opts.workbook.clone(),
                 error,
             })?;
-        let mut writes_sent = 0;
-        let refused = runtime.block_on(async {
+        runtime.block_on(async {
             let client = GraphClient::connect(graph)?;
             let view = preflight::read_view(
                 &client,
                 &jobs.iter().map(|j| j.user.clone()).collect::<Vec<_>>(),
-                &preflight::values_of(&jobs, &ledger.rows),
-                &opts.bars,
+                &preflight::values_of(jobs, &self.ledger.rows),
+                &self.opts.bars,
             )
             .await?;
-            report.warnings.extend(view.warnings.iter().cloned());
-            if let (Command::Apply, Some(f)) = (opts.command, &view.features) {
+            self.report.warnings.extend(view.warnings.iter().cloned());
+            if let (Command::Apply, Some(f)) = (self.opts.command, &view.features) {
                 if f.block_cloud_object_takeover_through_hard_match {
-                    return Ok::<_, ApplyError>(Some(BLOCK_FLAG.to_string()));
+                    return Ok(Some(BLOCK_FLAG.to_string()));
                 }
             }
-            verdicts = match opts.command {
-                Command::Apply => preflight::judge_apply(&mut jobs, &ledger.rows, &view),
-                Command::Revert { .. } => preflight::judge_revert(&mut jobs, &ledger.rows, &view),
+            *verdicts = match self.opts.command {
+                Command::Apply => preflight::judge_apply(jobs, &self.ledger.rows, &view),
+                Command::Revert { .. } => preflight::judge_revert(jobs, &self.ledger.rows, &view),
             };
-            if opts.what_if {
+            if self.opts.what_if {
                 return Ok(None);
             }
-            ledger
-                .settle(early.clone())
-                .map_err(journal_error(&journal_path))?;
-            let go = settle_verdicts(&mut ledger, &mut jobs, &verdicts, &view)
-                .map_err(journal_error(&journal_path))?;
-            timings.preflight = clock.elapsed() - timings.read;
-            let bar = opts.bars.execute(go.len() as u64);
-            let written = execute::run(
-                &client,
-                &mut ledger,
-                go,
-                execute::ExecOptions {
-                    purge_conflicts: opts.select.purge_deleted_conflicts,
-                },
-                &bar,
-            )
-            .await
-            .map_err(journal_error(&journal_path))?;
-            bar.finish_and_clear();
-            writes_sent = written.len();
-            if opts.verify && !written.is_empty() {
-                execute::verify(&client, &mut ledger, &written)
-                    .await
-                    .map_err(journal_error(&journal_path))?;
-            }
+            self.ledger
+                .settle(early.to_vec())
+                .map_err(journal_error(&self.journal_path))?;
+            let go = settle_verdicts(&mut self.ledger, jobs, verdicts, &view)
+                .map_err(journal_error(&self.journal_path))?;
+            self.report.timings.preflight = self.clock.elapsed() - self.report.timings.read;
+            self.execute(&client, go).await?;
             Ok(None)
-        })?;
-        report.writes_sent = writes_sent;
-        if let Some(why) = refused {
-            ledger
-                .note(&run_end(&run_id, &BTreeMap::new(), "tenant refused"))
-                .map_err(journal_error(&journal_path))?;
-            report.outcome = Outcome::TenantRefused(why);
-            return Ok(report);
-        }
-    } else if !opts.what_if {
-        ledger
-            .settle(early.clone())
-            .map_err(journal_error(&journal_path))?;
-    }
-
-    if opts.what_if {
-        report.rows = what_if_rows(&ledger.rows, &considered, &early, &jobs, &verdicts);
-        report.counts = count(&report.rows);
-        return Ok(report);
-    }
-
-    // Step 5: record.
-    report.rows = considered
-        .iter()
-        .map(|&i| {
-            let mut r = row_report(&ledger.rows[i]);
-            if let Some(s) = ledger.shown.get(&i) {
-                r.status = s.as_str().to_string();
-            }
-            r
         })
-        .collect();
-    report.counts = count(&report.rows);
-    ledger
-        .note(&run_end(&run_id, &report.counts, "complete"))
-        .map_err(journal_error(&journal_path))?;
-    if timings.preflight > std::time::Duration::ZERO {
-        timings.execute = clock.elapsed() - timings.read - timings.preflight;
     }
-    report.timings = timings;
-    crash::at("before-write-back");
-    if !ledger.touched.iter().any(|t| *t) {
-        // Nothing changed: leave the file alone (it may be open in Excel).
-        return Ok(report);
+
+    /// The writes, paced by the client; then `--verify` reads them back.
+    async fn execute(
+        &mut self,
+        client: &GraphClient,
+        go: Vec<execute::Go>,
+    ) -> Result<(), ApplyError> {
+        let bar = self.opts.bars.execute(go.len() as u64);
+        let exec = execute::ExecOptions {
+            purge_conflicts: self.opts.select.purge_deleted_conflicts,
+        };
+        let written = execute::run(client, &mut self.ledger, go, exec, &bar)
+            .await
+            .map_err(journal_error(&self.journal_path))?;
+        bar.finish_and_clear();
+        self.report.writes_sent = written.len();
+        if self.opts.verify && !written.is_empty() {
+            execute::verify(client, &mut self.ledger, &written)
+                .await
+                .map_err(journal_error(&self.journal_path))?;
+        }
+        Ok(())
     }
-    let record = run_record(opts, &run_id, &started, &report.counts, &journal_path);
-    review.meta.runs.push(record);
-    let writing = std::time::Instant::now();
-    match record::write_back(
-        &opts.workbook,
-        &mut ledger.rows,
-        &ledger.touched,
-        key,
-        &review,
-    ) {
-        Ok(bak) => report.backup = Some(bak),
-        Err(e) => report.write_back_error = Some(e.message),
+
+    /// The tenant refuses the run: journal that, and report why.
+    fn refused(mut self, why: String) -> Result<Report, ApplyError> {
+        self.ledger
+            .note(&run_end(&self.run_id, &BTreeMap::new(), "tenant refused"))
+            .map_err(journal_error(&self.journal_path))?;
+        self.report.outcome = Outcome::TenantRefused(why);
+        Ok(self.report)
     }
-    report.timings.write_back = writing.elapsed();
-    Ok(report)
+
+    /// Step 5: the run's end into the journal, then the results into the workbook (left alone when
+    /// nothing changed, as it may be open in Excel).
+    fn record(mut self, considered: &[usize]) -> Result<Report, ApplyError> {
+        let ledger = &self.ledger;
+        self.report.rows = considered
+            .iter()
+            .map(|&i| {
+                let mut r = row_report(&ledger.rows[i]);
+                if let Some(s) = ledger.shown.get(&i) {
+                    r.status = s.as_str().to_string();
+                }
+                r
+            })
+            .collect();
+        self.report.counts = count(&self.report.rows);
+        self.ledger
+            .note(&run_end(&self.run_id, &self.report.counts, "complete"))
+            .map_err(journal_error(&self.journal_path))?;
+        let t = &mut self.report.timings;
+        if t.preflight > std::time::Duration::ZERO {
+            t.execute = self.clock.elapsed() - t.read - t.preflight;
+        }
+        crash::at("before-write-back");
+        if !self.ledger.touched.iter().any(|t| *t) {
+            return Ok(self.report);
+        }
+        let record = run_record(
+            self.opts,
+            &self.run_id,
+            &self.started,
+            &self.report.counts,
+            &self.journal_path,
+        );
+        self.review.meta.runs.push(record);
+        let writing = std::time::Instant::now();
+        match record::write_back(
+            &self.opts.workbook,
+            &mut self.ledger.rows,
+            &self.ledger.touched,
+            self.key,
+            &self.review,
+        ) {
+            Ok(bak) => self.report.backup = Some(bak),
+            Err(e) => self.report.write_back_error = Some(e.message),
+        }
+        self.report.timings.write_back = writing.elapsed();
+        Ok(self.report)
+    }
 }
 
 const BLOCK_FLAG: &str = "The tenant has BlockCloudObjectTakeoverThroughHardMatchEnabled turned on: Entra Connect \

@@ -60,8 +60,21 @@ fn ad() -> Vec<hardmatch::sources::AdUser> {
 
 /// Plans, approves, tampers and drifts the tenant the way the module comment says.
 fn planned_world() -> World {
-    let w = World::new(tenant());
-    let mut rows = w.plan(&ad(), |r| match r.plan.upn.as_str() {
+    planned_world_with(0)
+}
+
+/// [`planned_world`] with `fillers` more approved users that nothing happens to: enough of them
+/// and pre-flight lists the tenant instead of reading each user.
+fn planned_world_with(fillers: u32) -> World {
+    let mut state = tenant();
+    let mut ad = ad();
+    for n in 10_000..10_000 + fillers {
+        let upn = format!("filler{n}@contoso.com");
+        state.users.push(cloud_user(n, &upn, None));
+        ad.push(ad_user(n, &upn));
+    }
+    let w = World::new(state);
+    let mut rows = w.plan(&ad, |r| match r.plan.upn.as_str() {
         "notapproved@contoso.com" => Approval::Empty,
         "unclear@contoso.com" => Approval::parse("Ja"),
         _ => Approval::Yes,
@@ -133,6 +146,45 @@ fn what_if_reports_every_row_and_sends_writes_nothing() {
     assert_eq!(report_row(&r, "synced@contoso.com").status, "Skipped");
     assert_eq!(report_row(&r, "tampered@contoso.com").status, "Refused");
     assert_eq!(r.exit_code(), 1, "some rows would not be Done");
+}
+
+#[test]
+fn pre_flight_decides_alike_whether_it_reads_each_user_or_lists_the_tenant() {
+    let what_if = |w: &World| {
+        w.apply(|o| {
+            o.what_if = true;
+            o.select.purge_deleted_conflicts = true;
+            o.select.allow_replace = true;
+        })
+    };
+    let few = what_if(&planned_world());
+    let fillers = hardmatch::apply::LIST_FROM_ROWS as u32;
+    let many_world = planned_world_with(fillers);
+    many_world.sim.clear_requests();
+    let many = what_if(&many_world);
+    assert!(
+        many_world
+            .sim
+            .requests()
+            .iter()
+            .any(|r| r.path.contains("startsWith")),
+        "with {fillers} more rows pre-flight lists the tenant"
+    );
+    for row in &few.rows {
+        let listed = report_row(&many, &row.upn);
+        assert_eq!(
+            (&listed.status, &listed.result),
+            (&row.status, &row.result),
+            "{}",
+            row.upn
+        );
+    }
+    assert_eq!(many.rows.len(), few.rows.len() + fillers as usize);
+    assert!(many
+        .rows
+        .iter()
+        .filter(|r| r.upn.starts_with("filler"))
+        .all(|r| r.status == WOULD_RUN));
 }
 
 #[test]

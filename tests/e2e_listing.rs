@@ -135,3 +135,35 @@ async fn partitioned_listing_equals_sequential_listing() {
         );
     }
 }
+
+#[tokio::test]
+async fn a_filtered_partitioned_listing_keeps_what_it_is_asked_to_and_still_cross_checks_the_count()
+{
+    let mut users = many_users(4_000);
+    users.extend(awkward_users());
+    let sim = start(sim_config(), state(users)).await;
+    let client = client(&sim);
+    let sequential = client.list_users(|_| {}).await.unwrap();
+    let keep = |u: &User| {
+        u.user_principal_name
+            .as_deref()
+            .is_some_and(|n| n.ends_with("7@contoso.com") || !n.starts_with("user"))
+    };
+    let want: Vec<User> = sequential.iter().filter(|u| keep(u)).cloned().collect();
+    assert!(want.len() > 400 && want.len() < sequential.len() / 2);
+    sim.clear_requests();
+    let got = client
+        .list_users_partitioned_where(|_| {}, keep)
+        .await
+        .unwrap();
+    assert_eq!(exactly_once(&got), exactly_once(&want));
+    assert_eq!(got.len(), want.len());
+    // Every user listed counts against /users/$count, kept or not: no needless re-read.
+    let log = sim.requests();
+    assert!(log.iter().any(|r| r.path.starts_with("/v1.0/users/$count")));
+    assert!(
+        !log.iter()
+            .any(|r| r.path.starts_with("/v1.0/users?") && !r.path.contains("startsWith")),
+        "the count matched: no sequential re-read"
+    );
+}

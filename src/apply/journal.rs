@@ -129,8 +129,14 @@ impl Journal {
 
     /// Appends `lines` in one `write` (not yet durable: see [`Journal::sync`]).
     pub fn write(&mut self, lines: &[Line]) -> io::Result<()> {
-        let mut buf = Vec::with_capacity(lines.len() * 256);
+        // Pre-flight can settle a million rows at once: write in pieces, not one buffer of all.
+        const PIECE: usize = 1 << 20;
+        let mut buf = Vec::with_capacity(lines.len().min(PIECE / 256) * 256);
         for line in lines {
+            if buf.len() >= PIECE {
+                self.file.write_all(&buf)?;
+                buf.clear();
+            }
             let start = buf.len();
             serde_json::to_writer(&mut buf, line).map_err(io::Error::other)?;
             buf.push(b'\n');

@@ -59,6 +59,9 @@ pub fn as_revert_outcome(mut s: Settled) -> (Settled, Option<Status>) {
     (s, Some(shown))
 }
 
+/// Journal lines serialised per write when many rows are settled at once.
+const LINES_PER_WRITE: usize = 4096;
+
 pub fn now() -> String {
     chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
 }
@@ -115,22 +118,27 @@ impl Ledger {
         }
         let at = now();
         if let Some(j) = self.journal.as_mut() {
-            let lines: Vec<Line> = items
-                .iter()
-                .map(|s| Line::Result {
-                    run: self.run.clone(),
-                    row: self.rows[s.row].plan.row_id,
-                    fp: self.rows[s.row].fingerprint.clone(),
-                    op: s.op,
-                    status: s.status.as_str().to_string(),
-                    result: s.result.clone(),
-                    attempts: s.attempts,
-                    previous: s.previous.clone(),
-                    applied_at: if s.applied { at.clone() } else { String::new() },
-                    at: at.clone(),
-                })
-                .collect();
-            j.write_synced(&lines)?;
+            // In chunks, so a million rows settled at once do not need a million lines in memory;
+            // one sync at the end makes them all durable before any is recorded on its row.
+            for chunk in items.chunks(LINES_PER_WRITE) {
+                let lines: Vec<Line> = chunk
+                    .iter()
+                    .map(|s| Line::Result {
+                        run: self.run.clone(),
+                        row: self.rows[s.row].plan.row_id,
+                        fp: self.rows[s.row].fingerprint.clone(),
+                        op: s.op,
+                        status: s.status.as_str().to_string(),
+                        result: s.result.clone(),
+                        attempts: s.attempts,
+                        previous: s.previous.clone(),
+                        applied_at: if s.applied { at.clone() } else { String::new() },
+                        at: at.clone(),
+                    })
+                    .collect();
+                j.write(&lines)?;
+            }
+            j.sync()?;
         }
         for s in items {
             let row = &mut self.rows[s.row];

@@ -504,6 +504,7 @@ impl<'a> Run<'a> {
                 .map_err(journal_error(&self.journal_path))?;
             let go = settle_verdicts(&mut self.ledger, jobs, verdicts, &view)
                 .map_err(journal_error(&self.journal_path))?;
+            drop(view);
             self.report.timings.preflight = self.clock.elapsed() - self.report.timings.read;
             self.execute(&client, go).await?;
             Ok(None)
@@ -751,11 +752,15 @@ fn settle_verdicts(
             }),
             Verdict::Go { purge } => {
                 let purge = purge.as_ref().map(|h| {
-                    view.deleted_holder(&ledger.rows[job.row].plan.new_immutable_id, &h.id)
-                        .unwrap_or_else(|| h.clone())
+                    let iid = &ledger.rows[job.row].plan.new_immutable_id;
+                    Box::new(
+                        view.deleted_holder(iid, &h.id)
+                            .unwrap_or_else(|| (**h).clone()),
+                    )
                 });
+                // Taken, not cloned: past pre-flight only `go` is used (what-if never gets here).
                 go.push(execute::Go {
-                    job: job.clone(),
+                    job: std::mem::take(job),
                     purge,
                 });
             }

@@ -18,7 +18,8 @@ use crate::plan::{self, Action, Holders, MatchedBy, PlanRow};
 use crate::review::{ReviewRow, Status};
 use crate::sources::AdUser;
 use crate::wire::{BatchItem, User, USER_SELECT};
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::sync::Arc;
 
 /// From this many rows on, pre-flight lists the tenant instead of reading users one by one.
 pub const LIST_FROM_ROWS: usize = 2_000;
@@ -89,15 +90,39 @@ pub async fn read_view(
     let mut view = TenantView::default();
     let bar = bars.preflight(targets.len() as u64);
     if targets.len() >= LIST_FROM_ROWS {
+        // The listing brings every user of the tenant; keep, as the pages arrive, only the
+        // targets and the holders of the values to be written, which is all the verdicts look
+        // at (a million users held whole cost gigabytes).
+        let wanted_ids: HashSet<String> = targets.iter().map(|t| t.to_ascii_lowercase()).collect();
+        let holds: Arc<HashSet<String>> = Arc::new(values.iter().cloned().collect());
+        let holds_value = move |u: &User| {
+            u.on_premises_immutable_id
+                .as_deref()
+                .is_some_and(|v| holds.contains(v))
+        };
+        let keep = {
+            let holds_value = holds_value.clone();
+            move |u: &User| {
+                holds_value(u)
+                    || u.id
+                        .as_deref()
+                        .is_some_and(|id| wanted_ids.contains(&id.to_ascii_lowercase()))
+            }
+        };
         let shown = bar.clone();
-        for u in client
-            .list_users_partitioned(move |n| shown.set_message(format!("{n} users listed")))
-            .await?
-        {
+        let listed = client
+            .list_users_partitioned_where(
+                move |n| shown.set_message(format!("{n} users listed")),
+                keep,
+            )
+            .await?;
+        for u in listed {
             view.add_active(CloudUser::from(u));
         }
         for u in client.list_deleted_users(|_| {}).await? {
-            view.add_deleted(deleted(u));
+            if holds_value(&u) {
+                view.add_deleted(deleted(u));
+            }
         }
         bar.set_position(targets.len() as u64);
     } else {
@@ -200,7 +225,7 @@ async fn read_targets(
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Verdict {
     /// Send it. `purge`: first permanently delete this soft-deleted holder.
-    Go { purge: Option<CloudUser> },
+    Go { purge: Option<Box<CloudUser>> },
     /// Nothing to send: the row ends with this status and result.
     Settle(Status, String),
 }
@@ -360,10 +385,10 @@ fn judge_one(
                     .eq_ignore_ascii_case(&p.holder_object_id) =>
         {
             Verdict::Go {
-                purge: Some(CloudUser {
+                purge: Some(Box::new(CloudUser {
                     id: now.holder_object_id.clone(),
                     ..CloudUser::default()
-                }),
+                })),
             }
         }
         other => changed(format!(

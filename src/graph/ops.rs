@@ -54,6 +54,23 @@ pub struct ImmutableIdUpdate {
     pub immutable_id: Option<String>,
 }
 
+/// Which listed users a caller keeps.
+type Keep = Arc<dyn Fn(&User) -> bool + Send + Sync>;
+
+/// One listing partition's users that were kept, and how many it listed.
+#[derive(Default)]
+struct Kept {
+    users: Vec<User>,
+    listed: usize,
+}
+
+impl Kept {
+    fn add(&mut self, page: Vec<User>, keep: &(dyn Fn(&User) -> bool + Send + Sync)) {
+        self.listed += page.len();
+        self.users.extend(page.into_iter().filter(|u| keep(u)));
+    }
+}
+
 /// The UPN first characters [`GraphClient::list_users_partitioned`] starts from, one
 /// `startsWith(userPrincipalName,'…')` query each (case-insensitive on Graph): letters, digits,
 /// `.` and every other RFC 5322 `atext` character (`! # $ % & ' * + - / = ? ^ _ \` { | } ~`).
@@ -214,23 +231,34 @@ impl GraphClient {
         &self,
         progress: impl Fn(usize) + Send + Sync + 'static,
     ) -> Result<Vec<User>, GraphError> {
+        self.list_users_partitioned_where(progress, |_| true).await
+    }
+
+    /// [`GraphClient::list_users_partitioned`], keeping only the users `keep` accepts as their
+    /// pages arrive: a caller that needs a few of a million users does not hold the rest. The
+    /// `$count` cross-check still counts every user listed.
+    pub async fn list_users_partitioned_where(
+        &self,
+        progress: impl Fn(usize) + Send + Sync + 'static,
+        keep: impl Fn(&User) -> bool + Send + Sync + 'static,
+    ) -> Result<Vec<User>, GraphError> {
         let progress: Arc<dyn Fn(usize) + Send + Sync> = Arc::new(progress);
-        let users = self.list_partitions(progress.clone()).await?;
+        let keep: Keep = Arc::new(keep);
+        let (users, listed) = self.list_partitions(progress.clone(), keep.clone()).await?;
         match self.count_users().await {
-            Ok(n) if n == users.len() as u64 => Ok(users),
+            Ok(n) if n == listed as u64 => Ok(users),
             Ok(n) => {
                 tracing::warn!(
-                    "partitioned listing found {} users but Graph counts {n} (GET /users/$count); \
-                     reading all users again page by page",
-                    users.len()
+                    "partitioned listing found {listed} users but Graph counts {n} (GET /users/$count); \
+                     reading all users again page by page"
                 );
                 drop(users);
-                self.list_users(move |n| progress(n)).await
+                let all = self.list_users(move |n| progress(n)).await?;
+                Ok(all.into_iter().filter(|u| keep(u)).collect())
             }
             Err(e) => {
                 tracing::warn!(
-                    "cannot cross-check the {} users listed with GET /users/$count ({e}); keeping them",
-                    users.len()
+                    "cannot cross-check the {listed} users listed with GET /users/$count ({e}); keeping them"
                 );
                 Ok(users)
             }
@@ -264,56 +292,63 @@ impl GraphClient {
             })
     }
 
+    /// The partitioned listing: the users `keep` accepts, and how many users were listed in all
+    /// (counting each kept user once).
     async fn list_partitions(
         &self,
         progress: Arc<dyn Fn(usize) + Send + Sync>,
-    ) -> Result<Vec<User>, GraphError> {
+        keep: Keep,
+    ) -> Result<(Vec<User>, usize), GraphError> {
         type Path = Vec<usize>;
         let count = Arc::new(std::sync::atomic::AtomicUsize::new(0));
         let report =
             |n: usize| progress(count.fetch_add(n, std::sync::atomic::Ordering::Relaxed) + n);
         let workers = self.inner.list_concurrency;
         let children = next_chars();
-        let mut leaves: Vec<(Path, Vec<User>)> = Vec::new();
+        let mut leaves: Vec<(Path, Kept)> = Vec::new();
         let mut level: Vec<(Path, String)> = partition_prefixes()
             .into_iter()
             .enumerate()
             .map(|(i, p)| (vec![i], p))
             .collect();
-        let mut to_page: Vec<(Path, Vec<User>, String)> = Vec::new();
+        let mut to_page: Vec<(Path, Kept, String)> = Vec::new();
         while !level.is_empty() {
+            let k = keep.clone();
             let probed = self
-                .run_concurrently(level, workers, |client, (path, prefix)| async move {
-                    let filter =
-                        format!("startsWith(userPrincipalName,{})", odata_literal(&prefix));
-                    let mut next = Some(format!(
-                        "/users?$select={}&$top=999&$filter={}",
-                        select(),
-                        enc(&filter)
-                    ));
-                    let mut users = Vec::new();
-                    for _ in 0..PROBE_PAGES {
-                        let Some(url) = next.take() else { break };
-                        let page: Page<User> = client.get_page(&url).await?;
-                        users.extend(page.value);
-                        next = page.next_link;
+                .run_concurrently(level, workers, move |client, (path, prefix)| {
+                    let keep = k.clone();
+                    async move {
+                        let filter =
+                            format!("startsWith(userPrincipalName,{})", odata_literal(&prefix));
+                        let mut next = Some(format!(
+                            "/users?$select={}&$top=999&$filter={}",
+                            select(),
+                            enc(&filter)
+                        ));
+                        let mut kept = Kept::default();
+                        for _ in 0..PROBE_PAGES {
+                            let Some(url) = next.take() else { break };
+                            let page: Page<User> = client.get_page(&url).await?;
+                            kept.add(page.value, &*keep);
+                            next = page.next_link;
+                        }
+                        Ok((path, prefix, kept, next))
                     }
-                    Ok((path, prefix, users, next))
                 })
                 .await?;
             let mut big = Vec::new();
-            for (path, prefix, users, next) in probed {
+            for (path, prefix, kept, next) in probed {
                 match next {
-                    Some(next) => big.push((path, prefix, users, next)),
+                    Some(next) => big.push((path, prefix, kept, next)),
                     None => {
-                        report(users.len());
-                        leaves.push((path, users));
+                        report(kept.listed);
+                        leaves.push((path, kept));
                     }
                 }
             }
             level = Vec::new();
             let split = big.len() < workers;
-            for (path, prefix, users, next) in big {
+            for (path, prefix, kept, next) in big {
                 if split && prefix.chars().count() < MAX_PREFIX_CHARS {
                     tracing::debug!(prefix = %prefix, "splitting a large listing partition");
                     for (i, c) in children.iter().enumerate() {
@@ -322,40 +357,44 @@ impl GraphClient {
                         level.push((child, format!("{prefix}{c}")));
                     }
                 } else {
-                    report(users.len());
-                    to_page.push((path, users, next));
+                    report(kept.listed);
+                    to_page.push((path, kept, next));
                 }
             }
         }
         let report = Arc::new(move |n: usize| report_total(&progress, &count, n));
         let paged = self
-            .run_concurrently(to_page, workers, move |client, (path, mut users, next)| {
-                let report = report.clone();
+            .run_concurrently(to_page, workers, move |client, (path, mut kept, next)| {
+                let (report, keep) = (report.clone(), keep.clone());
                 async move {
                     let mut next = Some(next);
                     while let Some(url) = next {
                         let page: Page<User> = client.get_page(&url).await?;
                         report(page.value.len());
-                        users.extend(page.value);
+                        kept.add(page.value, &*keep);
                         next = page.next_link;
                     }
-                    Ok((path, users))
+                    Ok((path, kept))
                 }
             })
             .await?;
         leaves.extend(paged);
         leaves.sort_by(|a, b| a.0.cmp(&b.0));
+        let skipped: usize = leaves.iter().map(|(_, k)| k.listed - k.users.len()).sum();
         let mut seen = HashSet::new();
-        let mut out = Vec::new();
-        for (_, users) in leaves {
-            for u in users {
+        // Sized once: doubling a million-user Vec while the leaves are still held costs a
+        // quarter of a gigabyte at the peak.
+        let mut out = Vec::with_capacity(leaves.iter().map(|(_, k)| k.users.len()).sum());
+        for (_, kept) in leaves {
+            for u in kept.users {
                 let key = u.id.clone().unwrap_or_default();
                 if key.is_empty() || seen.insert(key) {
                     out.push(u);
                 }
             }
         }
-        Ok(out)
+        let listed = out.len() + skipped;
+        Ok((out, listed))
     }
 
     /// Runs `job` for every input, `workers` at a time; results in input order; the first

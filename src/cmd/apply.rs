@@ -270,8 +270,28 @@ fn print_report(r: &Report, json: bool) -> anyhow::Result<()> {
 }
 
 fn render_report(r: &Report, json: bool) -> anyhow::Result<String> {
-    use std::fmt::Write;
+    print_notes(r);
+    if json {
+        return render_json(r);
+    }
     let mut out = String::new();
+    if matches!(r.outcome, Outcome::TenantRefused(_)) {
+        out.push_str("Nothing was sent: the tenant refuses hard matches (see above).\n");
+        return Ok(out);
+    }
+    if r.rows.is_empty() {
+        render_nothing_to_do(&mut out, r)?;
+    } else {
+        render_rows(&mut out, r)?;
+    }
+    if !r.what_if {
+        render_paths(&mut out, r)?;
+    }
+    Ok(out)
+}
+
+/// Warnings, the tenant's refusal, a failed write-back and what was not carried: on stderr.
+fn print_notes(r: &Report) {
     for w in &r.warnings {
         eprintln!("warning: {w}");
     }
@@ -290,130 +310,125 @@ fn render_report(r: &Report, json: bool) -> anyhow::Result<String> {
             r.journal.display()
         );
     }
-    if !r.not_carried.is_empty() && r.backup.is_some() {
+    if let (false, Some(backup)) = (r.not_carried.is_empty(), &r.backup) {
         eprintln!(
             "note: not carried over into the rewritten workbook (still in {}): {}",
-            r.backup
-                .as_ref()
-                .map(|b| b.display().to_string())
-                .unwrap_or_default(),
+            backup.display(),
             r.not_carried.join(", ")
         );
     }
-    if json {
-        let v = serde_json::json!({
-            "run_id": r.run_id,
-            "command": match r.command { Command::Apply => "apply", Command::Revert { .. } => "revert" },
-            "what_if": r.what_if,
-            "outcome": match &r.outcome { Outcome::Finished => "finished".to_string(), Outcome::TenantRefused(w) => format!("tenant refused: {w}") },
-            "exit_code": r.exit_code(),
-            "writes_sent": r.writes_sent,
-            "resumed": r.resumed,
-            "counts": r.counts,
-            "rows": r.rows,
-            "workbook": r.workbook,
-            "backup": r.backup,
-            "journal": r.journal,
-            "write_back_error": r.write_back_error,
-            "not_carried": r.not_carried,
-            "warnings": r.warnings,
-        });
-        writeln!(out, "{}", serde_json::to_string_pretty(&v)?)?;
-        return Ok(out);
-    }
-    let verb = match (r.command, r.what_if) {
+}
+
+fn render_json(r: &Report) -> anyhow::Result<String> {
+    let v = serde_json::json!({
+        "run_id": r.run_id,
+        "command": match r.command { Command::Apply => "apply", Command::Revert { .. } => "revert" },
+        "what_if": r.what_if,
+        "outcome": match &r.outcome { Outcome::Finished => "finished".to_string(), Outcome::TenantRefused(w) => format!("tenant refused: {w}") },
+        "exit_code": r.exit_code(),
+        "writes_sent": r.writes_sent,
+        "resumed": r.resumed,
+        "counts": r.counts,
+        "rows": r.rows,
+        "workbook": r.workbook,
+        "backup": r.backup,
+        "journal": r.journal,
+        "write_back_error": r.write_back_error,
+        "not_carried": r.not_carried,
+        "warnings": r.warnings,
+    });
+    Ok(format!("{}\n", serde_json::to_string_pretty(&v)?))
+}
+
+fn verb(r: &Report) -> &'static str {
+    match (r.command, r.what_if) {
         _ if r.resumed => "Resumed from the journal (nothing sent)",
         (_, true) => "What-if (nothing sent)",
         (Command::Apply, false) => "Applied",
         (Command::Revert { .. }, false) => "Reverted",
+    }
+}
+
+/// No row was considered: say why, in the words of what was run.
+fn render_nothing_to_do(out: &mut String, r: &Report) -> std::fmt::Result {
+    use std::fmt::Write;
+    let why = match r.command {
+        _ if r.resumed => "the journal holds no result the workbook lacks; nothing to write",
+        Command::Apply => "no row is approved (set Approve = Yes on the rows to apply); nothing to do",
+        Command::Revert { all: false } => {
+            "no Done row is marked for revert (mark Revert = Yes on Done rows, or pass --all); nothing to do"
+        }
+        Command::Revert { all: true } => {
+            "no row is Done (rows Reverted earlier stay as they are); nothing to do"
+        }
     };
-    if matches!(r.outcome, Outcome::TenantRefused(_)) {
-        writeln!(
-            out,
-            "Nothing was sent: the tenant refuses hard matches (see above)."
-        )?;
-        return Ok(out);
+    writeln!(out, "{}: {why}.", verb(r))
+}
+
+/// The counts per Status, then the rows: every row of a small run, only those that need a look
+/// in a big one.
+fn render_rows(out: &mut String, r: &Report) -> std::fmt::Result {
+    use std::fmt::Write;
+    writeln!(
+        out,
+        "{}: {} rows considered (run {})",
+        verb(r),
+        r.rows.len(),
+        r.run_id
+    )?;
+    for (status, n) in &r.counts {
+        writeln!(out, "  {status:<12}{n:>9}")?;
     }
-    if r.rows.is_empty() && r.resumed {
+    if !r.what_if && !r.resumed {
+        // A rerun lists the rows Done earlier too: say what this run itself wrote.
         writeln!(
             out,
-            "{verb}: the journal holds no result the workbook lacks; nothing to write."
+            "  ({} ImmutableIds written by this run)",
+            r.writes_sent
         )?;
-    } else if r.rows.is_empty() {
-        writeln!(
-            out,
-            "{verb}: {}; nothing to do.",
-            match r.command {
-                Command::Apply => "no row is approved (set Approve = Yes on the rows to apply)",
-                Command::Revert { all: false } =>
-                    "no Done row is marked for revert (mark Revert = Yes on Done rows, or pass --all)",
-                Command::Revert { all: true } =>
-                    "no row is Done (rows Reverted earlier stay as they are)",
-            }
-        )?;
-    } else {
-        writeln!(
-            out,
-            "{verb}: {} rows considered (run {})",
-            r.rows.len(),
-            r.run_id
-        )?;
-        for (status, n) in &r.counts {
-            writeln!(out, "  {status:<12}{n:>9}")?;
-        }
-        if !r.what_if && !r.resumed {
-            // A rerun lists the rows Done earlier too: say what this run itself wrote.
-            writeln!(
-                out,
-                "  ({} ImmutableIds written by this run)",
-                r.writes_sent
-            )?;
-        }
-        // A small run lists every row; a big one only those that need a look.
-        let all = r.rows.len() <= ALL_ROWS_UP_TO || r.what_if;
-        let open: Vec<_> = r
-            .rows
-            .iter()
-            .filter(|x| all || !matches!(x.status.as_str(), "Done" | "Reverted"))
-            .collect();
-        if !open.is_empty() && !all {
-            writeln!(
-                out,
-                "Rows that are not {}:",
-                match r.command {
-                    Command::Apply => "Done",
-                    Command::Revert { .. } => "Reverted",
-                }
-            )?;
-        }
-        for x in open.iter().take(LIST_AT_MOST) {
-            writeln!(
-                out,
-                "  Row {:<7} {:<36} {}: {}",
-                x.row_id, x.upn, x.status, x.result
-            )?;
-        }
-        if open.len() > LIST_AT_MOST {
-            writeln!(
-                out,
-                "  … and {} more: see the Result column",
-                open.len() - LIST_AT_MOST
-            )?;
-        }
     }
-    if !r.what_if {
-        match (&r.backup, &r.write_back_error) {
-            (Some(b), None) => writeln!(
-                out,
-                "Workbook: {} (previous version: {})",
-                r.workbook.display(),
-                b.display()
-            )?,
-            _ => writeln!(out, "Workbook: {} (not updated)", r.workbook.display())?,
-        }
-        writeln!(out, "Journal: {}", r.journal.display())?;
+    let all = r.rows.len() <= ALL_ROWS_UP_TO || r.what_if;
+    let open: Vec<_> = r
+        .rows
+        .iter()
+        .filter(|x| all || !matches!(x.status.as_str(), "Done" | "Reverted"))
+        .collect();
+    if !open.is_empty() && !all {
+        let done = match r.command {
+            Command::Apply => "Done",
+            Command::Revert { .. } => "Reverted",
+        };
+        writeln!(out, "Rows that are not {done}:")?;
     }
-    Ok(out)
+    for x in open.iter().take(LIST_AT_MOST) {
+        writeln!(
+            out,
+            "  Row {:<7} {:<36} {}: {}",
+            x.row_id, x.upn, x.status, x.result
+        )?;
+    }
+    if open.len() > LIST_AT_MOST {
+        writeln!(
+            out,
+            "  … and {} more: see the Result column",
+            open.len() - LIST_AT_MOST
+        )?;
+    }
+    Ok(())
+}
+
+fn render_paths(out: &mut String, r: &Report) -> std::fmt::Result {
+    use std::fmt::Write;
+    match (&r.backup, &r.write_back_error) {
+        (Some(b), None) => writeln!(
+            out,
+            "Workbook: {} (previous version: {})",
+            r.workbook.display(),
+            b.display()
+        )?,
+        _ => writeln!(out, "Workbook: {} (not updated)", r.workbook.display())?,
+    }
+    writeln!(out, "Journal: {}", r.journal.display())
 }
 
 #[cfg(test)]
@@ -470,6 +485,35 @@ mod tests {
             writes_sent: 0,
             resumed,
         }
+    }
+
+    #[test]
+    fn a_big_run_lists_only_the_rows_that_need_a_look() {
+        let mut r = empty_report(false);
+        r.rows = (1..=ALL_ROWS_UP_TO as u64 + 1)
+            .map(|i| hardmatch::apply::RowReport {
+                row_id: i,
+                upn: format!("u{i}@contoso.com"),
+                status: if i == 7 { "Failed" } else { "Done" }.into(),
+                result: if i == 7 { "Graph said no" } else { "Set" }.into(),
+            })
+            .collect();
+        r.counts = [
+            ("Done".to_string(), ALL_ROWS_UP_TO as u64),
+            ("Failed".to_string(), 1),
+        ]
+        .into_iter()
+        .collect();
+        r.writes_sent = 3;
+        let text = render_report(&r, false).unwrap();
+        assert!(text.contains("Rows that are not Done:"), "{text}");
+        assert!(text.contains("u7@contoso.com") && text.contains("Failed: Graph said no"));
+        assert!(!text.contains("u8@contoso.com"), "{text}");
+        assert!(
+            text.contains("(3 ImmutableIds written by this run)"),
+            "{text}"
+        );
+        assert!(text.contains("Journal: plan.xlsx.journal.jsonl"), "{text}");
     }
 
     #[test]

@@ -7,13 +7,13 @@
 use crate::anchor::HexAs;
 use crate::cloud::CloudState;
 use crate::error::InputError;
-use crate::plan::{self, PlanOptions, TypedReview};
+use crate::plan::{self, PlanOptions};
 use crate::review::{Approval, PlanKey, ReviewRow};
+use crate::sources::template::{read_typed_reviews, sheet_row};
 use crate::sources::{self, ReadOptions};
 use crate::workbook::schema::TEMPLATE_COLUMNS;
 use crate::workbook::{InputSummary, ReviewMeta};
-use calamine::{open_workbook, Data, Reader, Xlsx};
-use std::collections::HashMap;
+use calamine::{open_workbook, Reader, Xlsx};
 use std::path::{Path, PathBuf};
 
 /// The template's sheet of users.
@@ -53,64 +53,6 @@ pub fn plan_path(template: &Path) -> PathBuf {
     template.with_file_name(format!("{stem}.plan.xlsx"))
 }
 
-/// Approve and Comment typed into the template, by sheet row (1-based, as Excel shows it).
-fn read_typed(path: &Path) -> Result<HashMap<u32, TypedReview>, InputError> {
-    let mut xlsx: Xlsx<_> = open_workbook(path).map_err(|e| {
-        InputError::new(
-            path,
-            "",
-            format!("cannot read the template ({e})"),
-            "save it as an Excel Workbook (.xlsx) and run again",
-        )
-    })?;
-    let range = xlsx.worksheet_range(USERS_SHEET).map_err(|e| {
-        InputError::new(
-            path,
-            USERS_SHEET,
-            format!("cannot read the sheet ({e})"),
-            "save it as an Excel Workbook (.xlsx) and run again",
-        )
-    })?;
-    let first_row = range.start().map_or(0, |(r, _)| r);
-    let mut rows = range.rows();
-    let header: Vec<String> = rows
-        .next()
-        .map(|r| {
-            r.iter()
-                .map(|c| c.to_string().trim().to_lowercase())
-                .collect()
-        })
-        .unwrap_or_default();
-    let col = |name: &str| header.iter().position(|h| h == &name.to_lowercase());
-    let (approve, comment) = (col("Approve"), col("Comment"));
-    let text = |r: &[Data], c: Option<usize>| {
-        c.and_then(|c| r.get(c))
-            .map(|d| d.to_string().trim().to_string())
-            .unwrap_or_default()
-    };
-    Ok(rows
-        .enumerate()
-        .map(|(i, r)| {
-            (
-                first_row + i as u32 + 2,
-                TypedReview {
-                    approve: text(r, approve),
-                    comment: text(r, comment),
-                },
-            )
-        })
-        .filter(|(_, t)| !t.approve.is_empty() || !t.comment.is_empty())
-        .collect())
-}
-
-/// The sheet row of an XLSX location (`input.xlsx:Users!A7` → 7).
-fn sheet_row(location: &str) -> Option<u32> {
-    let cell = location.rsplit('!').next()?;
-    cell.trim_start_matches(|c: char| c.is_ascii_alphabetic() || c == '$')
-        .parse()
-        .ok()
-}
-
 /// What planning the template gave.
 pub struct Planned {
     pub rows: Vec<ReviewRow>,
@@ -135,7 +77,7 @@ pub fn plan_template(
             ..ReadOptions::default()
         },
     )?;
-    let typed = read_typed(template)?;
+    let typed = read_typed_reviews(template, Some(USERS_SHEET))?;
     let decided = plan::build(&ad.users, cloud, &PlanOptions::default());
     let pre = plan::PreApproval::default();
     let mut rows = plan::review_rows(decided.rows, pre, key);

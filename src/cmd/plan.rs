@@ -10,13 +10,12 @@ use hardmatch::cloud::export::{self, SnapshotInfo};
 use hardmatch::cloud::live::LiveOptions;
 use hardmatch::cloud::{self, CloudState};
 use hardmatch::fsutil::CheckedOutput;
-use hardmatch::plan::TypedReview;
 use hardmatch::plan::{self, Action, MatchKeys, PlanOptions};
 use hardmatch::review::{Approval, PlanKey, ReviewRow};
+use hardmatch::sources::template::{read_typed_reviews, sheet_row, TypedReviews};
 use hardmatch::sources::{self, Format, ReadOptions};
 use hardmatch::workbook::{self, InputSummary, ReviewMeta, WriteOptions};
 use hardmatch::InputError;
-use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
@@ -362,7 +361,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let template = sources::sniff::sniff(&args.ad_export).is_some_and(|s| s.looks_like_template());
     // What a reviewer typed into a template goes into the plan (small: a template is hand-filled).
     let typed = if template {
-        typed_reviews(&args.ad_export, args.sheet.as_deref())?
+        read_typed_reviews(&args.ad_export, args.sheet.as_deref())?
     } else {
         TypedReviews::new()
     };
@@ -585,9 +584,6 @@ fn consistency_guid_unread(ad: &sources::AdExport) -> String {
     )
 }
 
-/// Approve and Comment typed into a hand-filled template, by the sheet row they are on.
-type TypedReviews = HashMap<u32, TypedReview>;
-
 /// What [`plan::carry_typed_review`] did, for the summary.
 #[derive(Default)]
 struct Carried {
@@ -620,71 +616,6 @@ impl Carried {
         }
         row
     }
-}
-
-/// The row number of an XLSX location (`input.xlsx:Users!A7` → 7).
-fn sheet_row(location: &str) -> Option<u32> {
-    let cell = location.rsplit('!').next()?;
-    cell.trim_start_matches(|c: char| c.is_ascii_alphabetic() || c == '$')
-        .parse()
-        .ok()
-}
-
-/// Reads the Approve and Comment a reviewer typed into a template (`sheet`, else the first),
-/// streamed cell by cell. Rows where both are empty are left out.
-fn typed_reviews(path: &Path, sheet: Option<&str>) -> Result<TypedReviews, InputError> {
-    use calamine::Reader;
-    let unreadable = |e: &dyn std::fmt::Display| {
-        InputError::new(
-            path,
-            "",
-            format!("cannot read the template's Approve and Comment: {e}"),
-            "save the workbook again from Excel or LibreOffice, or start from a new hardmatch template",
-        )
-    };
-    let file = std::fs::File::open(path).map_err(|e| unreadable(&e))?;
-    let mut wb = calamine::Xlsx::new(std::io::BufReader::new(file)).map_err(|e| unreadable(&e))?;
-    let names = wb.sheet_names();
-    let name = match sheet {
-        Some(s) => names.iter().find(|n| n.eq_ignore_ascii_case(s)),
-        None => names.first(),
-    }
-    .cloned()
-    .ok_or_else(|| unreadable(&"no such sheet"))?;
-    let mut cells = wb
-        .worksheet_cells_reader(&name)
-        .map_err(|e| unreadable(&e))?;
-    let text = |v: &calamine::DataRef<'_>| match v {
-        calamine::DataRef::String(s) => s.trim().to_string(),
-        calamine::DataRef::SharedString(s) => s.trim().to_string(),
-        calamine::DataRef::Bool(b) => if *b { "TRUE" } else { "FALSE" }.to_string(),
-        calamine::DataRef::Int(i) => i.to_string(),
-        calamine::DataRef::Float(f) => f.to_string(),
-        // An error or a date in Approve or Comment is no decision anyone typed.
-        _ => String::new(),
-    };
-    let (mut approve_col, mut comment_col, mut header_row) = (None, None, None);
-    let mut typed = TypedReviews::new();
-    while let Some(cell) = cells.next_cell().map_err(|e| unreadable(&e))? {
-        let (r, c) = cell.get_position();
-        let value = text(cell.get_value());
-        if value.is_empty() {
-            continue;
-        }
-        let header = *header_row.get_or_insert(r);
-        if r == header {
-            if value.eq_ignore_ascii_case("Approve") {
-                approve_col = Some(c);
-            } else if value.eq_ignore_ascii_case("Comment") {
-                comment_col = Some(c);
-            }
-        } else if Some(c) == approve_col {
-            typed.entry(r + 1).or_default().approve = value;
-        } else if Some(c) == comment_col {
-            typed.entry(r + 1).or_default().comment = value;
-        }
-    }
-    Ok(typed)
 }
 
 /// Decide every row and write the review workbook.

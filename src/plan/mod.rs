@@ -133,12 +133,7 @@ pub fn review_row(plan: PlanRow, pre: PreApproval, key: &PlanKey) -> ReviewRow {
     }
 }
 
-/// What a reviewer typed into the hand-filled template's Approve and Comment for one row.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct TypedReview {
-    pub approve: String,
-    pub comment: String,
-}
+pub use crate::sources::template::TypedReview;
 
 /// Carries a template's Approve and Comment into its planned row. The Comment always goes with
 /// the row. An Approve = Yes was typed before anyone saw the plan, so it stands only where the

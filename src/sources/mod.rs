@@ -8,6 +8,7 @@ mod ldif;
 pub mod sniff;
 pub(crate) mod stream;
 pub(crate) mod table;
+pub mod template;
 pub mod text;
 pub(crate) mod xlsx;
 

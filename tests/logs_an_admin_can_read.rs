@@ -62,7 +62,8 @@ async fn verbose_output_names_each_retry_its_wait_and_its_limit() {
     let (ok, stderr) = export(&sim, "-v").await;
     assert!(ok, "{stderr}");
     assert!(sim.stats().faults_429 > 0);
-    let retries: Vec<&str> = stderr.lines().filter(|l| l.contains("429")).collect();
+    // "429 for", not "429": a timestamp's microseconds can read …642904Z.
+    let retries: Vec<&str> = stderr.lines().filter(|l| l.contains("429 for")).collect();
     assert!(!retries.is_empty(), "no retry shown at -v: {stderr}");
     for l in &retries {
         assert!(l.contains("retrying") && l.contains(" in "), "{l}");

@@ -457,3 +457,124 @@ fn write_csv(
     }
     Ok(out)
 }
+
+/// What the snapshots say about the tenant goes where the live read puts it: the sync features
+/// (the plan warns from them as for `--cloud graph`) and the read's warnings; plus how old the
+/// read is. Without any, the features are unknown, and the plan says so.
+pub fn apply_snapshots(
+    cloud: &mut CloudState,
+    snapshots: &[(PathBuf, SnapshotInfo)],
+    now: chrono::DateTime<chrono::Utc>,
+) {
+    if snapshots.is_empty() {
+        cloud.warnings.push(
+            "the cloud export carries no tenant description (it was not written by hardmatch cloud export, or by an \
+             older version), so BlockCloudObjectTakeoverThroughHardMatchEnabled was not checked: if it is on, Entra \
+             Connect refuses every hard match. Plan with --cloud graph, or from a new cloud export, to check it."
+                .into(),
+        );
+        return;
+    }
+    for (path, info) in snapshots {
+        cloud.features = cloud.features.clone().or(info.features.clone());
+        for w in &info.warnings {
+            if !cloud.warnings.contains(w) {
+                cloud.warnings.push(w.clone());
+            }
+        }
+        if let Some(age) = snapshot_age(info, now) {
+            if age > chrono::Duration::hours(24) {
+                cloud.warnings.push(format!(
+                    "{} describes a read of the tenant {}: what changed since (new users, deletions, \
+                     ImmutableIds set) is not in this plan. Export the tenant again, or plan with --cloud graph.",
+                    path.display(),
+                    describe_age(age)
+                ));
+            }
+        }
+    }
+}
+
+/// How long before `now` the snapshot was read; `None` when its time is missing or unreadable.
+pub fn snapshot_age(
+    info: &SnapshotInfo,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Option<chrono::Duration> {
+    let read = chrono::DateTime::parse_from_rfc3339(info.read_at.trim()).ok()?;
+    Some(now.signed_duration_since(read.with_timezone(&chrono::Utc)))
+}
+
+/// "3 days ago", "5 hours ago", "12 minutes ago", "less than a minute ago".
+pub fn describe_age(age: chrono::Duration) -> String {
+    if age.num_minutes() < 1 {
+        return "less than a minute ago".into();
+    }
+    let (n, unit) = if age.num_days() >= 2 {
+        (age.num_days(), "days")
+    } else if age.num_hours() >= 2 {
+        (age.num_hours(), "hours")
+    } else {
+        (age.num_minutes().max(0), "minutes")
+    };
+    if n == 1 {
+        format!("1 {} ago", unit.trim_end_matches('s'))
+    } else {
+        format!("{n} {unit} ago")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_snapshot_brings_its_features_and_warnings_and_an_old_one_is_named_old() {
+        let now = chrono::DateTime::parse_from_rfc3339("2026-11-05T12:00:00Z")
+            .unwrap()
+            .with_timezone(&chrono::Utc);
+        let info = SnapshotInfo {
+            tenant: "contoso.onmicrosoft.com".into(),
+            graph: "https://graph.microsoft.com/v1.0".into(),
+            read_at: "2026-11-02T09:00:00Z".into(),
+            features: Some(crate::cloud::TenantFeatures {
+                block_cloud_object_takeover_through_hard_match: true,
+                block_soft_match: false,
+            }),
+            warnings: vec!["read warning".into()],
+            ..SnapshotInfo::default()
+        };
+        let mut cloud = CloudState::default();
+        let snapshots = vec![(PathBuf::from("cloud.xlsx"), info.clone())];
+        apply_snapshots(&mut cloud, &snapshots, now);
+        assert_eq!(cloud.features, info.features);
+        assert_eq!(cloud.warnings[0], "read warning");
+        assert!(
+            cloud.warnings[1].contains("cloud.xlsx describes a read of the tenant 3 days ago"),
+            "{:?}",
+            cloud.warnings
+        );
+        let line =
+            crate::workbook::InputSummary::for_snapshot(Path::new("cloud.xlsx"), &info, now).path;
+        assert!(
+            line.contains("tenant contoso.onmicrosoft.com") && line.contains("(3 days ago)"),
+            "{line}"
+        );
+
+        let fresh = SnapshotInfo {
+            read_at: "2026-11-05T11:15:00Z".into(),
+            ..info
+        };
+        let mut cloud = CloudState::default();
+        apply_snapshots(&mut cloud, &[(PathBuf::from("c.csv"), fresh)], now);
+        assert_eq!(cloud.warnings, ["read warning"], "45 minutes is not old");
+
+        let mut cloud = CloudState::default();
+        apply_snapshots(&mut cloud, &[], now);
+        assert!(cloud.features.is_none());
+        assert!(
+            cloud.warnings[0].contains("was not checked"),
+            "{:?}",
+            cloud.warnings
+        );
+    }
+}

@@ -26,6 +26,37 @@ pub struct InputSummary {
 }
 
 impl InputSummary {
+    /// The Summary sheet's line for a snapshot's tenant description.
+    pub fn for_snapshot(
+        path: &std::path::Path,
+        info: &crate::cloud::export::SnapshotInfo,
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> InputSummary {
+        let tenant = if info.tenant.is_empty() {
+            "the tenant".to_string()
+        } else {
+            format!("tenant {}", info.tenant)
+        };
+        let age = crate::cloud::export::snapshot_age(info, now)
+            .map(|a| format!(" ({})", crate::cloud::export::describe_age(a)))
+            .unwrap_or_default();
+        let read_at = if info.read_at.is_empty() {
+            "at an unknown time".to_string()
+        } else {
+            format!("at {}{age}", info.read_at)
+        };
+        InputSummary {
+            role: "Tenant read".into(),
+            path: format!(
+                "{}: {tenant} read from {} {read_at}",
+                path.display(),
+                info.graph
+            ),
+            sha256: String::new(),
+            rows: 0,
+        }
+    }
+
     /// The Summary's lines for an AD export (`role`: "AD export", "Template") and then every
     /// source of the cloud state it was planned against.
     pub fn for_plan(

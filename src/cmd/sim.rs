@@ -108,6 +108,17 @@ fn probability(name: &str, p: f64) -> anyhow::Result<f64> {
 }
 
 fn serve(a: ServeArgs) -> anyhow::Result<ExitCode> {
+    check_places(&a)?;
+    let certificate = read_client_certificate(a.client_certificate.as_deref())?;
+    let custom_secret = a.client_secret.is_some();
+    let config = sim_config(&a, certificate)?;
+    let state = initial_state(&a)?;
+    run_until_stopped(config, state, a.tls, custom_secret)
+}
+
+/// What `serve` writes (the state file, the certificate) and `--time-scale`, checked before
+/// anything starts.
+fn check_places(a: &ServeArgs) -> anyhow::Result<()> {
     if let Some(state) = &a.state {
         // Written after every change: a missing folder must fail now, not at the first write.
         hardmatch::fsutil::check_output_place(state, "--state")?;
@@ -141,38 +152,42 @@ fn serve(a: ServeArgs) -> anyhow::Result<ExitCode> {
         )
         .into());
     }
-    let certificate = match &a.client_certificate {
-        None => None,
-        Some(p) => {
-            let bytes = std::fs::read(p).map_err(|e| {
-                hardmatch::InputError::new(
-                    p,
-                    "",
-                    format!("cannot read the certificate: {e}"),
-                    "give --certificate the certificate (public part) registered on the app",
-                )
-            })?;
-            let der = match x509_parser::pem::parse_x509_pem(&bytes) {
-                Ok((_, pem)) => pem.contents,
-                Err(_) => bytes,
-            };
-            x509_parser::parse_x509_certificate(&der).map_err(|e| {
-                hardmatch::InputError::new(
-                    p,
-                    "",
-                    format!("not a PEM or DER X.509 certificate ({e})"),
-                    "give the certificate (public part) registered on the app",
-                )
-            })?;
-            Some(der)
-        }
+    Ok(())
+}
+
+/// The app's certificate (PEM or DER), as DER, checked to be an X.509 certificate.
+fn read_client_certificate(path: Option<&std::path::Path>) -> anyhow::Result<Option<Vec<u8>>> {
+    let Some(p) = path else { return Ok(None) };
+    let bytes = std::fs::read(p).map_err(|e| {
+        hardmatch::InputError::new(
+            p,
+            "",
+            format!("cannot read the certificate: {e}"),
+            "give --certificate the certificate (public part) registered on the app",
+        )
+    })?;
+    let der = match x509_parser::pem::parse_x509_pem(&bytes) {
+        Ok((_, pem)) => pem.contents,
+        Err(_) => bytes,
     };
-    let custom_secret = a.client_secret.is_some();
-    let config = SimConfig {
-        tenant_id: a.tenant_id,
-        client_id: a.client_id,
+    x509_parser::parse_x509_certificate(&der).map_err(|e| {
+        hardmatch::InputError::new(
+            p,
+            "",
+            format!("not a PEM or DER X.509 certificate ({e})"),
+            "give the certificate (public part) registered on the app",
+        )
+    })?;
+    Ok(Some(der))
+}
+
+fn sim_config(a: &ServeArgs, certificate: Option<Vec<u8>>) -> anyhow::Result<SimConfig> {
+    Ok(SimConfig {
+        tenant_id: a.tenant_id.clone(),
+        client_id: a.client_id.clone(),
         client_secret: Some(
             a.client_secret
+                .clone()
                 .unwrap_or_else(|| sim::DEFAULT_CLIENT_SECRET.into()),
         ),
         client_certificate_der: certificate,
@@ -196,7 +211,11 @@ fn serve(a: ServeArgs) -> anyhow::Result<ExitCode> {
         port: a.port,
         tls: a.tls.is_some(),
         ..SimConfig::default()
-    };
+    })
+}
+
+/// The tenant to start from: the state file if it exists, else the seed, else made-up users.
+fn initial_state(a: &ServeArgs) -> anyhow::Result<TenantState> {
     let existing = match &a.state {
         Some(p) => {
             sim::load_state(p).with_context(|| format!("cannot load state {}", p.display()))?
@@ -228,6 +247,16 @@ fn serve(a: ServeArgs) -> anyhow::Result<ExitCode> {
         )
         .into());
     }
+    Ok(state)
+}
+
+/// Serves until Ctrl-C or SIGTERM, then writes the final state.
+fn run_until_stopped(
+    config: SimConfig,
+    state: TenantState,
+    tls: Option<PathBuf>,
+    custom_secret: bool,
+) -> anyhow::Result<ExitCode> {
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -236,7 +265,7 @@ fn serve(a: ServeArgs) -> anyhow::Result<ExitCode> {
         let handle = sim::start(config, state).await.context("cannot start the simulated tenant")?;
         // The certificate is on disk before the URL is printed: a script that waits for the URL
         // can trust it at once.
-        if let (Some(path), Some(pem)) = (&a.tls, handle.certificate_pem()) {
+        if let (Some(path), Some(pem)) = (&tls, handle.certificate_pem()) {
             hardmatch::fsutil::write_atomic(path, pem.as_bytes())
                 .with_context(|| format!("cannot write the certificate to {}", path.display()))?;
             eprintln!(

@@ -200,19 +200,7 @@ pub(crate) fn token(sim: &Sim, tenant: &str, headers: &Headers, body: &[u8]) -> 
     if !known_tenant(sim, tenant, public) {
         return unknown_tenant(tenant);
     }
-    // HTTP Basic: client_id:client_secret, each form-encoded (RFC 6749 §2.3.1).
-    let basic = headers.get("authorization").and_then(|h| {
-        let (scheme, b64) = h.trim().split_once(' ')?;
-        if !scheme.eq_ignore_ascii_case("basic") {
-            return None;
-        }
-        let raw = base64::engine::general_purpose::STANDARD
-            .decode(b64.trim())
-            .ok()?;
-        let s = String::from_utf8(raw).ok()?;
-        let (id, secret) = s.split_once(':')?;
-        Some((form_decode(id), form_decode(secret)))
-    });
+    let basic = basic_credentials(headers);
     let client_id = field("client_id").or_else(|| basic.as_ref().map(|b| b.0.clone()));
     let Some(client_id) = client_id else {
         return token_error(
@@ -226,134 +214,11 @@ pub(crate) fn token(sim: &Sim, tenant: &str, headers: &Headers, body: &[u8]) -> 
         return unknown_app(sim, &client_id);
     }
     match grant.as_str() {
-        "client_credentials" => {
-            let scope = field("scope").unwrap_or_default();
-            if !scope.ends_with("/.default") || scope.contains(' ') {
-                return token_error(
-                    400,
-                    "invalid_scope",
-                    70011,
-                    &format!("The provided request must include a 'scope' input parameter. The provided value for the input parameter 'scope' is not valid. The scope {scope} is not valid."),
-                );
-            }
-            if let Some(assertion) = field("client_assertion") {
-                if field("client_assertion_type").as_deref()
-                    != Some("urn:ietf:params:oauth:client-assertion-type:jwt-bearer")
-                {
-                    return token_error(
-                        400,
-                        "invalid_request",
-                        90058,
-                        "The request body must contain a valid 'client_assertion_type' parameter.",
-                    );
-                }
-                if let Err(r) = verify_assertion(sim, tenant, &client_id, &assertion) {
-                    return r;
-                }
-                return issue(sim, &client_id, &scope, false);
-            }
-            let secret = field("client_secret").or_else(|| basic.map(|b| b.1));
-            match (secret, &sim.cfg.client_secret) {
-                (Some(given), Some(expected)) if constant_time_eq(given.as_bytes(), expected.as_bytes()) => {
-                    issue(sim, &client_id, &scope, false)
-                }
-                (Some(_), _) => token_error(
-                    401,
-                    "invalid_client",
-                    7000215,
-                    &format!("Invalid client secret provided. Ensure the secret being sent in the request is the client secret value, not the client secret ID, for a secret added to app '{client_id}'."),
-                ),
-                (None, _) => token_error(
-                    401,
-                    "invalid_client",
-                    7000218,
-                    "The request body must contain the following parameter: 'client_assertion' or 'client_secret'.",
-                ),
-            }
-        }
+        "client_credentials" => client_credentials(sim, tenant, &client_id, &field, basic),
         "urn:ietf:params:oauth:grant-type:device_code" => {
-            let Some(code) = field("device_code") else {
-                return token_error(
-                    400,
-                    "invalid_request",
-                    900144,
-                    "The request body must contain the following parameter: 'device_code'.",
-                );
-            };
-            let now = sim.clock.now();
-            let mut auth = lock(&sim.auth);
-            let Some(d) = auth.devices.get_mut(&code) else {
-                return token_error(
-                    400,
-                    "bad_verification_code",
-                    70000,
-                    "The provided value for the input parameter 'device_code' is not valid.",
-                );
-            };
-            if now >= d.expires_at {
-                return token_error(
-                    400,
-                    "expired_token",
-                    70020,
-                    "The provided value for the input parameter 'device_code' is expired.",
-                );
-            }
-            if d.status == DeviceStatus::Declined {
-                auth.devices.remove(&code);
-                return token_error(
-                    400,
-                    "authorization_declined",
-                    70000,
-                    "The end user denied the authorization request.",
-                );
-            }
-            let too_fast = d.last_poll.is_some_and(|t| now - t < d.interval);
-            d.last_poll = Some(now);
-            if too_fast {
-                // RFC 8628 §3.5: the client must add 5 s to its interval from now on.
-                d.interval += 5.0;
-                return token_error(
-                    400,
-                    "slow_down",
-                    70016,
-                    "OAuth 2.0 device flow error. Polling too frequently; slow down.",
-                );
-            }
-            if d.status == DeviceStatus::Pending {
-                return token_error(
-                    400,
-                    "authorization_pending",
-                    70016,
-                    "OAuth 2.0 device flow error. Authorization is pending. Continue polling.",
-                );
-            }
-            let Some(d) = auth.devices.remove(&code) else {
-                return token_error(
-                    400,
-                    "bad_verification_code",
-                    70000,
-                    "The provided value for the input parameter 'device_code' is not valid.",
-                );
-            };
-            drop(auth);
-            let refresh = d.scope.split(' ').any(|s| s == "offline_access");
-            issue(sim, &client_id, &d.scope, refresh)
+            device_code_grant(sim, &client_id, &field)
         }
-        "refresh_token" => {
-            let app = field("refresh_token").and_then(|r| lock(&sim.auth).refresh.remove(&r));
-            match app {
-                Some(app) => {
-                    let scope = field("scope").unwrap_or_default();
-                    issue(sim, &app, &scope, true)
-                }
-                None => token_error(
-                    400,
-                    "invalid_grant",
-                    9002313,
-                    "Invalid request. Request is malformed or invalid.",
-                ),
-            }
-        }
+        "refresh_token" => refresh(sim, &field),
         "" => token_error(
             400,
             "invalid_request",
@@ -365,6 +230,163 @@ pub(crate) fn token(sim: &Sim, tenant: &str, headers: &Headers, body: &[u8]) -> 
             "unsupported_grant_type",
             70003,
             &format!("The app requested an unsupported grant type '{other}'."),
+        ),
+    }
+}
+
+/// A form field of the token request, empty counted as absent.
+type Field<'a> = dyn Fn(&str) -> Option<String> + 'a;
+
+/// HTTP Basic: client_id:client_secret, each form-encoded (RFC 6749 §2.3.1).
+fn basic_credentials(headers: &Headers) -> Option<(String, String)> {
+    let h = headers.get("authorization")?;
+    let (scheme, b64) = h.trim().split_once(' ')?;
+    if !scheme.eq_ignore_ascii_case("basic") {
+        return None;
+    }
+    let raw = base64::engine::general_purpose::STANDARD
+        .decode(b64.trim())
+        .ok()?;
+    let s = String::from_utf8(raw).ok()?;
+    let (id, secret) = s.split_once(':')?;
+    Some((form_decode(id), form_decode(secret)))
+}
+
+/// The app signs in as itself: a secret (in the body or HTTP Basic) or a signed assertion.
+fn client_credentials(
+    sim: &Sim,
+    tenant: &str,
+    client_id: &str,
+    field: &Field<'_>,
+    basic: Option<(String, String)>,
+) -> Reply {
+    let scope = field("scope").unwrap_or_default();
+    if !scope.ends_with("/.default") || scope.contains(' ') {
+        return token_error(
+            400,
+            "invalid_scope",
+            70011,
+            &format!("The provided request must include a 'scope' input parameter. The provided value for the input parameter 'scope' is not valid. The scope {scope} is not valid."),
+        );
+    }
+    if let Some(assertion) = field("client_assertion") {
+        if field("client_assertion_type").as_deref()
+            != Some("urn:ietf:params:oauth:client-assertion-type:jwt-bearer")
+        {
+            return token_error(
+                400,
+                "invalid_request",
+                90058,
+                "The request body must contain a valid 'client_assertion_type' parameter.",
+            );
+        }
+        if let Err(r) = verify_assertion(sim, tenant, client_id, &assertion) {
+            return r;
+        }
+        return issue(sim, client_id, &scope, false);
+    }
+    let secret = field("client_secret").or_else(|| basic.map(|b| b.1));
+    match (secret, &sim.cfg.client_secret) {
+        (Some(given), Some(expected)) if constant_time_eq(given.as_bytes(), expected.as_bytes()) => {
+            issue(sim, client_id, &scope, false)
+        }
+        (Some(_), _) => token_error(
+            401,
+            "invalid_client",
+            7000215,
+            &format!("Invalid client secret provided. Ensure the secret being sent in the request is the client secret value, not the client secret ID, for a secret added to app '{client_id}'."),
+        ),
+        (None, _) => token_error(
+            401,
+            "invalid_client",
+            7000218,
+            "The request body must contain the following parameter: 'client_assertion' or 'client_secret'.",
+        ),
+    }
+}
+
+/// An admin's device code sign-in, polled until approved, declined or expired.
+fn device_code_grant(sim: &Sim, client_id: &str, field: &Field<'_>) -> Reply {
+    let Some(code) = field("device_code") else {
+        return token_error(
+            400,
+            "invalid_request",
+            900144,
+            "The request body must contain the following parameter: 'device_code'.",
+        );
+    };
+    let now = sim.clock.now();
+    let mut auth = lock(&sim.auth);
+    let Some(d) = auth.devices.get_mut(&code) else {
+        return token_error(
+            400,
+            "bad_verification_code",
+            70000,
+            "The provided value for the input parameter 'device_code' is not valid.",
+        );
+    };
+    if now >= d.expires_at {
+        return token_error(
+            400,
+            "expired_token",
+            70020,
+            "The provided value for the input parameter 'device_code' is expired.",
+        );
+    }
+    if d.status == DeviceStatus::Declined {
+        auth.devices.remove(&code);
+        return token_error(
+            400,
+            "authorization_declined",
+            70000,
+            "The end user denied the authorization request.",
+        );
+    }
+    let too_fast = d.last_poll.is_some_and(|t| now - t < d.interval);
+    d.last_poll = Some(now);
+    if too_fast {
+        // RFC 8628 §3.5: the client must add 5 s to its interval from now on.
+        d.interval += 5.0;
+        return token_error(
+            400,
+            "slow_down",
+            70016,
+            "OAuth 2.0 device flow error. Polling too frequently; slow down.",
+        );
+    }
+    if d.status == DeviceStatus::Pending {
+        return token_error(
+            400,
+            "authorization_pending",
+            70016,
+            "OAuth 2.0 device flow error. Authorization is pending. Continue polling.",
+        );
+    }
+    let Some(d) = auth.devices.remove(&code) else {
+        return token_error(
+            400,
+            "bad_verification_code",
+            70000,
+            "The provided value for the input parameter 'device_code' is not valid.",
+        );
+    };
+    drop(auth);
+    let refresh = d.scope.split(' ').any(|s| s == "offline_access");
+    issue(sim, client_id, &d.scope, refresh)
+}
+
+fn refresh(sim: &Sim, field: &Field<'_>) -> Reply {
+    let app = field("refresh_token").and_then(|r| lock(&sim.auth).refresh.remove(&r));
+    match app {
+        Some(app) => {
+            let scope = field("scope").unwrap_or_default();
+            issue(sim, &app, &scope, true)
+        }
+        None => token_error(
+            400,
+            "invalid_grant",
+            9002313,
+            "Invalid request. Request is malformed or invalid.",
         ),
     }
 }

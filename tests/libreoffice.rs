@@ -7,7 +7,9 @@
 //! - the sample plan exported to PDF takes at most 8 pages, and each Plan page carries the board
 //!   columns, and only those;
 //! - every sheet is set to print one page wide, and the Summary's charts show LibreOffice the
-//!   counts the tables hold.
+//!   counts the tables hold;
+//! - a template filled in there, typed as at the keyboard (digits-only GUIDs included), plans
+//!   to the ImmutableIds those GUIDs give, with the typed Approve and Comment carried.
 //!
 //! One soffice process does all of it: the inputs are made first, then soffice runs
 //! tests/libreoffice/driver.py as a macro from a throw-away profile, and the tests share its
@@ -252,6 +254,16 @@ fn start() -> Result<Session, Unavailable> {
         "input": file("applied.xlsx"), "output": file("reviewed.xlsx"),
         "set": edits, "sort_by": "UPN", "descending": true,
     }));
+    jobs.push(json!({
+        "id": "fill", "op": "fill", "sheet": "Users",
+        "input": file("template.xlsx"), "output": file("filled.xlsx"),
+        "rows": TYPED_INTO_TEMPLATE
+            .iter()
+            .map(|(upn, guid, approve, comment)| json!({
+                "UserPrincipalName": upn, "objectGUID": guid, "Approve": approve, "Comment": comment,
+            }))
+            .collect::<Vec<_>>(),
+    }));
     jobs.push(
         json!({"id": "pdf", "op": "pdf", "input": file("plan.xlsx"), "output": file("plan.pdf")}),
     );
@@ -420,6 +432,85 @@ fn a_plan_reviewed_and_resaved_in_libreoffice_reads_back_to_the_same_rows() {
     let mut sorted = ids.clone();
     sorted.sort_by_key(|id| id.parse::<u64>().unwrap_or(0));
     assert_ne!(ids, sorted, "LibreOffice sorted the rows by UPN");
+}
+
+/// What an admin types into the template in LibreOffice: UPN, objectGUID, Approve, Comment. The
+/// GUIDs are the forms the template promises, two of them digits only, which Calc would turn
+/// into numbers in a cell not formatted as text.
+const TYPED_INTO_TEMPLATE: &[(&str, &str, &str, &str)] = &[
+    (
+        "adele.vance@fabrikam.com",
+        "12345678123412341234123456789012",
+        "Yes",
+        "CAB-42",
+    ),
+    (
+        "alex.wilber@fabrikam.com",
+        "00112233-4455-6677-8899-aabbccddeeff",
+        "yes",
+        "",
+    ),
+    (
+        "lee.gu@fabrikam.com",
+        "11111111-2222-3333-4444-555555555555",
+        "",
+        "ask Lee first",
+    ),
+];
+
+#[test]
+fn a_template_filled_in_libreoffice_plans_to_the_guids_typed_with_their_approvals() {
+    let Some(s) = session() else { return };
+    let fill = s.result("fill");
+    assert_eq!(
+        fill["formats"]["objectGUID"],
+        json!("@"),
+        "LibreOffice sees the template's objectGUID column as Text: {fill:#}"
+    );
+    assert_eq!(fill["interactions"], json!([]), "{fill:#}");
+    let d = s.dir.path();
+    let os = std::ffi::OsStr::new;
+    hardmatch(
+        d,
+        &[
+            os("plan"),
+            s.path("filled.xlsx").as_os_str(),
+            os("--cloud"),
+            repo("samples/cloud-users.csv").as_os_str(),
+            // The sample cloud export has no PrivilegedRoles column.
+            os("--unchecked-ok"),
+            os("-o"),
+            s.path("from-template.xlsx").as_os_str(),
+        ],
+    );
+    let plan = read_review(&s.path("from-template.xlsx")).expect("the plan of the template");
+    assert_eq!(plan.rows.len(), TYPED_INTO_TEMPLATE.len());
+    for (upn, guid, approve, comment) in TYPED_INTO_TEMPLATE {
+        let row = plan
+            .rows
+            .iter()
+            .find(|r| r.plan.upn == *upn)
+            .unwrap_or_else(|| panic!("{upn} planned"));
+        let uuid = uuid::Uuid::parse_str(guid).expect("a GUID");
+        let want = hardmatch::anchor::SourceAnchor::from_guid(uuid).immutable_id();
+        assert_eq!(
+            row.plan.new_immutable_id, want,
+            "{upn}: the GUID typed as {guid}: {:?} {}",
+            row.plan.action, row.plan.reason
+        );
+        assert_eq!(
+            row.plan.action,
+            Some(hardmatch::review::Action::Set),
+            "{upn}"
+        );
+        let approved = if approve.is_empty() {
+            Approval::Empty
+        } else {
+            Approval::Yes
+        };
+        assert_eq!(row.approve, approved, "{upn}");
+        assert_eq!(row.comment, *comment, "{upn}");
+    }
 }
 
 /// The PDF's pages as text, laid out, and the sheet each page belongs to (its header's centre).

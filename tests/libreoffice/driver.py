@@ -206,6 +206,49 @@ def review(desktop, job):
         doc.close(True)
 
 
+def type_into(doc, sheet, cell, value):
+    controller = doc.getCurrentController()
+    controller.setActiveSheet(sheet)
+    controller.select(cell)
+    dispatcher = XSCRIPTCONTEXT.getComponentContext().ServiceManager.createInstanceWithContext(
+        "com.sun.star.frame.DispatchHelper", XSCRIPTCONTEXT.getComponentContext()
+    )
+    dispatcher.executeDispatch(
+        controller.getFrame(), ".uno:EnterString", "", 0, (prop("StringName", value),)
+    )
+
+
+def fill(desktop, job):
+    """What an admin does with a blank template: type users in, as at the keyboard.
+
+    Through the dispatcher's EnterString, the path of the input line: Calc parses the input by
+    the cell's format, so a GUID of digits only becomes a number in a General cell and stays
+    text only in a Text one. (The API's setFormula ignores a Text format, which typing does not.)
+    """
+    doc, recorder = load(desktop, job["input"])
+    try:
+        sheet = doc.Sheets.getByName(job["sheet"])
+        header = {}
+        for c in range(20):
+            text = sheet.getCellByPosition(c, 0).getString()
+            if text:
+                header[text] = c
+        formats = {}
+        for i, row in enumerate(job["rows"]):
+            for column, value in row.items():
+                cell = sheet.getCellByPosition(header[column], i + 1)
+                key = cell.NumberFormat
+                formats[column] = doc.NumberFormats.getByKey(key).FormatString
+                type_into(doc, sheet, cell, value)
+        doc.storeToURL(
+            url(job["output"]),
+            (prop("FilterName", "Calc MS Excel 2007 XML"), prop("Overwrite", True)),
+        )
+        return {"interactions": recorder.requests, "formats": formats}
+    finally:
+        doc.close(True)
+
+
 def pdf(desktop, job):
     doc, recorder = load(desktop, job["input"])
     try:
@@ -218,7 +261,7 @@ def pdf(desktop, job):
         doc.close(True)
 
 
-OPS = {"inspect": inspect, "review": review, "pdf": pdf}
+OPS = {"inspect": inspect, "review": review, "fill": fill, "pdf": pdf}
 
 
 def run(*_args):

@@ -261,3 +261,36 @@ async fn a_certificate_sign_in_survives_a_token_answer_lost_after_it_was_handled
     );
     assert_eq!(token_log.last(), Some(&200), "{token_log:?}");
 }
+
+#[tokio::test]
+async fn an_identity_platform_that_keeps_failing_fails_a_listing_after_one_round_of_sign_in_retries(
+) {
+    // Every token request loses its connection, as an unreachable platform does. Each listing
+    // partition needs a token, and a network error is one a page is read again for: without a
+    // hold, every partition (and every page round of each) would go through all the sign-in
+    // attempts again, one after another, for many minutes.
+    let cfg = SimConfig {
+        faults: Faults {
+            reset: 1.0,
+            reset_point: Some(ResetPoint::BeforeHandling),
+            on_token_endpoint: true,
+            ..Faults::default()
+        },
+        ..sim_config()
+    };
+    let sim = start(cfg, state(many_users(50))).await;
+    let mut c = config(&sim, secret_auth(&sim));
+    c.clock = Clock::scaled(0.001);
+    c.retry.max_attempts = 3;
+    let client = GraphClient::connect(c).unwrap();
+    let err = client
+        .list_users_partitioned(|_| {})
+        .await
+        .expect_err("no token, no listing");
+    assert!(err.to_string().contains("network error"), "{err}");
+    assert_eq!(
+        sim.stats().token_requests,
+        3,
+        "one round of sign-in attempts, then the same error for every waiting request"
+    );
+}

@@ -253,12 +253,24 @@ struct Cached {
     refresh_token: Option<Secret>,
 }
 
+/// After a sign-in fails all its attempts, token requests within this time get the same error
+/// at once instead of signing in again: an unreachable identity platform then fails a command
+/// in one round of retries, not one round per waiting request (a listing has dozens).
+const SIGN_IN_HOLD: Duration = Duration::from_secs(30);
+
 /// Hands out a valid access token, signing in or refreshing when needed. Shared by all tasks
 /// of a client: a single sign-in happens at a time.
 pub(crate) struct TokenProvider {
     ctx: AuthContext,
     auth: Auth,
-    cache: tokio::sync::Mutex<Option<Cached>>,
+    cache: tokio::sync::Mutex<TokenState>,
+}
+
+#[derive(Default)]
+struct TokenState {
+    token: Option<Cached>,
+    /// The last sign-in that failed all its attempts, and when (clock time).
+    failed: Option<(Duration, GraphError)>,
 }
 
 impl TokenProvider {
@@ -266,23 +278,39 @@ impl TokenProvider {
         TokenProvider {
             ctx,
             auth,
-            cache: tokio::sync::Mutex::new(None),
+            cache: tokio::sync::Mutex::new(TokenState::default()),
         }
     }
 
     /// A token that is not about to expire.
     pub async fn token(&self) -> Result<Secret, GraphError> {
-        let mut cache = self.cache.lock().await;
-        if let Some(c) = cache.as_ref() {
-            if self.ctx.clock.now() < c.refresh_at {
+        let mut state = self.cache.lock().await;
+        let now = self.ctx.clock.now();
+        if let Some(c) = state.token.as_ref() {
+            if now < c.refresh_at {
                 return Ok(c.access.clone());
             }
         }
-        let previous_refresh = cache.as_ref().and_then(|c| c.refresh_token.clone());
-        let fresh = self.acquire(previous_refresh).await?;
-        let access = fresh.access.clone();
-        *cache = Some(fresh);
-        Ok(access)
+        if let Some((at, e)) = &state.failed {
+            if now < *at + SIGN_IN_HOLD {
+                return Err(e.clone());
+            }
+        }
+        let previous_refresh = state.token.as_ref().and_then(|c| c.refresh_token.clone());
+        match self.acquire(previous_refresh).await {
+            Ok(fresh) => {
+                let access = fresh.access.clone();
+                *state = TokenState {
+                    token: Some(fresh),
+                    failed: None,
+                };
+                Ok(access)
+            }
+            Err(e) => {
+                state.failed = Some((self.ctx.clock.now(), e.clone()));
+                Err(e)
+            }
+        }
     }
 
     /// Drops `used` from the cache after Graph refused it with 401, so the next
@@ -292,8 +320,8 @@ impl TokenProvider {
         if matches!(self.auth, Auth::AccessToken(_)) {
             return false;
         }
-        let mut cache = self.cache.lock().await;
-        if let Some(c) = cache.as_mut() {
+        let mut state = self.cache.lock().await;
+        if let Some(c) = state.token.as_mut() {
             if &c.access == used {
                 c.refresh_at = Duration::ZERO;
             }

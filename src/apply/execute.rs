@@ -289,7 +289,8 @@ impl BatchObserver for Journaling {
         } else {
             settled.clone()
         };
-        let line = result_line(&st.run, &st.ids[item], &journaled);
+        let (row, fp) = &st.ids[item];
+        let line = ledger::result_line(&st.run, (*row, fp), &journaled, &ledger::now());
         st.unsynced += 1;
         let sync = st.unsynced >= SYNC_EVERY;
         if sync {
@@ -309,22 +310,6 @@ impl BatchObserver for Journaling {
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|e| e.into_inner())
-}
-
-fn result_line(run: &str, (row, fp): &(u64, String), s: &Settled) -> Line {
-    let at = ledger::now();
-    Line::Result {
-        run: run.to_string(),
-        row: *row,
-        fp: fp.clone(),
-        op: s.op,
-        status: s.status.as_str().to_string(),
-        result: s.result.clone(),
-        attempts: s.attempts,
-        previous: s.previous.clone(),
-        applied_at: if s.applied { at.clone() } else { String::new() },
-        at,
-    }
 }
 
 /// Step 2: the PATCHes, all through one observed `$batch` run: journaled as started before each

@@ -59,6 +59,26 @@ pub fn as_revert_outcome(mut s: Settled) -> (Settled, Option<Status>) {
     (s, Some(shown))
 }
 
+/// The journal line of a row's result; `row` is its Row id and plan fingerprint.
+pub fn result_line(run: &str, (row, fp): (u64, &str), s: &Settled, at: &str) -> Line {
+    Line::Result {
+        run: run.to_string(),
+        row,
+        fp: fp.to_string(),
+        op: s.op,
+        status: s.status.as_str().to_string(),
+        result: s.result.clone(),
+        attempts: s.attempts,
+        previous: s.previous.clone(),
+        applied_at: if s.applied {
+            at.to_string()
+        } else {
+            String::new()
+        },
+        at: at.to_string(),
+    }
+}
+
 /// Journal lines serialised per write when many rows are settled at once.
 const LINES_PER_WRITE: usize = 4096;
 
@@ -103,19 +123,11 @@ impl Ledger {
     }
 
     /// Journals these results durably, then records them on the rows.
-    pub fn settle(&mut self, mut items: Vec<Settled>) -> io::Result<()> {
+    pub fn settle(&mut self, items: Vec<Settled>) -> io::Result<()> {
         if items.is_empty() {
             return Ok(());
         }
-        if self.revert_mode {
-            for s in &mut items {
-                let (view, shown) = as_revert_outcome(s.clone());
-                if let Some(shown) = shown {
-                    self.shown.insert(s.row, shown);
-                }
-                *s = view;
-            }
-        }
+        let items: Vec<Settled> = items.into_iter().map(|s| self.as_recorded(s)).collect();
         let at = now();
         if let Some(j) = self.journal.as_mut() {
             // In chunks, so a million rows settled at once do not need a million lines in memory;
@@ -123,17 +135,9 @@ impl Ledger {
             for chunk in items.chunks(LINES_PER_WRITE) {
                 let lines: Vec<Line> = chunk
                     .iter()
-                    .map(|s| Line::Result {
-                        run: self.run.clone(),
-                        row: self.rows[s.row].plan.row_id,
-                        fp: self.rows[s.row].fingerprint.clone(),
-                        op: s.op,
-                        status: s.status.as_str().to_string(),
-                        result: s.result.clone(),
-                        attempts: s.attempts,
-                        previous: s.previous.clone(),
-                        applied_at: if s.applied { at.clone() } else { String::new() },
-                        at: at.clone(),
+                    .map(|s| {
+                        let r = &self.rows[s.row];
+                        result_line(&self.run, (r.plan.row_id, &r.fingerprint), s, &at)
                     })
                     .collect();
                 j.write(&lines)?;
@@ -141,15 +145,7 @@ impl Ledger {
             j.sync()?;
         }
         for s in items {
-            let row = &mut self.rows[s.row];
-            row.status = s.status;
-            row.result = s.result;
-            row.attempts = s.attempts;
-            row.previous_immutable_id = s.previous;
-            if s.applied {
-                row.applied_at = at.clone();
-            }
-            self.touched[s.row] = true;
+            self.put(s, &at);
         }
         Ok(())
     }
@@ -157,24 +153,35 @@ impl Ledger {
     /// Records results on the rows that were journaled already (by the execution's observer).
     pub fn record(&mut self, items: Vec<Settled>) {
         let at = now();
-        for mut s in items {
-            if self.revert_mode {
-                let (view, shown) = as_revert_outcome(s);
-                if let Some(shown) = shown {
-                    self.shown.insert(view.row, shown);
-                }
-                s = view;
-            }
-            let row = &mut self.rows[s.row];
-            row.status = s.status;
-            row.result = s.result;
-            row.attempts = s.attempts;
-            row.previous_immutable_id = s.previous;
-            if s.applied {
-                row.applied_at = at.clone();
-            }
-            self.touched[s.row] = true;
+        for s in items {
+            let s = self.as_recorded(s);
+            self.put(s, &at);
         }
+    }
+
+    /// In revert mode, a result as the row records it (see [`as_revert_outcome`]), remembering
+    /// the Status the report shows.
+    fn as_recorded(&mut self, s: Settled) -> Settled {
+        if !self.revert_mode {
+            return s;
+        }
+        let (view, shown) = as_revert_outcome(s);
+        if let Some(shown) = shown {
+            self.shown.insert(view.row, shown);
+        }
+        view
+    }
+
+    fn put(&mut self, s: Settled, at: &str) {
+        let row = &mut self.rows[s.row];
+        row.status = s.status;
+        row.result = s.result;
+        row.attempts = s.attempts;
+        row.previous_immutable_id = s.previous;
+        if s.applied {
+            row.applied_at = at.to_string();
+        }
+        self.touched[s.row] = true;
     }
 
     /// Journals a line that is not about one row (run start, run end).

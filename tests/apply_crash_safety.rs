@@ -44,27 +44,12 @@ fn world() -> World {
 
 /// Runs the binary against the world's tenant; `crash` arms the hook.
 fn apply_cli(w: &World, crash: Option<&str>) -> Output {
-    let url = w.sim.base_url();
-    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_hardmatch"));
-    cmd.args(["apply"])
-        .arg(&w.workbook)
-        .args(["--purge-deleted-conflicts", "--quiet", "--no-pacing"])
-        .args(["--graph-url", &url, "--login-url", &url])
-        .args([
-            "--tenant",
-            w.sim.tenant_id(),
-            "--client-id",
-            w.sim.client_id(),
-        ])
+    let mut cmd = w.cli("apply", &w.workbook);
+    cmd.args(["--purge-deleted-conflicts", "--quiet", "--no-pacing"])
         // One $batch envelope (20 rows) in flight at a time: the 91 rows take five, so the
         // crash points' counts land in the middle of the run.
         .args(["--concurrency", "1"])
-        .arg("--key-file")
-        .arg(&w.key_file)
-        .env("AZURE_CLIENT_SECRET", hardmatch::sim::DEFAULT_CLIENT_SECRET)
-        .env_remove("HARDMATCH_TEST_CRASH_AT")
-        .env_remove("AZURE_TENANT_ID")
-        .env_remove("AZURE_CLIENT_ID");
+        .env_remove("HARDMATCH_TEST_CRASH_AT");
     if let Some(point) = crash {
         cmd.env("HARDMATCH_TEST_CRASH_AT", point);
     }

@@ -50,22 +50,7 @@ fn the_hard_match_block_flag_stops_apply_before_any_write_with_exit_3() {
     assert_eq!(sha256(&w.workbook), before, "the workbook is untouched");
 
     // The same through the command line: exit code 3 and the explanation on stderr.
-    let url = w.sim.base_url();
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_hardmatch"))
-        .arg("apply")
-        .arg(&w.workbook)
-        .args(["--graph-url", &url, "--login-url", &url, "--quiet"])
-        .args([
-            "--tenant",
-            w.sim.tenant_id(),
-            "--client-id",
-            w.sim.client_id(),
-        ])
-        .arg("--key-file")
-        .arg(&w.key_file)
-        .env("AZURE_CLIENT_SECRET", hardmatch::sim::DEFAULT_CLIENT_SECRET)
-        .output()
-        .unwrap();
+    let out = w.cli("apply", &w.workbook).arg("--quiet").output().unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(3), "{stderr}");
     assert!(

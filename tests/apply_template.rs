@@ -52,27 +52,9 @@ fn a_filled_template_is_planned_live_then_its_approved_set_rows_applied() {
         ],
     );
     let before = sha256(&template);
-    let url = w.sim.base_url();
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_hardmatch"))
-        .arg("apply")
-        .arg(&template)
-        .args([
-            "--graph-url",
-            &url,
-            "--login-url",
-            &url,
-            "--quiet",
-            "--no-pacing",
-        ])
-        .args([
-            "--tenant",
-            w.sim.tenant_id(),
-            "--client-id",
-            w.sim.client_id(),
-        ])
-        .arg("--key-file")
-        .arg(&w.key_file)
-        .env("AZURE_CLIENT_SECRET", hardmatch::sim::DEFAULT_CLIENT_SECRET)
+    let out = w
+        .cli("apply", &template)
+        .args(["--quiet", "--no-pacing"])
         .output()
         .unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr);
@@ -100,21 +82,7 @@ fn a_filled_template_is_planned_live_then_its_approved_set_rows_applied() {
     );
 
     // Run again: the plan holds results, so planning the template over it is refused.
-    let again = std::process::Command::new(env!("CARGO_BIN_EXE_hardmatch"))
-        .arg("apply")
-        .arg(&template)
-        .args(["--graph-url", &url, "--login-url", &url, "--quiet"])
-        .args([
-            "--tenant",
-            w.sim.tenant_id(),
-            "--client-id",
-            w.sim.client_id(),
-        ])
-        .arg("--key-file")
-        .arg(&w.key_file)
-        .env("AZURE_CLIENT_SECRET", hardmatch::sim::DEFAULT_CLIENT_SECRET)
-        .output()
-        .unwrap();
+    let again = w.cli("apply", &template).arg("--quiet").output().unwrap();
     let stderr = String::from_utf8_lossy(&again.stderr);
     assert_eq!(again.status.code(), Some(2), "{stderr}");
     assert!(

@@ -75,6 +75,28 @@ pub fn sim_config() -> SimConfig {
 }
 
 impl World {
+    /// `hardmatch <command> <workbook>` against this world's tenant, signed in with its secret
+    /// and its plan key; add flags, then run it.
+    pub fn cli(&self, command: &str, workbook: &Path) -> std::process::Command {
+        let url = self.sim.base_url();
+        let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_hardmatch"));
+        cmd.arg(command)
+            .arg(workbook)
+            .args(["--graph-url", &url, "--login-url", &url])
+            .args([
+                "--tenant",
+                self.sim.tenant_id(),
+                "--client-id",
+                self.sim.client_id(),
+            ])
+            .arg("--key-file")
+            .arg(&self.key_file)
+            .env("AZURE_CLIENT_SECRET", sim::DEFAULT_CLIENT_SECRET)
+            .env_remove("AZURE_TENANT_ID")
+            .env_remove("AZURE_CLIENT_ID");
+        cmd
+    }
+
     pub fn new(state: TenantState) -> World {
         World::with_config(sim_config(), state)
     }
